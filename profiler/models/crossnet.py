@@ -36,6 +36,12 @@ Choices where the description leaves room (each checked against the published 3.
   by the previous one (so the projection input grows w, 2w, 3w), as in the study's code.
 - The published FLOPs of the "FINAL" table (304 for b70) are conv + FC multiply-accumulates without bias;
   the 309 of the summary table is that plus the ReLU element count, see the seed tables.
+- The stem is 24 wide for every base width ("head24" in the FINAL table), although the study's detection
+  backbone uses 32 for b80 and 48 for b90/b100: with 24 the b80 and b100 rows reproduce (3.91M/383, 5.38M/570).
+- Published precision: the study *truncates*. crossnet58k5_b70e04g2 has 3,285,158 parameters (published
+  3.28, but round() gives 3.29) and 304,356,640 conv MACs + 1,024,000 FC MACs (published 304 = floor of the
+  conv-only count). All nine checkable rows of ``crossnet_table.yaml`` match under floor(), three do not under
+  round(); the FC bias is real (without it b80 would drop to 3.90).
 - Names whose widths are not divisible by ``groups`` cannot be built (grouped conv constraint): the
   factory raises ``ValueError`` naming the offending width.
 """
