@@ -77,3 +77,15 @@ def test_examples_forward(name):
     with torch.no_grad():
         y = m(torch.zeros(1, *default_input_size(name)))
     assert y.shape == (1, 1000)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["crossnet40k3_b32e05g4", "crossnet67k7_b48e1g8_32head-1280tail", "crossnet76k5_b64e075g4",
+     "crossnet85k3_b100e04g10", "crossnet49k5_b80e04g2-1024tail"],
+)
+def test_grammar_names_build(name):
+    m = create_model(name).eval()
+    with torch.no_grad():
+        assert m(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)
+    assert sum(len(s) for s in m.stages) == (int(name[8:10]) - 4) // 9
