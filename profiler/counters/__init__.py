@@ -1,0 +1,11 @@
+"""Counting rules, one module per op family; importing this package registers them all.
+
+`lookup(func)` gives the rule of an aten op, `is_free(func)` tells ops that cost nothing (views,
+allocation). Everything else met during a pass is reported as uncovered by the engine.
+"""
+from profiler.counters import activation, attention, conv, elementwise, linear, memory, norm, pooling, recurrent  # noqa: F401
+from profiler.counters.registry import RULES, FREE, is_free, lookup, register, register_free  # noqa: F401
+
+CATEGORIES = ("conv", "linear", "attention", "recurrent", "bias", "norm", "activation", "pooling",
+              "elementwise", "memory")
+MAC_CATEGORIES = ("conv", "linear", "attention", "recurrent")

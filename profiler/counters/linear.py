@@ -1,0 +1,90 @@
+"""Linear-family rules: mm, addmm, bmm, baddbmm, mv, dot, matmul (every broadcasting case), linear, einsum.
+
+`@`, ``torch.matmul`` and ``torch.einsum`` normally reach the dispatcher already lowered to mm/bmm/mv/dot,
+so their cost is the cost of those kernels; the matmul and einsum rules serve backends that keep them whole.
+"""
+from __future__ import annotations
+
+from profiler.counters.registry import numel, ops_named, register
+
+
+def _broadcast(a, b):
+    """Shape of broadcasting batch dims ``a`` and ``b`` (numpy rules)."""
+    a, b = list(a), list(b)
+    n = max(len(a), len(b))
+    a = [1] * (n - len(a)) + a
+    b = [1] * (n - len(b)) + b
+    out = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            raise ValueError(f"batch dims {a} and {b} do not broadcast")
+        out.append(max(x, y))
+    return out
+
+
+def matmul_macs(a, b) -> int:
+    """MACs of ``torch.matmul(a, b)`` for shapes ``a`` and ``b`` (1-d operands are vectors)."""
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("matmul needs at least 1-d operands")
+    if len(a) == 1 and len(b) == 1:  # dot
+        return int(a[0])
+    if len(a) == 1:  # vector @ (batched) matrix: (k) @ (..., k, n)
+        return numel(b[:-2]) * int(b[-2]) * int(b[-1])
+    if len(b) == 1:  # (batched) matrix @ vector: (..., m, k) @ (k)
+        return numel(a[:-2]) * int(a[-2]) * int(a[-1])
+    batch = _broadcast(a[:-2], b[:-2])
+    return numel(batch) * int(a[-2]) * int(a[-1]) * int(b[-1])
+
+
+@register(*ops_named("mm", "bmm", "matmul", "mv", "dot", "vdot", "inner"))
+def mm(a, b, *rest, out=None, **kwargs):
+    return {"linear": matmul_macs(a, b)}
+
+
+@register(*ops_named("addmm", "addmv", "_addmm_activation"))
+def addmm(bias, a, b, *rest, out=None, **kwargs):
+    # out = beta*bias + alpha*(a @ b): one addition per output element for the bias.
+    return {"linear": matmul_macs(a, b), "bias": numel(out)}
+
+
+@register(*ops_named("baddbmm"))
+def baddbmm(inp, a, b, *rest, out=None, **kwargs):
+    # The added tensor of a batched product is usually an attention mask, not a layer's bias.
+    return {"linear": matmul_macs(a, b), "elementwise": numel(out)}
+
+
+@register(*ops_named("addbmm"))
+def addbmm(inp, a, b, *rest, out=None, **kwargs):
+    # Sums the batch of products into one matrix: the sum is part of the accumulation.
+    return {"linear": matmul_macs(a, b), "elementwise": numel(out)}
+
+
+@register(*ops_named("addr", "outer", "ger"))
+def outer(*args, out=None, **kwargs):
+    return {"linear": numel(out)}
+
+
+@register(*ops_named("linear"))
+def linear(x, w, bias=None, *, out=None, **kwargs):
+    counts = {"linear": numel(x[:-1]) * numel(w)}
+    if bias is not None:
+        counts["bias"] = numel(out)
+    return counts
+
+
+def einsum_macs(equation: str, shapes) -> int:
+    """MACs of a two-operand einsum: the product of the sizes of every distinct index."""
+    lhs = equation.replace(" ", "").split("->")[0]
+    terms = lhs.split(",")
+    if len(terms) != len(shapes) or "..." in lhs:
+        raise ValueError(f"unsupported einsum {equation!r}")
+    sizes: dict[str, int] = {}
+    for term, shape in zip(terms, shapes):
+        for letter, d in zip(term, shape):
+            sizes[letter] = max(sizes.get(letter, 1), int(d))
+    return numel(sizes.values())
+
+
+@register(*ops_named("einsum"))
+def einsum(equation, operands, *rest, out=None, **kwargs):
+    return {"linear": einsum_macs(equation, operands)}

@@ -1,0 +1,36 @@
+"""Memory ops: 0 MACs; their count is the number of elements moved (copies, concatenation, shuffles,
+padding, gathers, embedding lookups). Pure views and allocations are free and need no rule.
+"""
+from __future__ import annotations
+
+from profiler.counters.elementwise import per_output
+from profiler.counters.registry import ops_named, register_free
+
+per_output(
+    "memory",
+    "cat", "stack", "clone", "copy", "copy_", "_to_copy", "contiguous", "channel_shuffle",
+    "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "constant_pad_nd", "reflection_pad1d",
+    "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d",
+    "_pad_circular", "repeat", "repeat_interleave", "index_select", "gather", "index", "take", "embedding",
+    "_embedding_bag", "embedding_bag", "flip", "roll", "tile", "masked_select", "nonzero", "scatter",
+    "scatter_", "im2col", "col2im", "tril", "triu", "_unsafe_index", "one_hot", "block_diag", "cat_",
+    "unfold_copy", "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter",
+)
+
+register_free(*ops_named(
+    "view", "_unsafe_view", "reshape", "_reshape_alias", "t", "transpose", "transpose_", "permute", "expand",
+    "expand_as", "squeeze", "squeeze_", "unsqueeze", "unsqueeze_", "select", "slice", "split",
+    "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unbind", "chunk", "unsafe_chunk",
+    "as_strided", "as_strided_", "detach", "detach_", "alias", "lift_fresh", "lift_fresh_copy", "lift", "empty", "empty_like",
+    "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like", "new_zeros", "ones",
+    "ones_like", "new_ones", "full", "full_like", "new_full", "arange", "linspace", "logspace", "rand",
+    "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm", "normal_", "uniform_",
+    "bernoulli_", "bernoulli", "fill_", "zero_", "scalar_tensor", "_local_scalar_dense", "item", "sym_size",
+    "sym_stride", "sym_numel", "sym_storage_offset", "is_same_size", "diagonal", "narrow", "unfold",
+    "movedim", "view_as_real", "view_as_complex", "resize_", "resize_as_", "set_", "_assert_async",
+    "_assert_scalar", "_has_compatible_shallow_copy_type", "eye", "tensor", "_fused_sdp_choice",
+    "view_as", "flatten", "unflatten", "numpy_T", "mT", "mH", "adjoint", "swapaxes", "swapdims",
+    "_nested_tensor_from_mask", "_to_dense", "record_stream", "is_nonzero", "equal", "dim", "size",
+    "stride", "_conj", "conj", "resolve_conj", "resolve_neg", "_neg_view", "result_type", "_unsafe_view_copy",
+    "_functional_assert_async", "_print", "_make_dep_token", "empty_permuted", "split_copy",
+))

@@ -1,0 +1,68 @@
+"""Map from aten ops to counting rules.
+
+A rule is a pure function of shapes: it receives the op's positional and keyword arguments with every
+tensor replaced by its ``torch.Size`` (nested lists/tuples kept), plus ``out`` (the output's shape, or a
+tuple of shapes for multi-output ops), and returns ``{category: count}``. Counts are multiply-accumulates
+for the MAC categories (conv, linear, attention, recurrent) and element operations for the others.
+Rules know nothing of modules, conventions or printing.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import torch
+
+Counts = Mapping[str, int]
+Rule = Callable[..., Counts]
+
+aten = torch.ops.aten
+
+RULES: dict[object, Rule] = {}
+# Ops that cost nothing and need no rule: views, metadata, allocation, RNG fills of fresh tensors.
+FREE: set[object] = set()
+
+
+def _packets(ops):
+    for op in ops:
+        yield getattr(op, "_overloadpacket", op)
+
+
+def register(*ops) -> Callable[[Rule], Rule]:
+    """Decorator: use the decorated function as the rule for every op (overload packet) given."""
+
+    def deco(fn: Rule) -> Rule:
+        for p in _packets(ops):
+            RULES[p] = fn
+        return fn
+
+    return deco
+
+
+def register_free(*ops) -> None:
+    FREE.update(_packets(ops))
+
+
+def lookup(func) -> Rule | None:
+    """The rule for an ``OpOverload`` (or packet), or None."""
+    return RULES.get(getattr(func, "_overloadpacket", func))
+
+
+def is_free(func) -> bool:
+    return getattr(func, "_overloadpacket", func) in FREE
+
+
+def ops_named(*names: str):
+    """aten overload packets by name, skipping the ones this torch build lacks."""
+    out = []
+    for n in names:
+        op = getattr(aten, n, None)
+        if op is not None:
+            out.append(op)
+    return out
+
+
+def numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n

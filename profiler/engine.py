@@ -1,0 +1,381 @@
+"""The engine: observe one forward pass and build a :class:`~profiler.profile.Profile`.
+
+Two observers work together:
+- process-wide module forward hooks (registered for the pass only, so nothing is added to the user's
+  modules) keep the stack of running modules, giving the layer tree and call counts;
+- a ``TorchDispatchMode`` sees every aten op below autograd (functional calls, ``@``, einsum, fused
+  attention kernels included) and charges its cost to the innermost running module.
+
+The user's model is never changed: training flag, requires_grad, hooks and attributes are left alone,
+buffers mutated by the pass (BatchNorm statistics in train mode ...) are restored bit for bit, and a pass on
+another device (``device="meta"`` for shapes only, or a GPU) swaps device copies of the parameters in for
+the call only (``torch.func.functional_call``), so the model itself never moves.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.nn.modules import module as _module_mod
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from profiler import counters
+from profiler.conventions import get_convention
+from profiler.kinds import is_attention_module, layer_config, layer_kind
+from profiler.profile import Layer, OpStat, Profile, UncoveredOp
+
+
+class ProfilingError(RuntimeError):
+    """The model's forward pass failed; the message names the module that failed and its input shapes."""
+
+
+class UncoveredOpsError(RuntimeError):
+    """``strict=True`` and the pass ran ops without a counting rule."""
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def shapes_of(obj) -> list[list[int]]:
+    """Shapes of every tensor in a nested structure, in traversal order."""
+    out: list[list[int]] = []
+
+    def walk(o):
+        if isinstance(o, torch.Tensor):
+            out.append(list(o.shape))
+        elif isinstance(o, (list, tuple)):
+            for x in o:
+                walk(x)
+        elif isinstance(o, dict):
+            for x in o.values():
+                walk(x)
+
+    walk(obj)
+    return out
+
+
+def _to_shapes(obj, acc: list):
+    """Replace tensors by ``torch.Size`` in op arguments; acc[0] collects the bytes of the tensors seen."""
+    if isinstance(obj, torch.Tensor):
+        acc[0] += obj.numel() * obj.element_size()
+        return obj.shape
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_shapes(x, acc) for x in obj) if obj and _has_tensor(obj) else obj
+    return obj
+
+
+def _has_tensor(seq) -> bool:
+    for x in seq:
+        if isinstance(x, torch.Tensor) or (isinstance(x, (list, tuple)) and x and _has_tensor(x)):
+            return True
+    return False
+
+
+def _op_name(func) -> str:
+    return f"aten.{func._overloadpacket.__name__}" if hasattr(func, "_overloadpacket") else str(func)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def _float_dtype(model: nn.Module) -> torch.dtype:
+    for t in model.parameters():
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()
+
+
+# Context relabelling: the op's own rule cannot tell what its layer is for.
+_BATCHED_PRODUCTS = {"aten.bmm", "aten.baddbmm", "aten.matmul"}
+_ELEMENT_CATEGORIES = {"elementwise", "activation", "pooling"}
+_BIAS_ADDS = {"aten.add", "aten.add_"}
+
+
+class _State:
+    def __init__(self, paths: dict[int, str], layers: dict[str, Layer], contexts: dict[str, str],
+                 bias_ids: set[int]):
+        self.paths = paths
+        self.layers = layers
+        self.contexts = contexts  # path -> "recurrent" | "attention" | "norm" | ""
+        self.bias_ids = bias_ids
+        self.stack: list[tuple[str, Any]] = []  # (path, args of the running call)
+        self.uncovered: dict[str, dict] = {}
+        self.cache: dict[Any, tuple] = {}  # func -> (name, rule or None, free)
+
+    # module hooks
+    def pre(self, module, args):
+        path = self.paths.get(id(module))
+        if path is None:
+            return
+        layer = self.layers[path]
+        layer.calls += 1
+        if layer.calls == 1:
+            layer.input_shapes = shapes_of(args)
+        self.stack.append((path, args))
+
+    def post(self, module, args, output):
+        path = self.paths.get(id(module))
+        if path is None:
+            return
+        # Pop down to this module: an inner forward that raised and was caught left its entry behind.
+        while self.stack:
+            top, _ = self.stack.pop()
+            if top == path:
+                break
+        layer = self.layers[path]
+        if layer.calls == 1 and not layer.output_shapes:
+            layer.output_shapes = shapes_of(output)
+
+    # ops
+    def record(self, func, args, kwargs, out):
+        entry = self.cache.get(func)
+        if entry is None:
+            name = _op_name(func)
+            entry = (name, counters.lookup(func), counters.is_free(func))
+            self.cache[func] = entry
+        name, rule, free = entry
+        if free:
+            return
+        path = self.stack[-1][0] if self.stack else ""
+        if rule is None:
+            u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
+            u["calls"] += 1
+            if path not in u["modules"]:
+                u["modules"].append(path)
+            return
+        acc = [0]
+        sargs = _to_shapes(args, acc)
+        skw = {k: _to_shapes(v, acc) for k, v in kwargs.items()} if kwargs else {}
+        read = acc[0]
+        acc[0] = 0
+        sout = _to_shapes(out, acc)
+        try:
+            counts = rule(*sargs, out=sout, **skw)
+        except Exception as exc:  # a rule that cannot read these arguments: report, never guess
+            u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
+            u["calls"] += 1
+            u["error"] = f"{type(exc).__name__}: {exc}"
+            if path not in u["modules"]:
+                u["modules"].append(path)
+            return
+        ctx = self.contexts.get(path, "")
+        if ctx or name in _BIAS_ADDS:
+            counts = self._relabel(name, counts, ctx, args)
+        layer = self.layers[path]
+        st = layer.ops.get(name)
+        if st is None:
+            st = layer.ops[name] = OpStat()
+        st.calls += 1
+        st.bytes_read += read
+        st.bytes_written += acc[0]
+        for c, n in counts.items():
+            st.counts[c] = st.counts.get(c, 0) + n
+
+    def _relabel(self, name, counts, ctx, args):
+        counts = dict(counts)
+        if name in _BIAS_ADDS and "elementwise" in counts and any(
+                isinstance(a, torch.Tensor) and id(a) in self.bias_ids for a in args):
+            counts["bias"] = counts.pop("elementwise")
+        if ctx == "recurrent" and "linear" in counts:
+            counts["recurrent"] = counts.pop("linear")
+        elif ctx == "attention" and name in _BATCHED_PRODUCTS and "linear" in counts:
+            counts["attention"] = counts.pop("linear")
+        elif ctx == "norm":
+            for c in _ELEMENT_CATEGORIES & counts.keys():
+                counts["norm"] = counts.get("norm", 0) + counts.pop(c)
+        return counts
+
+
+class _Observer(TorchDispatchMode):
+    def __init__(self, state: _State):
+        super().__init__()
+        self.state = state
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        self.state.record(func, args, kwargs, out)
+        return out
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+def _normalise_inputs(inputs, input_size, device, dtype):
+    """(args, kwargs) on ``device``."""
+    if inputs is None and input_size is None:
+        raise ValueError("give `inputs` (a tensor, a tuple of arguments or a dict of keyword arguments) "
+                         "or `input_size`, e.g. input_size=(1, 3, 224, 224)")
+    if inputs is None:
+        size = tuple(input_size)
+        if not size or not all(isinstance(d, int) and d > 0 for d in size):
+            raise ValueError(f"input_size must be positive integers, e.g. (1, 3, 224, 224); got {input_size!r}")
+        if device.type == "meta":
+            return (torch.empty(size, device=device, dtype=dtype),), {}
+        return (torch.randn(size, device=device, dtype=dtype),), {}
+
+    def move(o):
+        if isinstance(o, torch.Tensor):
+            return o if o.device == device else o.to(device)
+        if isinstance(o, (list, tuple)):
+            return type(o)(move(x) for x in o)
+        if isinstance(o, dict):
+            return {k: move(v) for k, v in o.items()}
+        return o
+
+    if isinstance(inputs, dict):
+        return (), move(inputs)
+    if isinstance(inputs, tuple):
+        return move(inputs), {}
+    return (move(inputs),), {}
+
+
+# -- the pass -----------------------------------------------------------------------------------------
+def _build_layers(model: nn.Module):
+    paths: dict[int, str] = {}
+    layers: dict[str, Layer] = {}
+    contexts: dict[str, str] = {}
+    for path, mod in model.named_modules():
+        paths[id(mod)] = path
+        layers[path] = Layer(path=path, type=type(mod).__name__, kind=layer_kind(mod),
+                             depth=0 if not path else path.count(".") + 1, config=layer_config(mod))
+        if isinstance(mod, (nn.RNNBase, nn.RNNCellBase)):
+            contexts[path] = "recurrent"
+        elif is_attention_module(mod):
+            contexts[path] = "attention"
+        elif layers[path].kind == "norm":
+            contexts[path] = "norm"
+    for path, mod in model.named_modules():
+        for name, child in mod.named_children():
+            cpath = f"{path}.{name}" if path else name
+            if paths.get(id(child)) == cpath:
+                layers[path].children.append(cpath)
+    return paths, layers, contexts
+
+
+def _count_params(model: nn.Module, layers: dict[str, Layer]):
+    """Each parameter tensor once (tied weights once), owned by the first module that registers it."""
+    seen: set[int] = set()
+    trainable = frozen = buffers = 0
+    for path, mod in model.named_modules():
+        layer = layers[path]
+        for p in mod._parameters.values():
+            if p is None or id(p) in seen:
+                continue
+            seen.add(id(p))
+            n = p.numel()
+            layer.params += n
+            if p.requires_grad:
+                layer.params_trainable += n
+                trainable += n
+            else:
+                frozen += n
+        for b in mod._buffers.values():
+            if b is None or id(b) in seen:
+                continue
+            seen.add(id(b))
+            layer.buffers += b.numel()
+            buffers += b.numel()
+    return trainable, frozen, buffers
+
+
+def _snapshot_buffers(model: nn.Module):
+    """Every module's buffer dict and a copy of its values, to undo what the pass does to them."""
+    saved = []
+    for mod in model.modules():
+        if mod._buffers:
+            refs = dict(mod._buffers)
+            values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
+                      for k, v in refs.items()}
+            saved.append((mod, refs, values))
+    return saved
+
+
+@torch.no_grad()
+def _restore_buffers(saved) -> None:
+    for mod, refs, values in saved:
+        mod._buffers.clear()
+        mod._buffers.update(refs)
+        for k, v in values.items():
+            t = refs[k]
+            if v is not None and t is not None and not torch.equal(t, v):
+                t.copy_(v)
+
+
+def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str = "macs", device=None,
+            strict: bool = False, name: str | None = None) -> Profile:
+    """Profile one forward pass of ``model``.
+
+    inputs: a tensor, a tuple of positional arguments or a dict of keyword arguments; or give
+    ``input_size`` (e.g. ``(1, 3, 224, 224)``) for one random float tensor.
+    convention: how totals are weighted (``macs`` = multiply-accumulates of conv/linear/attention/recurrent
+    without bias, the default; ``flops`` = 2 x macs; ``all``; see ``profiler.conventions``).
+    device: run the pass there (``"meta"`` = shapes only, nothing allocated); the model itself stays put.
+    strict: raise :class:`UncoveredOpsError` if any op met has no counting rule.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"profile() needs a torch.nn.Module, got {type(model).__name__}")
+    get_convention(convention)  # fail early on a bad name
+    home = model_device(model)
+    target = torch.device(device) if device is not None else home
+    args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
+
+    paths, layers, contexts = _build_layers(model)
+    trainable, frozen, buffers = _count_params(model, layers)
+
+    swap = None
+    if target != home:
+        # Device copies swapped in for the call only (meta copies allocate nothing).
+        swap = {n: t.to(target) for n, t in model.named_parameters()}
+        swap.update({n: t.to(target) for n, t in model.named_buffers()})
+        bias_ids = {id(t) for n, t in swap.items() if n.rsplit(".", 1)[-1] == "bias"}
+        saved = []
+    else:
+        bias_ids = {id(p) for n, p in model.named_parameters() if n.rsplit(".", 1)[-1] == "bias"}
+        saved = _snapshot_buffers(model)
+
+    state = _State(paths, layers, contexts, bias_ids)
+    h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
+    h_post = _module_mod.register_module_forward_hook(state.post)
+    t0 = time.perf_counter()
+    try:
+        with torch.no_grad(), _Observer(state):
+            if swap is not None:
+                torch.func.functional_call(model, swap, args, kwargs)
+            else:
+                model(*args, **kwargs)
+    except Exception as exc:
+        path = state.stack[-1][0] if state.stack else ""
+        failing = layers.get(path)
+        where_args = state.stack[-1][1] if state.stack else args
+        raise ProfilingError(
+            f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
+            f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        h_pre.remove()
+        h_post.remove()
+        _restore_buffers(saved)
+    elapsed = time.perf_counter() - t0
+
+    coverage = [UncoveredOp(op, u["calls"], u["modules"], u["error"]) for op, u in sorted(state.uncovered.items())]
+    if strict and coverage:
+        listing = "; ".join(f"{u.op} x{u.calls} in {', '.join(m or '(root)' for m in u.modules[:3])}"
+                            for u in coverage)
+        raise UncoveredOpsError(f"{len(coverage)} op(s) have no counting rule: {listing}")
+
+    prof = Profile(
+        model=name or type(model).__name__,
+        inputs=shapes_of((args, kwargs)),
+        convention=get_convention(convention).name,
+        layers=list(layers.values()),
+        coverage=coverage,
+        params_trainable=trainable,
+        params_frozen=frozen,
+        buffers=buffers,
+        device=str(target),
+    )
+    prof.elapsed_s = elapsed
+    return prof
