@@ -46,9 +46,32 @@ def register_convention(conv: Convention) -> Convention:
     return conv
 
 
+# Modules that register more conventions (peer tools' rules, papers' rules), loaded on first lookup so
+# that every convention is selectable everywhere without import-order surprises.
+_PLUGINS = ("profiler.crosscheck.conventions", "profiler.paper_conventions")
+_loaded = False
+
+
+def _load_plugins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+
+    for mod in _PLUGINS:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not mod.startswith(exc.name):
+                raise
+
+
 def get_convention(name: str | Convention) -> Convention:
     if isinstance(name, Convention):
         return name
+    if name not in _REGISTRY:
+        _load_plugins()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -58,6 +81,7 @@ def get_convention(name: str | Convention) -> Convention:
 
 
 def list_conventions() -> list[Convention]:
+    _load_plugins()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 

@@ -1,0 +1,221 @@
+"""Model names -> ``nn.Module`` across zoos, architectures only (weights are never downloaded).
+
+Names are ``NAME`` or ``ZOO:NAME`` with ZOO one of :data:`ZOOS`; unqualified names resolve in that order
+(builtin first). A user's own model is ``path/to/file.py:factory`` or ``package.module:factory`` (zoo
+``user``). Each zoo's default input resolution comes from its own config: timm's pretrained cfg, the
+crop size of torchvision's default weights' transforms, pytorchcv's ``in_size``, the builtin registry.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+
+import torch.nn as nn
+
+from profiler.errors import UnknownModelError, UsageError
+
+ZOOS = ("builtin", "timm", "torchvision", "pytorchcv")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    zoo: str  # builtin | timm | torchvision | pytorchcv | user
+    name: str
+    input_size: tuple[int, ...]  # (C, H, W) (video: (C, T, H, W)), no batch dimension
+
+    @property
+    def spec(self) -> str:
+        return f"{self.zoo}:{self.name}"
+
+
+# -- per-zoo name lists (cached: listing timm or pytorchcv costs a second) --------------------------------
+@functools.lru_cache(maxsize=None)
+def _names(zoo: str) -> tuple[str, ...]:
+    if zoo == "builtin":
+        from profiler.models import list_models
+        return tuple(list_models())
+    if zoo == "timm":
+        import timm
+        return tuple(timm.list_models())
+    if zoo == "torchvision":
+        import torchvision
+        return tuple(torchvision.models.list_models())
+    if zoo == "pytorchcv":
+        from pytorchcv.model_provider import _models
+        return tuple(sorted(_models))
+    raise UsageError(f"unknown zoo {zoo!r}; choose one of: {', '.join(ZOOS)}")
+
+
+def _has(zoo: str, name: str) -> bool:
+    if zoo == "builtin":
+        from profiler.models import is_builtin
+        return is_builtin(name)  # grammars (crossnet...) are wider than the listed examples
+    return name in _names(zoo)
+
+
+def list_names(pattern: str | None = None, zoos=ZOOS) -> list[tuple[str, str]]:
+    """(zoo, name) pairs whose name matches the glob ``pattern`` (substring match if it has no wildcard)."""
+    if pattern and not any(ch in pattern for ch in "*?["):
+        pattern = f"*{pattern}*"
+    out = []
+    for zoo in zoos:
+        out.extend((zoo, n) for n in _names(zoo) if not pattern or fnmatch.fnmatch(n, pattern))
+    return out
+
+
+def _is_user_spec(spec: str) -> bool:
+    head, sep, _ = spec.rpartition(":")
+    return bool(sep) and head not in ZOOS and (head.endswith(".py") or os.sep in head or "." in head)
+
+
+def resolve(spec: str) -> tuple[str, str]:
+    """``(zoo, name)`` for a model spec; raises :class:`UnknownModelError` with the closest names."""
+    if not spec or not isinstance(spec, str):
+        raise UsageError("give a model name, e.g. mixnet_s or timm:mixnet_s")
+    if _is_user_spec(spec):
+        return "user", spec
+    zoo, sep, name = spec.partition(":")
+    if sep:
+        if zoo not in ZOOS:
+            raise UsageError(f"unknown zoo {zoo!r} in {spec!r}; choose one of: {', '.join(ZOOS)} "
+                             "(or path/to/file.py:factory for your own model)")
+        if not _has(zoo, name):
+            raise UnknownModelError(_unknown_message(name, (zoo,)))
+        return zoo, name
+    for zoo in ZOOS:
+        if _has(zoo, spec):
+            return zoo, spec
+    raise UnknownModelError(_unknown_message(spec, ZOOS))
+
+
+def _unknown_message(name: str, zoos) -> str:
+    pool = {}
+    for zoo in zoos:
+        for n in _names(zoo):
+            pool.setdefault(n, zoo)
+    close = difflib.get_close_matches(name, list(pool), n=5, cutoff=0.6)
+    where = " or ".join(zoos)
+    hint = f"; did you mean: {', '.join(f'{pool[c]}:{c}' for c in close)}?" if close else \
+        "; list names with `profile-model list PATTERN`"
+    return f"unknown model {name!r} in {where}{hint}"
+
+
+# -- default input sizes ---------------------------------------------------------------------------------
+def default_input(zoo: str, name: str, model: nn.Module | None = None) -> tuple[int, ...]:
+    """The model's own default input (C, H, W) from its zoo's config."""
+    if zoo == "builtin":
+        from profiler.models import default_input_size
+        return tuple(default_input_size(name))
+    if zoo == "timm":
+        import timm
+        cfg = timm.get_pretrained_cfg(name)
+        if cfg is not None and getattr(cfg, "input_size", None):
+            return tuple(cfg.input_size)
+        return (3, 224, 224)
+    if zoo == "torchvision":
+        return _torchvision_input(name)
+    if zoo == "pytorchcv":
+        size = getattr(model, "in_size", None) if model is not None else None
+        channels = getattr(model, "in_channels", 3) if model is not None else 3
+        if isinstance(size, (tuple, list)) and len(size) == 2:
+            return (int(channels), int(size[0]), int(size[1]))
+        return (3, 224, 224)
+    return (3, 224, 224)
+
+
+def _torchvision_input(name: str) -> tuple[int, ...]:
+    import torchvision
+    try:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+    except Exception:
+        return (3, 224, 224)
+    kw = getattr(weights.transforms, "keywords", {}) or {}
+    crop = kw.get("crop_size", 224)
+    crop = crop[0] if isinstance(crop, (list, tuple)) else crop
+    builder = torchvision.models.get_model_builder(name)
+    if "video" in builder.__module__:
+        return (3, 16, int(crop), int(crop))  # (C, T, H, W): the clip length torchvision's video docs use
+    return (3, int(crop), int(crop))
+
+
+# -- building --------------------------------------------------------------------------------------------
+def create(spec: str, **kwargs) -> tuple[nn.Module, ModelInfo]:
+    """Build the architecture named ``spec`` (random weights, eval mode) and say which zoo built it."""
+    zoo, name = resolve(spec)
+    if zoo == "user":
+        model = _build_user(name, kwargs)
+        return model, ModelInfo("user", name, tuple(getattr(model, "input_size", (3, 224, 224))))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zoo deprecation/init warnings are not the user's business
+        model = _build(zoo, name, kwargs)
+    model.eval()
+    return model, ModelInfo(zoo, name, default_input(zoo, name, model))
+
+
+def _build(zoo: str, name: str, kwargs: dict) -> nn.Module:
+    if zoo == "builtin":
+        from profiler.models import create_model
+        return create_model(name, **kwargs)
+    if zoo == "timm":
+        import timm
+        return timm.create_model(name, pretrained=False, **kwargs)
+    if zoo == "torchvision":
+        import torchvision
+        if name in ("googlenet", "inception_v3"):
+            # The published figures (and the deployed networks) have no auxiliary heads.
+            kwargs = {"aux_logits": False, "init_weights": False, **kwargs}
+        return torchvision.models.get_model(name, weights=None, **kwargs)
+    if zoo == "pytorchcv":
+        from pytorchcv.model_provider import get_model
+        return get_model(name, pretrained=False, **kwargs)
+    raise UsageError(f"unknown zoo {zoo!r}")
+
+
+def _build_user(spec: str, kwargs: dict) -> nn.Module:
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py") or os.sep in target:
+        if not os.path.isfile(target):
+            raise UsageError(f"no such file {target!r}; give path/to/file.py:factory")
+        mod_name = "_profiler_user_" + os.path.splitext(os.path.basename(target))[0]
+        loc = importlib.util.spec_from_file_location(mod_name, target)
+        module = importlib.util.module_from_spec(loc)
+        sys.modules[mod_name] = module
+        sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
+        try:
+            loc.loader.exec_module(module)
+        finally:
+            sys.path.pop(0)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise UsageError(f"cannot import {target!r} ({exc}); give package.module:factory "
+                             "importable from here, or path/to/file.py:factory") from None
+    factory = getattr(module, attr, None)
+    if factory is None or not callable(factory):
+        found = [n for n, v in vars(module).items()
+                 if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module.__name__]
+        raise UsageError(f"{target!r} has no callable {attr!r}; found: {', '.join(sorted(found)) or 'none'}")
+    try:
+        model = factory(**kwargs)
+    except TypeError as exc:
+        sig = _signature(factory)
+        raise UsageError(f"{attr}{sig} rejected --kwargs {kwargs}: {exc}") from None
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"{attr}() returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _signature(fn) -> str:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return "(...)"
