@@ -106,6 +106,7 @@ class _State:
         self.stack: list[tuple[str, Any]] = []  # (path, args of the running call)
         self.uncovered: dict[str, dict] = {}
         self.cache: dict[Any, tuple] = {}  # func -> (name, rule or None, free)
+        self.order = 0  # modules seen so far, for Layer.first_call (execution order)
 
     # module hooks
     def pre(self, module, args):
@@ -116,6 +117,8 @@ class _State:
         layer.calls += 1
         if layer.calls == 1:
             layer.input_shapes = shapes_of(args)
+            layer.first_call = self.order
+            self.order += 1
         self.stack.append((path, args))
 
     def post(self, module, args, output):

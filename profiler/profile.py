@@ -38,6 +38,7 @@ class Layer:
     buffers: int = 0  # buffer elements owned directly
     ops: dict[str, OpStat] = field(default_factory=dict)  # own ops: "aten.name" -> OpStat
     children: list[str] = field(default_factory=list)
+    first_call: int = -1  # rank of the first call in execution order (0 = first module run; -1 = never run)
 
     @property
     def name(self) -> str:
