@@ -1,0 +1,24 @@
+"""``--separable``: every depthwise -> pointwise pair, counted ratio beside the analytic 1/N + 1/k^2.
+
+Adds a table section and ``result["separable"]`` (one entry per pair with ``ratio`` = the counted ratio; see
+:mod:`profiler.separable`).
+"""
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--separable", action="store_true",
+                        help="list depthwise -> pointwise pairs: counted MACs of the pair over a standard conv of "
+                             "the same shape, beside the analytic ratio 1/N + 1/k^2")
+
+
+def apply(args, ctx) -> None:
+    if not getattr(args, "separable", False):
+        return
+    from profiler.separable import pairs_json, pairs_table, separable_pairs
+
+    pairs = separable_pairs(ctx.profile)
+    ctx.result["separable"] = pairs_json(pairs)
+    fmt = getattr(args, "format", "table")
+    tablefmt = {"markdown": "github", "html": "html"}.get(fmt, "simple")
+    ctx.sections.append(("Depthwise separable pairs (MACs, bias not counted)", pairs_table(pairs, tablefmt)))
