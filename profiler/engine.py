@@ -22,6 +22,7 @@ from torch.nn.modules import module as _module_mod
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from profiler import counters
+from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.kinds import is_attention_module, layer_config, layer_kind
 from profiler.profile import Layer, OpStat, Profile, UncoveredOp
@@ -42,7 +43,7 @@ def shapes_of(obj) -> list[list[int]]:
 
     def walk(o):
         if isinstance(o, torch.Tensor):
-            out.append(list(o.shape))
+            out.append(_padded_shape(o) if o.is_nested else list(o.shape))
         elif isinstance(o, (list, tuple)):
             for x in o:
                 walk(x)
@@ -54,9 +55,24 @@ def shapes_of(obj) -> list[list[int]]:
     return out
 
 
+def _padded_shape(t: torch.Tensor) -> list[int]:
+    """A nested tensor's shape as [components, *largest size per dim] (it has no regular ``shape``)."""
+    sizes = t._nested_tensor_size().tolist()
+    return [len(sizes)] + [max(col) for col in zip(*sizes)] if sizes else [0]
+
+
 def _to_shapes(obj, acc: list):
-    """Replace tensors by ``torch.Size`` in op arguments; acc[0] collects the bytes of the tensors seen."""
+    """Replace tensors by ``torch.Size`` in op arguments; acc[0] collects the bytes of the tensors seen.
+
+    A nested tensor becomes a :class:`~profiler.counters.registry.NestedShape` (its components' sizes):
+    element-op rules count its real elements, and rules that need a regular shape fail loudly (the op
+    is then reported as uncovered) rather than guess.
+    """
     if isinstance(obj, torch.Tensor):
+        if obj.is_nested:
+            shape = NestedShape(obj._nested_tensor_size().tolist())
+            acc[0] += numel(shape) * obj.element_size()
+            return shape
         acc[0] += obj.numel() * obj.element_size()
         return obj.shape
     if isinstance(obj, (list, tuple)):
@@ -94,6 +110,10 @@ def _float_dtype(model: nn.Module) -> torch.dtype:
 _BATCHED_PRODUCTS = {"aten.bmm", "aten.baddbmm", "aten.matmul"}
 _ELEMENT_CATEGORIES = {"elementwise", "activation", "pooling"}
 _BIAS_ADDS = {"aten.add", "aten.add_"}
+# scaled_dot_product_attention's math backend (GQA, masks or head sizes the fused kernels refuse) and
+# flex attention reach the dispatcher as plain products around this softmax, which nothing else uses:
+# it marks the product before it (QK^T) and the one after it (AV) as attention whichever module runs them.
+_SOFTMAX_OF_ATTENTION = "aten._safe_softmax"
 
 
 class _State:
@@ -107,6 +127,10 @@ class _State:
         self.uncovered: dict[str, dict] = {}
         self.cache: dict[Any, tuple] = {}  # func -> (name, rule or None, free)
         self.order = 0  # modules seen so far, for Layer.first_call (execution order)
+        # The last linear-category record (OpStat, MACs) and whether the next one is attention's AV
+        # product: see _SOFTMAX_OF_ATTENTION.
+        self.last_product: tuple[OpStat, int] | None = None
+        self.pending_av = False
 
     # module hooks
     def pre(self, module, args):
@@ -167,6 +191,10 @@ class _State:
                 u["modules"].append(path)
             return
         ctx = self.contexts.get(path, "")
+        if self.pending_av and "linear" in counts:
+            counts = dict(counts)
+            counts["attention"] = counts.pop("linear")
+            self.pending_av = False
         if ctx or name in _BIAS_ADDS:
             counts = self._relabel(name, counts, ctx, args)
         layer = self.layers[path]
@@ -178,6 +206,23 @@ class _State:
         st.bytes_written += acc[0]
         for c, n in counts.items():
             st.counts[c] = st.counts.get(c, 0) + n
+        if "linear" in counts:
+            self.last_product = (st, counts["linear"])
+        elif "attention" in counts:
+            self.last_product = None
+        elif name == _SOFTMAX_OF_ATTENTION:
+            self._mark_attention()
+
+    def _mark_attention(self):
+        """The scores product before this softmax was QK^T, the next product is AV: both attention."""
+        if self.last_product is not None:
+            st, n = self.last_product
+            st.counts["linear"] -= n
+            if not st.counts["linear"]:
+                del st.counts["linear"]
+            st.counts["attention"] = st.counts.get("attention", 0) + n
+            self.last_product = None
+        self.pending_av = True
 
     def _relabel(self, name, counts, ctx, args):
         counts = dict(counts)

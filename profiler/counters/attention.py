@@ -6,7 +6,7 @@ that is prod(...) * L * S * (E + Ev). The softmax over the L*S scores is counted
 """
 from __future__ import annotations
 
-from profiler.counters.registry import numel, ops_named, register
+from profiler.counters.registry import NestedShape, numel, ops_named, register
 
 
 def sdpa_macs(q, k, v) -> int:
@@ -55,4 +55,42 @@ def native_mha(query, key, value, embed_dim, num_head, qkv_weight, qkv_bias, pro
     }
     if qkv_bias is not None:
         counts["bias"] = (n_q + 2 * n_kv) * e + (n_q * e if proj_bias is not None else 0)
+    return counts
+
+
+def _sequence_lengths(src) -> list[int]:
+    """Lengths of the sequences in a (B, L, E) / (L, E) batch or a nested batch of (L_i, E) sequences."""
+    if isinstance(src, NestedShape):
+        return [int(c[0]) for c in src.components]
+    if len(src) == 2:
+        return [int(src[0])]
+    return [int(src[-2])] * numel(src[:-2])
+
+
+@register(*ops_named("_transformer_encoder_layer_fwd"))
+def transformer_encoder_layer(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
+                              use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2,
+                              norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2,
+                              *rest, out=None, **kwargs):
+    """nn.TransformerEncoderLayer's fused inference path: self-attention block + feed-forward block.
+
+    Per token: in-projection, out-projection and both feed-forward products (linear); per sequence of
+    length L: 2 * L * L * embed_dim for QK^T and AV (attention). A nested (padded-away) batch costs its
+    real tokens only, as the kernel computes.
+    """
+    lengths = _sequence_lengths(src)
+    tokens = sum(lengths)
+    pairs = sum(n * n for n in lengths)
+    e, hidden = int(embed_dim), int(ffn_weight_1[0])
+    weights = (qkv_weight, proj_weight, ffn_weight_1, ffn_weight_2)
+    counts = {
+        "linear": tokens * sum(numel(w) for w in weights),
+        "attention": 2 * pairs * e,
+        "activation": int(num_heads) * pairs + tokens * hidden,  # softmax, feed-forward activation
+        "norm": 2 * tokens * e,  # two layer norms
+        "elementwise": 2 * tokens * e,  # two residual additions
+    }
+    biases = [b for b in (qkv_bias, proj_bias, ffn_bias_1, ffn_bias_2) if b is not None]
+    if biases:
+        counts["bias"] = tokens * sum(numel(b) for b in biases)
     return counts

@@ -15,6 +15,7 @@ per_output(
     "_embedding_bag", "embedding_bag", "flip", "roll", "tile", "masked_select", "nonzero", "scatter",
     "scatter_", "im2col", "col2im", "tril", "triu", "_unsafe_index", "one_hot", "block_diag", "cat_",
     "unfold_copy", "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter",
+    "to_padded_tensor", "_nested_tensor_from_mask",
 )
 
 register_free(*ops_named(
@@ -30,7 +31,9 @@ register_free(*ops_named(
     "movedim", "view_as_real", "view_as_complex", "resize_", "resize_as_", "set_", "_assert_async",
     "_assert_scalar", "_has_compatible_shallow_copy_type", "eye", "tensor", "_fused_sdp_choice",
     "view_as", "flatten", "unflatten", "numpy_T", "mT", "mH", "adjoint", "swapaxes", "swapdims",
-    "_nested_tensor_from_mask", "_to_dense", "record_stream", "is_nonzero", "equal", "dim", "size",
+    "_to_dense", "record_stream", "is_nonzero", "equal", "dim", "size",
     "stride", "_conj", "conj", "resolve_conj", "resolve_neg", "_neg_view", "result_type", "_unsafe_view_copy",
     "_functional_assert_async", "_print", "_make_dep_token", "empty_permuted", "split_copy",
+    "_nested_tensor_from_mask_left_aligned", "_nested_tensor_size", "_nested_tensor_strides",
+    "_nested_tensor_storage_offsets", "_nested_get_values", "_nested_view_from_buffer",
 ))

@@ -61,7 +61,31 @@ def ops_named(*names: str):
     return out
 
 
+class NestedShape:
+    """The shape of a nested tensor: one regular shape per component (e.g. sequences of different lengths).
+
+    Not a tuple on purpose: rules that index a regular shape fail on it (the op is then reported as
+    uncovered with the error) instead of silently reading a component's size as a dimension.
+    """
+    __slots__ = ("components",)
+
+    def __init__(self, components):
+        self.components = tuple(tuple(int(d) for d in c) for c in components)
+
+    def __repr__(self) -> str:
+        return f"NestedShape({list(self.components)})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, NestedShape) and other.components == self.components
+
+    def __hash__(self) -> int:
+        return hash(self.components)
+
+
 def numel(shape) -> int:
+    """Elements of a shape (a nested shape: the elements of all its components)."""
+    if isinstance(shape, NestedShape):
+        return sum(numel(c) for c in shape.components)
     n = 1
     for d in shape:
         n *= int(d)
