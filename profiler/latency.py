@@ -1,0 +1,231 @@
+"""Wall-clock inference latency of a model, measured honestly.
+
+:func:`measure_latency` runs ``warmup`` untimed forward passes, then ``runs`` timed ones, each in eval mode
+under ``torch.no_grad()``; on CUDA every timed pass is bracketed by ``torch.cuda.synchronize`` so the time
+covers the kernels, not just their launch. Times are ``time.perf_counter`` differences in milliseconds.
+The result is a distribution summary (median and quartiles), because single timings on a shared machine
+are noisy and skewed by outliers.
+
+The user's model is never changed: the training flag of every submodule is restored afterwards, and when
+the requested device or dtype differs from the model's, a deep copy is moved instead of the model.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import torch
+import torch.nn as nn
+
+from profiler.errors import UsageError
+
+__all__ = ["LatencyStats", "measure_latency", "summarize", "parse_dtype"]
+
+_DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float64": torch.float64, "fp64": torch.float64, "double": torch.float64,
+}
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of ``runs`` timed forward passes (all times in milliseconds).
+
+    Quartiles use linear interpolation between order statistics (numpy's default percentile method);
+    ``iqr_ms = q3_ms - q1_ms``. ``threads`` is torch's CPU intra-op thread count during the measurement;
+    ``batch`` the leading dimension of the first input tensor (``None`` if there is no tensor input);
+    ``dtype`` the floating dtype the model ran in.
+    """
+    median_ms: float
+    q1_ms: float
+    q3_ms: float
+    iqr_ms: float
+    min_ms: float
+    max_ms: float
+    runs: int
+    warmup: int
+    device: str
+    dtype: str
+    batch: int | None
+    threads: int
+    samples_ms: tuple[float, ...] = field(default=(), repr=False)  # every timed run, in order
+
+    def to_dict(self, samples: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        if samples:
+            d["samples_ms"] = list(self.samples_ms)
+        else:
+            d.pop("samples_ms")
+        return d
+
+    def __str__(self) -> str:
+        return (f"{self.median_ms:.3f} ms median (IQR {self.iqr_ms:.3f} ms, min {self.min_ms:.3f}, "
+                f"max {self.max_ms:.3f}) over {self.runs} runs after {self.warmup} warm-up, {self.device}, "
+                f"{self.dtype}, batch {self.batch}, {self.threads} threads")
+
+
+def _quantile(sorted_xs: Sequence[float], q: float) -> float:
+    """Linear interpolation between the closest ranks (numpy.percentile's default, 'linear')."""
+    pos = (len(sorted_xs) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_xs) - 1)
+    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
+
+
+def summarize(samples_ms: Sequence[float], *, warmup: int = 0, device: str = "cpu", dtype: str = "float32",
+              batch: int | None = None, threads: int | None = None) -> LatencyStats:
+    """:class:`LatencyStats` of a list of timings in milliseconds (at least one)."""
+    xs = sorted(float(x) for x in samples_ms)
+    if not xs:
+        raise ValueError("no timings to summarize")
+    q1, med, q3 = (_quantile(xs, q) for q in (0.25, 0.5, 0.75))
+    return LatencyStats(
+        median_ms=med, q1_ms=q1, q3_ms=q3, iqr_ms=q3 - q1, min_ms=xs[0], max_ms=xs[-1], runs=len(xs),
+        warmup=warmup, device=device, dtype=dtype, batch=batch,
+        threads=torch.get_num_threads() if threads is None else threads,
+        samples_ms=tuple(float(x) for x in samples_ms))
+
+
+def parse_dtype(dtype) -> torch.dtype | None:
+    """``None``, a ``torch.dtype`` or a name (float32/fp32, float16/fp16/half, bfloat16/bf16, float64)."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    key = str(dtype).lower().removeprefix("torch.")
+    if key not in _DTYPES:
+        raise UsageError(f"unknown dtype {dtype!r}; choose one of: float32, float16, bfloat16, float64")
+    return _DTYPES[key]
+
+
+def _parse_device(device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise UsageError(f"bad device {device!r}: {exc}") from None
+    if dev.type == "meta":
+        raise UsageError("latency cannot be measured on the meta device (it runs no kernels); use cpu or cuda")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"device {device!r} requested but CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return dev
+
+
+def _model_place(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    for t in model.parameters():
+        if t.is_floating_point():
+            return t.device, t.dtype
+    for t in model.buffers():
+        if t.is_floating_point():
+            return t.device, t.dtype
+    return torch.device("cpu"), torch.get_default_dtype()
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type != "cuda":
+        return True
+    ia = a.index if a.index is not None else torch.cuda.current_device()
+    ib = b.index if b.index is not None else torch.cuda.current_device()
+    return ia == ib
+
+
+def _prepare_inputs(inputs, device: torch.device, dtype: torch.dtype):
+    """(args, kwargs, batch): tensors moved to ``device``, floating ones cast to ``dtype``."""
+    if isinstance(inputs, (tuple, list, torch.Size)) and inputs and all(isinstance(d, int) for d in inputs):
+        inputs = torch.randn(tuple(inputs))  # an input size such as (1, 3, 224, 224)
+    first: list[torch.Tensor] = []
+
+    def move(o):
+        if isinstance(o, torch.Tensor):
+            t = o.to(device=device, dtype=dtype) if o.is_floating_point() else o.to(device)
+            if not first:
+                first.append(t)
+            return t
+        if isinstance(o, (list, tuple)):
+            return type(o)(move(x) for x in o)
+        if isinstance(o, dict):
+            return {k: move(v) for k, v in o.items()}
+        return o
+
+    if isinstance(inputs, dict):
+        args, kwargs = (), move(inputs)
+    elif isinstance(inputs, tuple):
+        args, kwargs = move(inputs), {}
+    elif isinstance(inputs, torch.Tensor):
+        args, kwargs = (move(inputs),), {}
+    else:
+        raise UsageError("inputs must be a tensor, a tuple of positional arguments, a dict of keyword "
+                         f"arguments or an input size such as (1, 3, 224, 224); got {type(inputs).__name__}")
+    batch = int(first[0].shape[0]) if first and first[0].dim() > 0 else None
+    return args, kwargs, batch
+
+
+def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 10, device="cpu",
+                    dtype=None, threads: int | None = None) -> LatencyStats:
+    """Median and spread of ``runs`` timed forward passes of ``model`` on ``inputs``.
+
+    inputs: a tensor, a tuple of positional arguments, a dict of keyword arguments, or an input size such as
+    ``(1, 3, 224, 224)`` (one random float tensor). Floating input tensors are cast to the run's dtype.
+    device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ... (CUDA passes are synchronized before and after each run).
+    dtype: ``None`` (the model's own floating dtype), a ``torch.dtype`` or a name such as ``"float16"``.
+    threads: CPU intra-op threads for the measurement (``None``: leave torch's setting); restored afterwards.
+
+    Each run is one forward pass in eval mode under ``torch.no_grad()``, after ``warmup`` untimed passes.
+    The model is not modified: submodules' training flags are restored, and if device or dtype differ from
+    the model's, a deep copy runs instead.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"measure_latency() needs a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(runs, int) or runs < 1:
+        raise UsageError(f"runs must be a positive integer, got {runs!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise UsageError(f"warmup must be a non-negative integer, got {warmup!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise UsageError(f"threads must be a positive integer, got {threads!r}")
+    dev = _parse_device(device)
+    home_dev, home_dtype = _model_place(model)
+    run_dtype = parse_dtype(dtype) or home_dtype
+
+    # Never move or cast the user's model: a copy runs where it must differ.
+    if _same_device(home_dev, dev) and run_dtype == home_dtype:
+        net = model
+    else:
+        net = copy.deepcopy(model).to(device=dev, dtype=run_dtype)
+    args, kwargs, batch = _prepare_inputs(inputs, dev, run_dtype)
+
+    flags = [(m, m.training) for m in net.modules()]
+    old_threads = torch.get_num_threads()
+    cuda = dev.type == "cuda"
+    samples: list[float] = []
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        net.eval()
+        with torch.no_grad():
+            for _ in range(warmup):
+                net(*args, **kwargs)
+            if cuda:
+                torch.cuda.synchronize(dev)
+            for _ in range(runs):
+                if cuda:
+                    torch.cuda.synchronize(dev)
+                t0 = time.perf_counter()
+                net(*args, **kwargs)
+                if cuda:
+                    torch.cuda.synchronize(dev)
+                samples.append((time.perf_counter() - t0) * 1e3)
+        used_threads = torch.get_num_threads()
+    finally:
+        for m, training in flags:
+            m.training = training
+        if threads is not None:
+            torch.set_num_threads(old_threads)
+    return summarize(samples, warmup=warmup, device=str(dev), dtype=str(run_dtype).removeprefix("torch."),
+                     batch=batch, threads=used_threads)
