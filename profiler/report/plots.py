@@ -1,0 +1,299 @@
+"""Per-layer pictures of a Profile: cost and parameters per layer (or per stage), coloured by kind, and the
+split by kind. Renderers only: every number is read off the Profile (``Layer.cost`` under a convention,
+``Layer.params``); nothing is counted here.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects (no pyplot state, no global backend change),
+so they work in scripts, tests and notebooks alike; :func:`save_figure` writes PNG/SVG/PDF.
+
+Made to stay readable for a 200-layer network: one thin bar per layer in execution order, the network's
+stages shaded as bands and named along the top, the heaviest layers listed by name beside the split by kind.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from profiler.conventions import get_convention
+from profiler.errors import UsageError
+
+# One fixed colour per kind, so every picture in the project reads the same way.
+KIND_COLOURS = {
+    "conv": "#1f77b4", "conv_pointwise": "#ff7f0e", "conv_depthwise": "#2ca02c", "conv_grouped": "#9467bd",
+    "conv_transposed": "#8c564b", "linear": "#d62728", "attention": "#e377c2", "recurrent": "#7f7f7f",
+    "norm": "#bcbd22", "activation": "#17becf", "pooling": "#aec7e8", "elementwise": "#ffbb78",
+    "embedding": "#98df8a", "other": "#c7c7c7",
+}
+FORMATS = (".png", ".svg", ".pdf")
+
+
+def kind_colour(kind: str) -> str:
+    return KIND_COLOURS.get(kind, KIND_COLOURS["other"])
+
+
+# -- numbers ------------------------------------------------------------------------------------------
+def si(x: float, digits: int = 3) -> str:
+    """1234567 -> '1.23M' (k, M, G, T); the unit goes after it."""
+    x = float(x)
+    for div, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.{digits}g}{p}"
+    return f"{x:.{digits}g}"
+
+
+def _scale(max_value: float) -> tuple[float, str]:
+    for div, p in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if max_value >= div:
+            return div, p
+    return 1.0, ""
+
+
+def convention_label(convention) -> str:
+    """'MACs [macs: multiply-accumulates of conv + linear ..., bias not counted ...]' for axis labels."""
+    conv = get_convention(convention)
+    return f"{conv.unit} [convention '{conv.name}']"
+
+
+# -- what to draw ---------------------------------------------------------------------------------------
+def _order_key(layer):
+    # Modules never run (first_call -1) go last, in definition order.
+    return (layer.first_call < 0, layer.first_call if layer.first_call >= 0 else 0)
+
+
+def _layer_items(prof, conv):
+    """Leaf modules with a cost or parameters, in execution order: (path, kind, cost, params)."""
+    items = []
+    for layer in sorted(prof.leaves(), key=_order_key):
+        cost = layer.cost(conv)
+        if cost or layer.params:
+            items.append((layer.path, layer.kind, cost, layer.params))
+    return items
+
+
+def _frontier(prof, depth: int):
+    """Modules at ``depth`` (and shallower leaves): each one's subtree is one bar."""
+    out = []
+    for layer in prof.layers:
+        if layer.depth == depth or (layer.depth < depth and not layer.children) or (depth == 0 and not layer.path):
+            if layer.depth <= depth:
+                out.append(layer)
+    if depth == 0:
+        out = [prof.layer("")]
+    return sorted(out, key=_order_key)
+
+
+def _stage_items(prof, conv, depth: int):
+    """Per module at ``depth``: (path, {kind: cost}, {kind: params}) over its subtree, in execution order."""
+    items = []
+    for top in _frontier(prof, depth):
+        cost, params = defaultdict(float), defaultdict(int)
+        for layer in prof.subtree(top.path):
+            c = layer.cost(conv)
+            if c:
+                cost[layer.kind] += c
+            if layer.params:
+                params[layer.kind] += layer.params
+        if cost or params:
+            items.append((top.name, dict(cost), dict(params)))
+    return items
+
+
+def _bands(paths: list[str], max_groups: int = 40) -> tuple[int, list[tuple[str, int, int]]]:
+    """Contiguous runs of items sharing an ancestor, at the shallowest depth giving 3+ runs (the stages)."""
+    deepest = max((p.count(".") for p in paths), default=0)
+    best: list = []
+    best_level = 1
+    for level in range(1, deepest + 1):
+        runs: list[list] = []
+        for i, p in enumerate(paths):
+            key = ".".join(p.split(".")[:level]) if p.count(".") >= level else p
+            if runs and runs[-1][0] == key:
+                runs[-1][2] = i + 1
+            else:
+                runs.append([key, i, i + 1])
+        if len(runs) > max_groups:
+            break
+        best, best_level = runs, level
+        if len(runs) >= 3:
+            break
+    return best_level, [tuple(r) for r in best]
+
+
+# -- figures --------------------------------------------------------------------------------------------
+def _title(prof, conv, suffix: str) -> str:
+    shape = "x".join(map(str, prof.inputs[0])) if prof.inputs else "?"
+    return (f"{prof.model} - {suffix}\ninput {shape}: {si(prof.total(conv))} {conv.unit} "
+            f"[convention '{conv.name}'], {si(prof.params)} parameters")
+
+
+def _kind_panel(ax, prof, conv, kinds_used):
+    """Horizontal bars: each kind's share of the cost and of the parameters (percent, with absolute values)."""
+    split = prof.by_kind(conv)
+    total_c = sum(v["macs"] for v in split.values()) or 1
+    total_p = sum(v["params"] for v in split.values()) or 1
+    kinds = [k for k in KIND_COLOURS if k in split and (split[k]["macs"] or split[k]["params"])]
+    kinds += [k for k in split if k not in kinds and (split[k]["macs"] or split[k]["params"])]
+    kinds.sort(key=lambda k: (split[k]["macs"], split[k]["params"]))
+    y = range(len(kinds))
+    h = 0.38
+    cost_pct = [100 * split[k]["macs"] / total_c for k in kinds]
+    par_pct = [100 * split[k]["params"] / total_p for k in kinds]
+    ax.barh([i + h / 2 for i in y], cost_pct, height=h, color=[kind_colour(k) for k in kinds], edgecolor="black",
+            linewidth=0.4)
+    ax.barh([i - h / 2 for i in y], par_pct, height=h, color=[kind_colour(k) for k in kinds], hatch="///",
+            edgecolor="black", linewidth=0.4, alpha=0.55)
+    for i, k in enumerate(kinds):
+        if split[k]["macs"]:
+            ax.text(cost_pct[i] + 1, i + h / 2, f"{cost_pct[i]:.1f}% ({si(split[k]['macs'])})", va="center",
+                    fontsize=7)
+        if split[k]["params"]:
+            ax.text(par_pct[i] + 1, i - h / 2, f"{par_pct[i]:.1f}% ({si(split[k]['params'])})", va="center",
+                    fontsize=7, color="#444444")
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(kinds, fontsize=8)
+    ax.set_xlim(0, 135)  # room for the value labels
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.set_xlabel("share of the model total (%)", fontsize=8)
+    ax.set_title(f"By kind: share of {conv.unit} (solid)\nand of parameters (hatched)", fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+    kinds_used.update(kinds)
+
+
+def _top_list(ax, items, conv, n=8):
+    """The heaviest rows, by name, under the kind panel (a bar chart cannot show 200 names)."""
+    top = sorted(items, key=lambda it: it[1], reverse=True)[:n]
+    total = sum(it[1] for it in items) or 1
+    lines = [f"Heaviest by {conv.unit}:"]
+    for name, cost in top:
+        short = name if len(name) <= 36 else "..." + name[-33:]
+        lines.append(f"{si(cost):>6} {100 * cost / total:4.1f}%  {short}")
+    ax.axis("off")
+    ax.text(-0.45, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7, family="monospace",
+            transform=ax.transAxes)
+
+
+def _shade_bands(ax, bands, n_items: int, label: bool, width_in: float = 11.0):
+    """Shade every other stage; name each stage above the axes (vertically inside it when it is narrow)."""
+    per_item_in = width_in / max(n_items, 1)
+    for j, (name, start, end) in enumerate(bands):
+        if j % 2:
+            ax.axvspan(start - 0.5, end - 0.5, color="#000000", alpha=0.06, linewidth=0)
+        if not label:
+            continue
+        short = name.rsplit(".", 1)[-1] if len(name) > 14 else name
+        fits = (end - start) * per_item_in > 0.07 * len(short) + 0.1  # ~7 pt characters
+        if fits:
+            ax.text((start + end - 1) / 2, 1.01, short, transform=ax.get_xaxis_transform(), ha="center",
+                    va="bottom", fontsize=7, color="#333333", clip_on=False)
+        else:
+            ax.text((start + end - 1) / 2, 0.98, short, transform=ax.get_xaxis_transform(), ha="center",
+                    va="top", fontsize=6, rotation=90, color="#333333")
+
+
+def _value_axis(ax, values, what: str):
+    div, p = _scale(max(values, default=0))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / div:g}"))
+    ax.set_ylabel(f"{what}, {p}" if p else what, fontsize=8)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_ylim(0, max(max(values, default=0) * 1.08, 1))
+    ax.set_axisbelow(True)
+
+
+def plot_layers(prof, depth: int | None = None, convention=None, title: str | None = None) -> Figure:
+    """Cost and parameters per layer (``depth=None``: every leaf layer with a cost or parameters, in
+    execution order, one bar each) or per module at ``depth`` (bars stacked by kind), plus the split by kind.
+
+    The cost is the profile's convention unless ``convention`` is given; its name is on the axis.
+    """
+    conv = get_convention(convention or prof.convention)
+    fig = Figure(figsize=(15, 8.5), layout="constrained")
+    gs = fig.add_gridspec(3, 2, width_ratios=[3.3, 1], height_ratios=[1, 1, 0.05])
+    ax_c = fig.add_subplot(gs[0, 0])
+    ax_p = fig.add_subplot(gs[1, 0], sharex=ax_c)
+    sub = gs[0:2, 1].subgridspec(3, 1, height_ratios=[1.5, 0.45, 0.75])
+    ax_k = fig.add_subplot(sub[0])
+    ax_l = fig.add_subplot(sub[1])
+    ax_t = fig.add_subplot(sub[2])
+    kinds_used: set = set()
+
+    if depth is None:
+        items = _layer_items(prof, conv)
+        if not items:
+            raise UsageError(f"{prof.model}: no layer has a cost or parameters to plot")
+        x = list(range(len(items)))
+        colours = [kind_colour(k) for _, k, _, _ in items]
+        costs = [c for _, _, c, _ in items]
+        params = [p for _, _, _, p in items]
+        width = 0.85 if len(items) < 400 else 1.0
+        ax_c.bar(x, costs, width=width, color=colours, linewidth=0)
+        ax_p.bar(x, params, width=width, color=colours, linewidth=0)
+        kinds_used.update(k for _, k, _, _ in items)
+        level, bands = _bands([path for path, *_ in items])
+        for ax in (ax_c, ax_p):
+            _shade_bands(ax, bands, len(items), label=ax is ax_c)
+            ax.set_xlim(-0.5, len(items) - 0.5)
+        ax_p.set_xlabel(f"layer, in execution order ({len(items)} layers with {conv.unit} or parameters; "
+                        f"shaded bands = modules at depth {level})", fontsize=8)
+        ax_p.tick_params(axis="x", labelsize=7)
+        _top_list(ax_t, [(path, c) for path, _, c, _ in items], conv)
+        cost_vals, param_vals = costs, params
+        suffix = "per layer"
+    else:
+        if depth < 0:
+            raise UsageError(f"--depth must be >= 0, got {depth}")
+        items = _stage_items(prof, conv, depth)
+        if not items:
+            raise UsageError(f"{prof.model}: nothing to plot at depth {depth}")
+        x = list(range(len(items)))
+        kinds = [k for k in KIND_COLOURS if any(k in c or k in p for _, c, p in items)]
+        kinds += sorted({k for _, c, p in items for k in (*c, *p)} - set(kinds))
+        for ax, idx in ((ax_c, 1), (ax_p, 2)):
+            bottom = [0.0] * len(items)
+            for k in kinds:
+                vals = [it[idx].get(k, 0) for it in items]
+                if any(vals):
+                    ax.bar(x, vals, bottom=bottom, color=kind_colour(k), width=0.75, linewidth=0.3,
+                           edgecolor="white")
+                    bottom = [b + v for b, v in zip(bottom, vals)]
+            ax.set_xlim(-0.6, len(items) - 0.4)
+        kinds_used.update(kinds)
+        names = [name for name, _, _ in items]
+        ax_p.set_xticks(x)
+        rot = 0 if len(items) <= 8 and max(map(len, names)) <= 12 else 60
+        ax_p.set_xticklabels(names, rotation=rot, ha="right" if rot else "center",
+                             fontsize=7 if len(items) <= 40 else 5)
+        ax_p.set_xlabel(f"module at depth {depth}, in execution order (bars stacked by kind)", fontsize=8)
+        cost_vals = [sum(c.values()) for _, c, _ in items]
+        param_vals = [sum(p.values()) for _, _, p in items]
+        _top_list(ax_t, list(zip(names, cost_vals)), conv)
+        suffix = f"per module at depth {depth}"
+
+    ax_c.tick_params(axis="x", labelbottom=False)
+    per = "layer" if depth is None else "module"
+    _value_axis(ax_c, cost_vals, f"{conv.unit} per {per} [convention '{conv.name}']")
+    _value_axis(ax_p, param_vals, f"parameters per {per}")
+    _kind_panel(ax_k, prof, conv, kinds_used)
+    handles = [Patch(color=kind_colour(k), label=k) for k in KIND_COLOURS if k in kinds_used]
+    ax_l.axis("off")
+    ax_l.legend(handles=handles, fontsize=7, ncol=2, loc="center", frameon=False, title="layer kind (colour)",
+                title_fontsize=8)
+    fig.suptitle(title or _title(prof, conv, suffix), fontsize=11)
+    return fig
+
+
+def save_figure(fig: Figure, path: str, dpi: int = 150) -> str:
+    """Write ``fig`` to ``path`` (.png, .svg or .pdf, chosen by the extension); returns the path."""
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext not in FORMATS:
+        raise UsageError(f"cannot write a picture to {path!r}: give a file ending in {', '.join(FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"cannot write {path!r}: folder {folder!r} does not exist")
+    # Fixed metadata: regenerated pictures only change when their content does.
+    meta = {"Software": None} if ext == ".png" else ({"Date": None} if ext == ".svg" else {})
+    fig.savefig(path, dpi=dpi, metadata=meta)
+    return str(path)

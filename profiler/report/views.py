@@ -1,0 +1,159 @@
+"""The tables people read: per layer, per kind or module type, and a torchsummary-style summary.
+
+Each builder returns a :class:`~profiler.report.tables.Table` (raw values + display strings); units and the
+convention are in the headers. Nothing here counts: the numbers come from the Profile via ``rows``.
+"""
+from __future__ import annotations
+
+from profiler.conventions import get_convention
+from profiler.report import format as F
+from profiler.report.rows import GroupRow, Row, group_rows, percent, percent_strings
+from profiler.report.tables import INDENT, Column, Table
+
+# torchsummary lists every module but the root and these containers (their outputs are their children's).
+_SUMMARY_SKIPPED_TYPES = {"Sequential", "ModuleList", "ModuleDict"}
+MB = 2 ** 20  # torchsummary's "MB" is MiB
+
+
+def cost_header(profile) -> str:
+    conv = get_convention(profile.convention)
+    return f"{conv.unit} [{conv.name}]"
+
+
+def _cost_key(profile) -> str:
+    return get_convention(profile.convention).unit.lower()
+
+
+def layer_table(profile, rows: list[Row]) -> Table:
+    """Module path (indented by depth), type, kind, kernel/stride/groups, shapes, params, MACs, activations.
+
+    Percent columns are shares of the model's totals and, printed, add up to exactly 100.00 (see
+    :func:`~profiler.report.rows.percent_strings`); a totals row closes the table.
+    """
+    unit = get_convention(profile.convention).unit
+    key = _cost_key(profile)
+    cols = [
+        Column("path", "module"), Column("depth", "depth", "right", visible=False),
+        Column("type", "type"), Column("kind", "kind"), Column("kernel_stride_groups", "kernel/stride/groups"),
+        Column("input_shape", "input shape"), Column("output_shape", "output shape"),
+        Column("params", "params", "right"), Column("params_pct", "% params", "right"),
+        Column(key, cost_header(profile), "right"), Column(f"{key}_pct", f"% {unit}", "right"),
+        Column("activations", "output activations (elements)", "right"),
+        Column("folded", "folded modules", "right", visible=False),
+        Column("convention", "convention", visible=False),
+    ]
+    total_cost = profile.total(profile.convention)
+    total_params = profile.params
+    p_params = percent_strings([r.params for r in rows], total_params)
+    p_cost = percent_strings([r.cost for r in rows], total_cost)
+    t = Table(cols)
+    for r, pp, pc in zip(rows, p_params, p_cost):
+        label = r.name if r.synthetic else INDENT * r.depth + r.name + (f" (+{r.folded})" if r.folded else "")
+        # A container whose children are rows of their own shows only what it owns; blank when that is 0,
+        # so nobody reads a container's 0 as "this block is free".
+        blank = r.has_shown_children
+        t.add(
+            [r.name, None if r.synthetic else r.depth, r.type, r.kind, F.kernel_stride_groups(r.config),
+             F.shapes(r.input_shapes), F.shapes(r.output_shapes), r.params,
+             _round(percent(r.params, total_params)), int(round(r.cost)), _round(percent(r.cost, total_cost)),
+             None if r.synthetic else r.activations, r.folded, profile.convention],
+            [label, "" if r.synthetic else str(r.depth), r.type, r.kind, F.kernel_stride_groups(r.config),
+             F.shapes(r.input_shapes), F.shapes(r.output_shapes),
+             "" if blank and not r.params else F.count(r.params), "" if blank and not r.params else pp,
+             "" if blank and not r.cost else F.count(r.cost), "" if blank and not r.cost else pc,
+             "" if r.synthetic or not r.output_shapes else F.count(r.activations), str(r.folded), profile.convention])
+    t.totals_raw = ["total", None, "", "", "", "", "", total_params, 100.0 if total_params else None,
+                    total_cost, 100.0 if total_cost else None, None, None, profile.convention]
+    t.totals_shown = ["total", "", "", "", "", "", "", F.count(total_params), "100.00" if total_params else "-",
+                      F.count(total_cost), "100.00" if total_cost else "-", "", "", profile.convention]
+    return t
+
+
+def group_table(profile, by: str = "kind") -> Table:
+    """Own cost and parameters summed per layer kind (or module class); shares add up to 100."""
+    groups: list[GroupRow] = group_rows(profile, by)
+    unit = get_convention(profile.convention).unit
+    key = _cost_key(profile)
+    cols = [Column(by, by), Column("modules", "modules", "right"), Column("params", "params", "right"),
+            Column("params_pct", "% params", "right"), Column(key, cost_header(profile), "right"),
+            Column(f"{key}_pct", f"% {unit}", "right"), Column("convention", "convention", visible=False)]
+    total_cost = profile.total(profile.convention)
+    total_params = profile.params
+    p_params = percent_strings([g.params for g in groups], total_params)
+    p_cost = percent_strings([g.cost for g in groups], total_cost)
+    t = Table(cols)
+    for g, pp, pc in zip(groups, p_params, p_cost):
+        t.add([g.name, g.modules, g.params, _round(percent(g.params, total_params)), int(round(g.cost)),
+               _round(percent(g.cost, total_cost)), profile.convention],
+              [g.name, str(g.modules), F.count(g.params), pp, F.count(g.cost), pc, profile.convention])
+    n = sum(g.modules for g in groups)
+    t.totals_raw = ["total", n, total_params, 100.0 if total_params else None, total_cost,
+                    100.0 if total_cost else None, profile.convention]
+    t.totals_shown = ["total", str(n), F.count(total_params), "100.00" if total_params else "-",
+                      F.count(total_cost), "100.00" if total_cost else "-", profile.convention]
+    return t
+
+
+def summary_layers(profile):
+    """The modules torchsummary would list: every executed module but the root and plain containers,
+    in the order of their first call."""
+    layers = [layer for layer in profile.layers
+              if layer.path and layer.calls and layer.type not in _SUMMARY_SKIPPED_TYPES]
+    return sorted(layers, key=lambda layer: getattr(layer, "first_call", 0))
+
+
+def summary_sizes(profile, bytes_per_element: int = 4) -> dict:
+    """torchsummary's memory estimate, in MiB, float32 (4 bytes) as torchsummary assumes.
+
+    input: elements of the inputs; forward/backward pass: 2 x (output elements of every listed module, each
+    call) (the 2 is torchsummary's allowance for gradients); params: unique parameters.
+    """
+    inputs = sum(_numel(s) for s in profile.inputs)
+    acts = sum(_numel_all(layer.output_shapes) * max(layer.calls, 1) for layer in summary_layers(profile))
+    out = {
+        "input_mb": inputs * bytes_per_element / MB,
+        "forward_backward_mb": 2 * acts * bytes_per_element / MB,
+        "params_mb": profile.params * bytes_per_element / MB,
+    }
+    out["total_mb"] = out["input_mb"] + out["forward_backward_mb"] + out["params_mb"]
+    return out
+
+
+def summary_table(profile) -> Table:
+    """torchsummary's layer table (``Conv2d-1``, output shape, parameters) plus the module path and cost."""
+    cols = [Column("layer", "Layer (type)"), Column("path", "module"), Column("output_shape", "Output Shape"),
+            Column("params", "Param #", "right"), Column(_cost_key(profile), cost_header(profile), "right")]
+    t = Table(cols)
+    for i, layer in enumerate(summary_layers(profile), 1):
+        shapes = ", ".join(str(list(s)) for s in layer.output_shapes)
+        calls = f" x{layer.calls}" if layer.calls > 1 else ""
+        cost = layer.cost(profile.convention)
+        t.add([f"{layer.type}-{i}", layer.path, shapes, layer.params, int(round(cost))],
+              [f"{layer.type}-{i}", layer.path + calls, shapes, F.count(layer.params), F.count(cost)])
+    return t
+
+
+def summary_footer(profile) -> list[tuple[str, str]]:
+    s = summary_sizes(profile)
+    return [("Total params", F.count(profile.params)),
+            ("Trainable params", F.count(profile.params_trainable)),
+            ("Non-trainable params", F.count(profile.params_frozen)),
+            ("Input size (MB)", f"{s['input_mb']:.2f}"),
+            ("Forward/backward pass size (MB)", f"{s['forward_backward_mb']:.2f}"),
+            ("Params size (MB)", f"{s['params_mb']:.2f}"),
+            ("Estimated Total Size (MB)", f"{s['total_mb']:.2f}")]
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _numel_all(shapes) -> int:
+    return sum(_numel(s) for s in shapes)
+
+
+def _round(p: float | None) -> float | None:
+    return None if p is None else round(p, 6)
