@@ -1,0 +1,127 @@
+"""`profile-model sweep`: every architecture of a zoo at its default size, shape-only (meta), into a CSV."""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+
+from profiler.errors import UsageError
+
+HELP = """Profile every architecture of a zoo at its default input size on the meta device (shapes only, no
+weights allocated), in worker processes with a per-model timeout. Writes one CSV row per model
+(zoo, name, input, macs [multiply-accumulates, conv+linear+attention+recurrent, no bias, batch 1], params,
+seconds, status, error, ...) as results arrive, then lists the failures with their reasons.
+
+  profile-model sweep --zoo torchvision --limit 3
+  nice -n 19 profile-model sweep --zoo timm --jobs 1 --output reports/sweep_timm.csv --markdown reports/sweep.md
+"""
+
+ZOO_CHOICES = ("timm", "torchvision", "pytorchcv", "builtin")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--zoo", required=True, choices=ZOO_CHOICES, help="which zoo to sweep")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--resume", action="store_true", help="skip models already in the output CSV, append")
+    p.add_argument("--output", default=None, help="CSV path (default reports/sweep_ZOO.csv)")
+    p.add_argument("--only", default=None, metavar="PATTERN",
+                   help="names matching this glob (substring if no wildcard)")
+    p.add_argument("--limit", type=int, default=None, help="at most N models (after --only and --resume)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per model (default 300)")
+    p.add_argument("--max-memory", type=float, default=8.0, metavar="GIB",
+                   help="resident memory per worker beyond which its model is abandoned (default 8 GiB)")
+    p.add_argument("--markdown", default=None, metavar="PATH", help="also write a Markdown summary there")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from profiler import sweep, zoo
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
+    out = args.output or os.path.join("reports", f"sweep_{args.zoo}.csv")
+
+    names = [n for _, n in zoo.list_names(args.only, zoos=(args.zoo,))]
+    if not names:
+        raise UsageError(f"no {args.zoo} model matches {args.only!r}")
+    previous = sweep.read_rows(out) if args.resume else []
+    done = {(r["zoo"], r["name"]) for r in previous}
+    todo = [(args.zoo, n) for n in names if (args.zoo, n) not in done]
+    if args.limit is not None:
+        todo = todo[:args.limit]
+
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    append = args.resume and os.path.exists(out)
+    rows = [r for r in previous if r["zoo"] == args.zoo and r["name"] in set(names)] if args.resume else []
+    bar = None
+    if not args.no_progress and todo:
+        from tqdm import tqdm
+        bar = tqdm(total=len(todo), unit="model", file=sys.stderr, dynamic_ncols=True)
+    with open(out, "a" if append else "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=sweep.COLUMNS)
+        if not append:
+            writer.writeheader()
+        for row in sweep.run_sweep(todo, jobs=args.jobs, timeout=args.timeout, max_memory_gib=args.max_memory):
+            writer.writerow(row)
+            f.flush()  # a killed sweep keeps every finished row for --resume
+            rows.append({k: str(v) for k, v in row.items()})
+            if bar is not None:
+                bar.set_postfix_str(f"{row['name'][:28]} {row['status']}", refresh=False)
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    s = sweep.summarise(rows)
+    print(summary_text(args.zoo, s, out))
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(summary_markdown(args.zoo, s, out))
+    return 0
+
+
+def summary_text(zoo: str, s: dict, out: str) -> str:
+    lines = [f"{zoo}: {s['counted']}/{s['total']} architectures counted ({100 * s['rate']:.1f} %), "
+             f"statuses: {', '.join(f'{k} {v}' for k, v in sorted(s['by_status'].items()))}; CSV: {out}"]
+    if s["uncovered"]:
+        lines.append("ops without a counting rule (models):")
+        for op, models in sorted(s["uncovered"].items(), key=lambda kv: -len(kv[1])):
+            lines.append(f"  {op}: {len(models)} ({', '.join(models[:4])}{' ...' if len(models) > 4 else ''})")
+    if s["failures"]:
+        lines.append("failures:")
+        for r in s["failures"]:
+            lines.append(f"  {r['name']}: {r['status']}: {r['error']}")
+    return "\n".join(lines)
+
+
+def summary_markdown(zoo: str, s: dict, out: str) -> str:
+    from tabulate import tabulate
+
+    parts = [f"# Whole-zoo sweep: {zoo}\n",
+             f"Every architecture at its zoo's default input size, batch 1, shape-only on the meta device. "
+             f"MACs = multiply-accumulates of conv + linear + attention + recurrent, no bias. Rows: `{out}`.\n",
+             f"- counted: **{s['counted']} / {s['total']} ({100 * s['rate']:.1f} %)**",
+             f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(s['by_status'].items()))}",
+             f"- how the counted models were built: "
+             f"{', '.join(f'{k}: {v}' for k, v in sorted(s['builds'].items()))} "
+             "(meta = nothing allocated; meta-params = parameters on meta, an initialiser read data; "
+             "cpu = real weights, the pass on meta)\n"]
+    if s["seconds"]:
+        secs = s["seconds"]
+        parts.insert(-1, f"- seconds per counted model (build + pass, one worker): median {secs['median']:.2f} s, "
+                         f"max {secs['max']:.1f} s ({secs['max_name']}), total {secs['total'] / 60:.1f} min")
+    if s["uncovered"]:
+        parts.append("## Ops without a counting rule\n")
+        parts.append(tabulate([(op, len(m), ", ".join(m[:6]) + (" ..." if len(m) > 6 else ""))
+                               for op, m in sorted(s["uncovered"].items(), key=lambda kv: -len(kv[1]))],
+                              headers=["op", "models", "examples"], tablefmt="github"))
+        parts.append("")
+    if s["failures"]:
+        parts.append("## Failures\n")
+        parts.append(tabulate([(r["name"], r["status"], r["error"].replace("|", "\\|")) for r in s["failures"]],
+                              headers=["model", "status", "reason"], tablefmt="github"))
+        parts.append("")
+    return "\n".join(parts) + "\n"
