@@ -1,0 +1,197 @@
+"""``profile-model blocks``: the nine block types of the block-family study, side by side, per dataset."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import sys
+
+from profiler.errors import UsageError
+
+HELP = ("Compare the block-family study's nine block types (plain, residual, bottleneck, resnext, xception, "
+        "dense, mobile_v1, mobile_v2, shuffle) on mnist/cifar10/stl10: parameters, MACs, saved state_dict "
+        "size, CPU latency (and CUDA latency when a GPU is present), with an optional plot.")
+
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--dataset", default="all",
+                   help="mnist, cifar10, stl10, a comma-separated list of those, or all (default)")
+    p.add_argument("--format", default="table", choices=FORMATS)
+    p.add_argument("--output", default=None, metavar="FILE", help="write the result to FILE instead of stdout")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="save a latency-vs-MACs plot (one panel per dataset) to FILE (.png, .svg, .pdf)")
+    p.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model and device (default 50; "
+                   "0 skips timing)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs before timing (default 10)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for the timings (default: torch's setting)")
+    p.add_argument("--no-cuda", action="store_true", help="skip CUDA timing even when a GPU is present")
+
+
+# -- rendering (rows -> text; nothing here counts or times) ------------------------------------------------
+def _ms(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def _columns(has_cpu: bool, has_cuda: bool) -> list[tuple[str, str]]:
+    cols = [("block", "block"), ("params", "params"), ("macs", "MACs [macs]"),
+            ("state_dict_bytes", "state_dict (bytes)")]
+    if has_cpu:
+        cols += [("cpu_median_ms", "CPU median (ms)"), ("cpu_iqr_ms", "CPU IQR (ms)")]
+    if has_cuda:
+        cols += [("cuda_median_ms", "CUDA median (ms)"), ("cuda_iqr_ms", "CUDA IQR (ms)")]
+    return cols
+
+
+def _cell(key, value) -> str:
+    if key.endswith("_ms"):
+        return _ms(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _notes(rows, cuda_requested: bool) -> list[str]:
+    import torch
+
+    from profiler.blocks_study import STUDY_TIMING_NOTE
+
+    r0 = rows[0]
+    notes = ["MACs: multiply-accumulates of conv + linear, bias not counted (convention `macs`), batch 1, "
+             "the dataset's input size. params: unique parameters. state_dict: bytes of "
+             "torch.save(model.state_dict())."]
+    if r0.cpu is not None:
+        notes.append(f"CPU latency: median and interquartile range (Q3 - Q1) of {r0.cpu.runs} timed batch-1 "
+                     f"forward passes after {r0.cpu.warmup} warm-up passes, eval mode, no_grad, float32, "
+                     f"{r0.cpu.threads} CPU thread(s); torch {torch.__version__}, "
+                     f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs.")
+        notes.append(STUDY_TIMING_NOTE)
+    else:
+        notes.append("Latency not measured (--runs 0).")
+    if r0.cuda is not None:
+        import torch.cuda
+        notes.append(f"CUDA latency: same protocol on {torch.cuda.get_device_name()}, synchronized "
+                     "before and after each pass.")
+    elif r0.cpu is not None:
+        notes.append("CUDA latency omitted: " + ("no GPU is present on this machine." if not cuda_requested
+                                                 or not torch.cuda.is_available() else "--no-cuda given."))
+    return notes
+
+
+def _by_dataset(rows):
+    out: dict[str, list] = {}
+    for r in rows:
+        out.setdefault(r.dataset, []).append(r)
+    return out
+
+
+def render(rows, fmt: str, *, plot_path: str | None = None, output_path: str | None = None,
+           cuda_requested: bool = True) -> str:
+    """Text of the comparison in ``fmt`` (table, markdown, csv, json)."""
+    from tabulate import tabulate
+
+    from profiler.models.blocks import DATASETS
+
+    dicts = [r.to_dict() for r in rows]
+    if fmt == "json":
+        return json.dumps(dicts, indent=2)
+    has_cpu = rows[0].cpu is not None
+    has_cuda = any(r.cuda is not None for r in rows)
+    if fmt == "csv":
+        keys = [k for k in dicts[0] if (has_cuda or not k.startswith("cuda"))]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for d in dicts:
+            w.writerow({k: ("x".join(map(str, v)) if isinstance(v, list) else v) for k, v in d.items()})
+        return buf.getvalue()
+
+    cols = _columns(has_cpu, has_cuda)
+    aligns = ["left"] + ["right"] * (len(cols) - 1)
+    md = fmt == "markdown"
+    parts = []
+    if md:
+        parts.append("# Block-family study: cost and latency of nine block types\n")
+        parts.append("Generated by `profile-model blocks` (profiler/cli/cmd_blocks.py). Networks: stem + stages "
+                     "of 4 blocks + global pool + FC, as built in profiler/models/blocks.py.\n")
+    for ds, group in _by_dataset(rows).items():
+        d = DATASETS[ds]
+        title = f"{ds}: input 1x{'x'.join(map(str, d.input_size))}, channels {' -> '.join(map(str, d.channels))}"
+        table = tabulate([[_cell(k, r.to_dict()[k]) for k, _ in cols] for r in group],
+                         headers=[h for _, h in cols], tablefmt="github" if md else "simple", colalign=aligns)
+        parts.append(f"## {title}\n\n{table}\n" if md else f"{title}\n{table}\n")
+    notes = _notes(rows, cuda_requested)
+    if md:
+        parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
+        if plot_path:
+            rel = os.path.relpath(plot_path, os.path.dirname(os.path.abspath(output_path)) if output_path else ".")
+            parts.append(f"![CPU latency vs MACs per block type]({rel})\n")
+    else:
+        parts.append("\n".join(f"note: {n}" for n in notes) + "\n")
+    return "\n".join(parts)
+
+
+def plot(rows, path: str) -> None:
+    """One panel per dataset: latency (median, whiskers Q1..Q3) against MACs, one point per block type."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = _by_dataset(rows)
+    if rows[0].cpu is None:
+        raise UsageError("--plot needs latency measurements (--runs of at least 1)")
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.4), squeeze=False)
+    for ax, (ds, group) in zip(axes[0], groups.items()):
+        for dev, marker, color in (("cpu", "o", "tab:blue"), ("cuda", "s", "tab:orange")):
+            pts = [(r.macs / 1e6, getattr(r, dev)) for r in group if getattr(r, dev) is not None]
+            if not pts:
+                continue
+            x = [p[0] for p in pts]
+            y = [s.median_ms for _, s in pts]
+            err = [[s.median_ms - s.q1_ms for _, s in pts], [s.q3_ms - s.median_ms for _, s in pts]]
+            ax.errorbar(x, y, yerr=err, fmt=marker, color=color, ms=5, capsize=3, label=dev.upper())
+            if dev == "cpu":
+                for r, xi, yi in zip(group, x, y):
+                    ax.annotate(r.block, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("MACs (millions, convention `macs`)")
+        ax.set_ylabel("latency, batch 1 (ms; median, bars Q1-Q3)")
+        ax.set_title(f"{ds} ({'x'.join(map(str, group[0].input[1:]))})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def run(args) -> int:
+    from profiler.blocks_study import compare_blocks, parse_datasets
+
+    datasets = parse_datasets(args.dataset)  # UsageError on a bad name, before any work
+    if args.runs < 0 or args.warmup < 0:
+        raise UsageError("--runs and --warmup must be non-negative")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
+    if args.plot and args.runs == 0:
+        raise UsageError("--plot needs latency measurements (--runs of at least 1)")
+    if args.plot and not os.path.splitext(args.plot)[1]:
+        raise UsageError(f"--plot {args.plot!r}: give a file name with an extension (.png, .svg, .pdf)")
+    rows = compare_blocks(datasets, runs=args.runs, warmup=args.warmup, cuda=False if args.no_cuda else None,
+                          threads=args.threads)
+    if args.plot:
+        plot(rows, args.plot)
+    text = render(rows, args.format, plot_path=args.plot, output_path=args.output,
+                  cuda_requested=not args.no_cuda)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(text if text.endswith("\n") else text + "\n")
+        print(f"wrote {args.output}" + (f" and {args.plot}" if args.plot else ""), file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
