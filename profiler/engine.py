@@ -145,7 +145,7 @@ class _State:
             self.order += 1
         self.stack.append((path, args))
 
-    def post(self, module, args, output):
+    def post(self, module, args, kwargs, output):
         path = self.paths.get(id(module))
         if path is None:
             return
@@ -156,6 +156,8 @@ class _State:
                 break
         layer = self.layers[path]
         if layer.calls == 1 and not layer.output_shapes:
+            if kwargs:  # the pre-hook saw the positional arguments only
+                layer.input_shapes = shapes_of((args, kwargs))
             layer.output_shapes = shapes_of(output)
 
     # ops
@@ -268,6 +270,10 @@ def _normalise_inputs(inputs, input_size, device, dtype):
     def move(o):
         if isinstance(o, torch.Tensor):
             return o if o.device == device else o.to(device)
+        if isinstance(o, nn.utils.rnn.PackedSequence):  # its own .to keeps batch_sizes on the CPU
+            return o.to(device)
+        if isinstance(o, tuple) and hasattr(o, "_fields"):  # a namedtuple takes its fields one by one
+            return type(o)(*(move(x) for x in o))
         if isinstance(o, (list, tuple)):
             return type(o)(move(x) for x in o)
         if isinstance(o, dict):
@@ -276,7 +282,7 @@ def _normalise_inputs(inputs, input_size, device, dtype):
 
     if isinstance(inputs, dict):
         return (), move(inputs)
-    if isinstance(inputs, tuple):
+    if type(inputs) is tuple:  # a tuple of arguments; a namedtuple (PackedSequence ...) is one argument
         return move(inputs), {}
     return (move(inputs),), {}
 
@@ -387,7 +393,7 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
 
     state = _State(paths, layers, contexts, bias_ids)
     h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
-    h_post = _module_mod.register_module_forward_hook(state.post)
+    h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True)
     t0 = time.perf_counter()
     try:
         with torch.no_grad(), _Observer(state):

@@ -88,3 +88,16 @@ def einsum_macs(equation: str, shapes) -> int:
 @register(*ops_named("einsum"))
 def einsum(equation, operands, *rest, out=None, **kwargs):
     return {"linear": einsum_macs(equation, operands)}
+
+
+@register(*ops_named("_trilinear"))
+def trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, *rest, out=None, **kwargs):
+    """nn.Bilinear / F.bilinear: sum over the three operands, each unsqueezed at its ``expand`` dims and
+    broadcast together; one MAC per term, i.e. N * out * in1 * in2 for a bilinear layer."""
+    dims = []
+    for shape, expand in ((i1, expand1), (i2, expand2), (i3, expand3)):
+        full = list(shape)
+        for d in sorted(expand):
+            full.insert(d, 1)
+        dims.append(full)
+    return {"linear": numel(_broadcast(_broadcast(dims[0], dims[1]), dims[2]))}

@@ -1,0 +1,45 @@
+"""Run one op under ``profiler.profile`` and read its counts per category.
+
+Expected values in these tests are computed in the tests themselves from the textbook definition of each
+op (output-size formulas, index products), never with the package's own rule functions.
+"""
+from __future__ import annotations
+
+import math
+
+import torch.nn as nn
+
+import profiler
+
+MAC_CATEGORIES = ("conv", "linear", "attention", "recurrent")
+
+
+class Op(nn.Module):
+    """A module whose forward is ``fn``: the op is charged to this (root) module."""
+
+    def __init__(self, fn, *children: nn.Module):
+        super().__init__()
+        self.fn = fn
+        self.kids = nn.ModuleList(children)  # registered, so that hooks see them
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
+def counts(model_or_fn, *inputs, **kwargs) -> dict[str, int]:
+    """``by_category`` of one profiled pass; a bare function is wrapped in :class:`Op`."""
+    model = model_or_fn if isinstance(model_or_fn, nn.Module) else Op(model_or_fn)
+    prof = profiler.profile(model, tuple(inputs), **kwargs)
+    assert not prof.coverage, f"ops without a rule: {prof.coverage}"
+    return prof.by_category
+
+
+def macs_only(c: dict[str, int], category: str, expected: int) -> None:
+    """``category`` holds exactly ``expected`` MACs and no other MAC category holds any."""
+    assert c[category] == expected, (category, c[category], expected)
+    others = {k: c[k] for k in MAC_CATEGORIES if k != category and c[k]}
+    assert not others, f"MACs leaked into {others}"
+
+
+def prod(xs) -> int:
+    return math.prod(int(x) for x in xs)
