@@ -210,12 +210,15 @@ def place_labels(ax, xs, ys, texts, fontsize=8, priority=None, lines=()):
     # Candidate offsets (points): 8 directions at growing radii, right and above first.
     dirs = [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]
     cands = [(dx * r, dy * r * 0.8) for r in (6, 12, 20, 30, 42) for dx, dy in dirs]
+    # Farther out, finer angles: crowded clusters fan their labels out with leader lines.
+    cands += [(r * math.cos(a * math.pi / 8), r * math.sin(a * math.pi / 8))
+              for r in (56, 72, 90, 110, 135) for a in range(16)]
     anns = [None] * len(xs)
     for i in order:
         best = None
         for dx, dy in cands:
-            ha = "left" if dx > 0 else ("right" if dx < 0 else "center")
-            va = "bottom" if dy > 0 else ("top" if dy < 0 else "center")
+            ha = "left" if dx > 1e-9 else ("right" if dx < -1e-9 else "center")
+            va = "bottom" if dy > 1e-9 else ("top" if dy < -1e-9 else "center")
             ann = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
                               ha=ha, va=va, fontsize=fontsize)
             box = ann.get_window_extent(renderer).expanded(1.04, 1.1)

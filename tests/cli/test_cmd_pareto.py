@@ -1,0 +1,55 @@
+"""profile-model pareto: CSV in, picture + printed frontier out; bad input is one line and exit 2."""
+import json
+
+from profiler.cli import main
+
+
+def _csv(tmp_path):
+    f = tmp_path / "m.csv"
+    f.write_text("model,family,top1,macs,params,latency_ms\n"
+                 "small,A,60,1e8,1e6,1.0\nmid,A,70,3e8,3e6,\nbig,B,69,9e8,9e6,3.0\nbest,B,75,2e9,2e7,2.0\n")
+    return str(f)
+
+
+def test_csv_to_png_and_frontier(tmp_path, capsys):
+    out = tmp_path / "p.png"
+    assert main(["pareto", "--csv", _csv(tmp_path), "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert "3 of 4 models" in text  # big (9e8, 69) is dominated by mid (3e8, 70)
+    lines = [line.split()[0] for line in text.splitlines() if line.split() and line.split()[0] in
+             ("small", "mid", "big", "best")]
+    assert lines == ["small", "mid", "best"]
+
+
+def test_latency_axis_json_and_missing(tmp_path, capsys):
+    out = tmp_path / "p.svg"
+    assert main(["pareto", "--csv", _csv(tmp_path), "--x", "latency", "--format", "json", "--output", str(out)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["not_shown"] == ["mid"]
+    front = sorted(p["model"] for p in doc["points"] if p["frontier"])
+    assert front == ["best", "small"]  # big (3.0 ms, 69) is beaten by best (2.0 ms, 75)
+    assert b"<svg" in out.read_bytes()[:2000]
+
+
+def test_models_filter(tmp_path, capsys):
+    assert main(["pareto", "--csv", _csv(tmp_path), "--models", "B", "--output", str(tmp_path / "p.png")]) == 0
+    assert "2 of 2 models" in capsys.readouterr().out  # big and best (family B): neither dominates
+
+
+def test_counted_macs_from_zoo_column(tmp_path, capsys):
+    f = tmp_path / "z.csv"
+    f.write_text("model,family,top1,macs,params,zoo\nr18,ResNet,69.76,,,torchvision:resnet18\n")
+    assert main(["pareto", "--csv", str(f), "--format", "json", "--output", str(tmp_path / "p.png")]) == 0
+    (p,) = json.loads(capsys.readouterr().out)["points"]
+    # torchvision documents resnet18 at 1.81 GFLOPS (its GFLOPS are MACs) and 11,689,512 params.
+    assert round(p["macs"] / 1e9, 2) == 1.81 and p["params"] == 11_689_512
+    assert p["macs_source"].startswith("counted")
+
+
+def test_bad_input_exit_2(tmp_path, capsys):
+    assert main(["pareto", "--csv", str(tmp_path / "none.csv"), "--output", str(tmp_path / "p.png")]) == 2
+    assert main(["pareto", "--csv", _csv(tmp_path), "--output", str(tmp_path / "p.txt")]) == 2
+    assert main(["pareto", "--csv", _csv(tmp_path), "--x", "watts", "--output", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err
+    assert len([e for e in err.splitlines() if e]) == 3
