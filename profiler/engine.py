@@ -336,6 +336,12 @@ def _count_params(model: nn.Module, layers: dict[str, Layer]):
     return trainable, frozen, buffers
 
 
+def _is_bias_name(name: str) -> bool:
+    """``bias``, ``bias_ih_l0`` (RNNs), ``in_proj_bias`` (attention) ...: additions of these are bias."""
+    last = name.rsplit(".", 1)[-1]
+    return last.startswith("bias") or last.endswith("bias")
+
+
 def _snapshot_buffers(model: nn.Module):
     """Every module's buffer dict and a copy of its values, to undo what the pass does to them."""
     saved = []
@@ -385,10 +391,10 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
         # Device copies swapped in for the call only (meta copies allocate nothing).
         swap = {n: t.to(target) for n, t in model.named_parameters()}
         swap.update({n: t.to(target) for n, t in model.named_buffers()})
-        bias_ids = {id(t) for n, t in swap.items() if n.rsplit(".", 1)[-1] == "bias"}
+        bias_ids = {id(t) for n, t in swap.items() if _is_bias_name(n)}
         saved = []
     else:
-        bias_ids = {id(p) for n, p in model.named_parameters() if n.rsplit(".", 1)[-1] == "bias"}
+        bias_ids = {id(p) for n, p in model.named_parameters() if _is_bias_name(n)}
         saved = _snapshot_buffers(model)
 
     state = _State(paths, layers, contexts, bias_ids)
