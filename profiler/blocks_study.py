@@ -19,6 +19,7 @@ Nothing here formats or prints: the CLI (``profile-model blocks``) renders rows.
 """
 from __future__ import annotations
 
+import copy
 import io
 import sys
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from profiler.errors import UsageError
-from profiler.latency import LatencyStats, measure_latency
+from profiler.latency import LatencyStats, measure_latency, summarize
 from profiler.models.blocks import BLOCK_TYPES, DATASETS, block_model_name, blocks_model
 
 __all__ = ["BlockRow", "compare_blocks", "parse_datasets", "state_dict_bytes", "CONVENTION", "STUDY_TIMING_NOTE"]
@@ -53,6 +54,7 @@ class BlockRow:
     cpu: LatencyStats | None  # None when latency was not measured (runs=0)
     cuda: LatencyStats | None = None
     convention: str = CONVENTION
+    rounds: int = 0  # round-robin rounds the timed runs were spread over (0: not timed)
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON-ready dict; latency fields in milliseconds, ``None`` where not measured."""
@@ -67,6 +69,7 @@ class BlockRow:
         ref = self.cpu or self.cuda
         d["runs"] = ref.runs if ref else 0
         d["warmup"] = ref.warmup if ref else 0
+        d["rounds"] = self.rounds
         d["cpu_threads"] = self.cpu.threads if self.cpu else None
         d["cuda_device"] = self.cuda.device if self.cuda else None
         return d
@@ -94,13 +97,17 @@ def state_dict_bytes(model: torch.nn.Module) -> int:
 
 
 def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable[str] = BLOCK_TYPES, *,
-                   runs: int = 50, warmup: int = 10, cuda: bool | None = None, threads: int | None = None,
-                   progress: bool | None = None, seed: int = 0) -> list[BlockRow]:
+                   runs: int = 50, warmup: int = 10, rounds: int = 5, cuda: bool | None = None,
+                   threads: int | None = None, progress: bool | None = None, seed: int = 0) -> list[BlockRow]:
     """Profile and time every (dataset, block) network; rows in dataset order, then block order.
 
-    runs/warmup: timed and untimed batch-1 passes per model and device (runs=0 skips timing).
+    runs: timed batch-1 passes per model and device (0 skips timing). They are taken in ``rounds``
+    round-robin rounds over all models (runs split as evenly as possible), so that a burst of load from
+    other processes lands on every model alike instead of on whichever model was being timed.
+    warmup: untimed passes before a model's first round; one more untimed pass precedes each later round
+    (the model's weights left the caches while the others ran).
     cuda: time on the GPU too (``None``: when one is available). threads: CPU intra-op threads for the
-    timings (``None``: torch's setting). progress: tqdm bar on stderr (``None``: when more than 3 models).
+    timings (``None``: torch's setting). progress: tqdm bars on stderr (``None``: when more than 3 models).
     """
     from profiler import profile
 
@@ -109,8 +116,9 @@ def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable
     bad = [b for b in blocks if b not in BLOCK_TYPES]
     if bad:
         raise UsageError(f"unknown block type {', '.join(bad)}; choose from {', '.join(BLOCK_TYPES)}")
-    if not isinstance(runs, int) or runs < 0:
-        raise UsageError(f"runs must be a non-negative integer, got {runs!r}")
+    for label, v, lo in (("runs", runs, 0), ("warmup", warmup, 0), ("rounds", rounds, 1)):
+        if not isinstance(v, int) or v < lo:
+            raise UsageError(f"{label} must be an integer >= {lo}, got {v!r}")
     if cuda is None:
         cuda = torch.cuda.is_available()
     elif cuda and not torch.cuda.is_available():
@@ -120,20 +128,51 @@ def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable
         progress = len(jobs) > 3
     from tqdm import tqdm
 
-    rows = []
+    # 1. build, count and size every model
     gen = torch.Generator().manual_seed(seed)
-    bar = tqdm(jobs, desc="blocks", unit="model", file=sys.stderr, disable=not progress, leave=False)
-    for d, b in bar:
-        bar.set_postfix_str(f"{d}/{b}", refresh=False)
+    rows, work = [], []
+    for d, b in tqdm(jobs, desc="profiling", unit="model", file=sys.stderr, disable=not progress, leave=False):
         torch.manual_seed(seed)  # same weights every time (the cost figures do not depend on them)
         model = blocks_model(d, b).eval()
         size = (1, *DATASETS[d].input_size)
-        prof = profile(model, input_size=size, convention=CONVENTION, strict=True, name=block_model_name(d, b))
-        x = torch.randn(size, generator=gen)
-        cpu = measure_latency(model, x, runs=runs, warmup=warmup, device="cpu", threads=threads) if runs else None
-        gpu = measure_latency(model, x, runs=runs, warmup=warmup, device="cuda") if (runs and cuda) else None
+        # counts depend on shapes only: a meta pass gives the same numbers without computing anything
+        prof = profile(model, input_size=size, convention=CONVENTION, strict=True, device="meta",
+                       name=block_model_name(d, b))
         rows.append(BlockRow(dataset=d, block=b, model=block_model_name(d, b), input=list(size),
                              params=prof.params, macs=prof.macs, state_dict_bytes=state_dict_bytes(model),
-                             cpu=cpu, cuda=gpu))
+                             cpu=None))
+        work.append((model, torch.randn(size, generator=gen)))
+    if not runs:
+        return rows
+
+    # 2. time them, round-robin
+    devices = ["cpu"] + (["cuda"] if cuda else [])
+    placed = {}  # (job index, device) -> (model, input) already on that device
+    for i, (model, x) in enumerate(work):
+        placed[i, "cpu"] = (model, x)
+        if cuda:  # one GPU copy per model (the user's CPU model is never moved)
+            placed[i, "cuda"] = (copy.deepcopy(model).to("cuda"), x.to("cuda"))
+    chunks = [runs // rounds + (1 if r < runs % rounds else 0) for r in range(rounds)]
+    chunks = [c for c in chunks if c]
+    samples: dict[tuple[int, str], list[float]] = {k: [] for k in placed}
+    stats: dict[tuple[int, str], LatencyStats] = {}
+    bar = tqdm(total=len(chunks) * len(placed), desc="timing", unit="run", file=sys.stderr,
+               disable=not progress, leave=False)
+    for r, n in enumerate(chunks):
+        for i in range(len(work)):
+            for dev in devices:
+                model, x = placed[i, dev]
+                st = measure_latency(model, x, runs=n, warmup=warmup if r == 0 else 1, device=dev,
+                                     threads=threads if dev == "cpu" else None)
+                samples[i, dev].extend(st.samples_ms)
+                stats[i, dev] = st
+                bar.update()
     bar.close()
+    for i, row in enumerate(rows):
+        for dev in devices:
+            last = stats[i, dev]
+            full = summarize(samples[i, dev], warmup=warmup, device=last.device, dtype=last.dtype,
+                             batch=last.batch, threads=last.threads)
+            setattr(row, dev, full)
+        row.rounds = len(chunks)
     return rows

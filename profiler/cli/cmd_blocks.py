@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import platform
 import sys
@@ -26,7 +27,10 @@ def add_arguments(p) -> None:
                    help="save a latency-vs-MACs plot (one panel per dataset) to FILE (.png, .svg, .pdf)")
     p.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model and device (default 50; "
                    "0 skips timing)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed warm-up runs before timing (default 10)")
+    p.add_argument("--warmup", type=int, default=10,
+                   help="untimed warm-up runs before a model's first timed round (default 10)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="spread the timed runs over this many round-robin rounds over all models (default 5)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for the timings (default: torch's setting)")
     p.add_argument("--no-cuda", action="store_true", help="skip CUDA timing even when a GPU is present")
@@ -55,7 +59,7 @@ def _cell(key, value) -> str:
     return str(value)
 
 
-def _notes(rows, cuda_requested: bool) -> list[str]:
+def _notes(rows, cuda_requested: bool, load: tuple | None = None) -> list[str]:
     import torch
 
     from profiler.blocks_study import STUDY_TIMING_NOTE
@@ -66,9 +70,14 @@ def _notes(rows, cuda_requested: bool) -> list[str]:
              "torch.save(model.state_dict())."]
     if r0.cpu is not None:
         notes.append(f"CPU latency: median and interquartile range (Q3 - Q1) of {r0.cpu.runs} timed batch-1 "
-                     f"forward passes after {r0.cpu.warmup} warm-up passes, eval mode, no_grad, float32, "
-                     f"{r0.cpu.threads} CPU thread(s); torch {torch.__version__}, "
+                     f"forward passes per model, eval mode, no_grad, float32, {r0.cpu.threads} CPU thread(s), "
+                     f"taken in {r0.rounds} round-robin round(s) over all models after {r0.cpu.warmup} warm-up "
+                     f"passes (plus 1 before each later round); torch {torch.__version__}, "
                      f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs.")
+        if load:
+            notes.append(f"Machine load: 1-minute load average {load[0]:.2f} before and {load[1]:.2f} after the "
+                         f"measurements on {os.cpu_count()} logical CPUs; other processes compete for the CPU, "
+                         "and a wide IQR marks a model timed under contention.")
         notes.append(STUDY_TIMING_NOTE)
     else:
         notes.append("Latency not measured (--runs 0).")
@@ -90,7 +99,8 @@ def _by_dataset(rows):
 
 
 def render(rows, fmt: str, *, plot_path: str | None = None, output_path: str | None = None,
-           cuda_requested: bool = True) -> str:
+           cuda_requested: bool = True, load: tuple | None = None) -> str:
+    # load: (1-minute load average before, after) the measurements, stated in the notes when given
     """Text of the comparison in ``fmt`` (table, markdown, csv, json)."""
     from tabulate import tabulate
 
@@ -124,7 +134,7 @@ def render(rows, fmt: str, *, plot_path: str | None = None, output_path: str | N
         table = tabulate([[_cell(k, r.to_dict()[k]) for k, _ in cols] for r in group],
                          headers=[h for _, h in cols], tablefmt="github" if md else "simple", colalign=aligns)
         parts.append(f"## {title}\n\n{table}\n" if md else f"{title}\n{table}\n")
-    notes = _notes(rows, cuda_requested)
+    notes = _notes(rows, cuda_requested, load)
     if md:
         parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
         if plot_path:
@@ -135,12 +145,25 @@ def render(rows, fmt: str, *, plot_path: str | None = None, output_path: str | N
     return "\n".join(parts)
 
 
+def _tick(v, _pos=None) -> str:
+    return f"{v:g}"
+
+
+def _minor_tick(v, _pos=None) -> str:
+    # label only the 2s and 5s of each decade, so that narrow and wide axes both stay readable
+    if v <= 0:
+        return ""
+    mantissa = round(v / 10 ** math.floor(math.log10(v)), 6)
+    return f"{v:g}" if mantissa in (2, 5) else ""
+
+
 def plot(rows, path: str) -> None:
     """One panel per dataset: latency (median, whiskers Q1..Q3) against MACs, one point per block type."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     groups = _by_dataset(rows)
     if rows[0].cpu is None:
@@ -160,6 +183,9 @@ def plot(rows, path: str) -> None:
                     ax.annotate(r.block, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers (0.5, 2, 20) rather than 2x10^0 on log axes
+            axis.set_major_formatter(FuncFormatter(_tick))
+            axis.set_minor_formatter(FuncFormatter(_minor_tick))
         ax.set_xlabel("MACs (millions, convention `macs`)")
         ax.set_ylabel("latency, batch 1 (ms; median, bars Q1-Q3)")
         ax.set_title(f"{ds} ({'x'.join(map(str, group[0].input[1:]))})")
@@ -170,24 +196,32 @@ def plot(rows, path: str) -> None:
     plt.close(fig)
 
 
+def _loadavg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return None
+
+
 def run(args) -> int:
     from profiler.blocks_study import compare_blocks, parse_datasets
 
     datasets = parse_datasets(args.dataset)  # UsageError on a bad name, before any work
-    if args.runs < 0 or args.warmup < 0:
-        raise UsageError("--runs and --warmup must be non-negative")
+    if args.runs < 0 or args.warmup < 0 or args.rounds < 1:
+        raise UsageError("--runs and --warmup must be non-negative and --rounds at least 1")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
     if args.plot and args.runs == 0:
         raise UsageError("--plot needs latency measurements (--runs of at least 1)")
     if args.plot and not os.path.splitext(args.plot)[1]:
         raise UsageError(f"--plot {args.plot!r}: give a file name with an extension (.png, .svg, .pdf)")
-    rows = compare_blocks(datasets, runs=args.runs, warmup=args.warmup, cuda=False if args.no_cuda else None,
-                          threads=args.threads)
+    load0 = _loadavg()
+    rows = compare_blocks(datasets, runs=args.runs, warmup=args.warmup, rounds=args.rounds,
+                          cuda=False if args.no_cuda else None, threads=args.threads)
     if args.plot:
         plot(rows, args.plot)
     text = render(rows, args.format, plot_path=args.plot, output_path=args.output,
-                  cuda_requested=not args.no_cuda)
+                  cuda_requested=not args.no_cuda, load=(load0, _loadavg()) if load0 is not None else None)
     if args.output:
         with open(args.output, "w") as f:
             f.write(text if text.endswith("\n") else text + "\n")

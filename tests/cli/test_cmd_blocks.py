@@ -23,7 +23,9 @@ def json_rows():
     out = io.StringIO()
     import contextlib
     with contextlib.redirect_stdout(out):
-        rc = main(["blocks", "--dataset", "mnist", "--format", "json", "--runs", "2", "--warmup", "1"])
+        # one thread: two would thrash on a busy 2-core machine
+        rc = main(["blocks", "--dataset", "mnist", "--format", "json", "--runs", "2", "--warmup", "1",
+                   "--threads", "1"])
     assert rc == 0
     return json.loads(out.getvalue())
 
@@ -42,7 +44,7 @@ def test_json_rows(json_rows, tmp_path):
     torch.save(blocks_model("mnist", "plain").state_dict(), path)
     assert plain["state_dict_bytes"] == path.stat().st_size
     for r in rows:
-        assert r["runs"] == 2 and r["warmup"] == 1 and r["cpu_threads"] >= 1
+        assert r["runs"] == 2 and r["warmup"] == 1 and r["rounds"] == 2 and r["cpu_threads"] == 1
         assert 0 < r["cpu_min_ms"] <= r["cpu_q1_ms"] <= r["cpu_median_ms"] <= r["cpu_q3_ms"] <= r["cpu_max_ms"]
         assert r["cpu_iqr_ms"] == pytest.approx(r["cpu_q3_ms"] - r["cpu_q1_ms"])
         if not torch.cuda.is_available():
@@ -60,7 +62,7 @@ def test_markdown_plot_and_output(tmp_path, capsys):
     text = md.read_text()
     assert "## mnist: input 1x1x28x28" in text and "MACs [macs]" in text and "CPU median (ms)" in text
     assert "| plain " in text and "| shuffle " in text
-    assert "1 CPU thread(s)" in text and "training mode" in text  # the protocol and the study's differ
+    assert "1 CPU thread(s)" in text and "training mode" in text and "load average" in text  # the protocol and the study's differ
     assert "![" in text and "(blocks.png)" in text
     assert ("CUDA median (ms)" in text) == torch.cuda.is_available()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -85,6 +87,7 @@ def test_csv_and_table_without_timing(capsys):
     ["blocks", "--format", "xml"],
     ["blocks", "--dataset", "mnist", "--runs", "0", "--plot", "x.png"],
     ["blocks", "--threads", "0"],
+    ["blocks", "--rounds", "0"],
 ])
 def test_bad_input_exits_2(argv, capsys):
     assert main(argv) == 2
