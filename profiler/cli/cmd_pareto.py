@@ -35,11 +35,22 @@ def add_arguments(parser) -> None:
 
 
 # -- counting ----------------------------------------------------------------------------------------------
-def count_model(spec: str, input_size=None) -> dict:
-    """MACs (convention macs) and unique params of a zoo model, shape-only pass on the meta device."""
+_COUNTED: dict = {}
+
+
+def count_model(spec: str, input_size=None, kwargs=None) -> dict:
+    """MACs (convention macs) and unique params of a zoo model, shape-only pass on the meta device.
+    Cached per (spec, input, kwargs): registries list several figures for one build."""
+    key = (spec, tuple(input_size or ()), tuple(sorted((kwargs or {}).items())))
+    if key not in _COUNTED:
+        _COUNTED[key] = _count(spec, input_size, kwargs or {})
+    return _COUNTED[key]
+
+
+def _count(spec, input_size, kwargs) -> dict:
     from profiler import profile, zoo
 
-    model, info = zoo.create(spec)
+    model, info = zoo.create(spec, **kwargs)
     size = tuple(input_size) if input_size else info.input_size
     prof = profile(model, input_size=(1, *size), device="meta", name=info.spec)
     return {"macs": prof.total("macs"), "params": prof.params, "input": list(size), "spec": info.spec}
@@ -58,7 +69,7 @@ def fill_counted(points, axis: str, progress: bool = False) -> list[str]:
     for p in it:
         spec = p.extra["zoo"].strip()
         try:
-            c = count_model(spec)
+            c = count_model(spec, p.extra.get("input"), p.extra.get("kwargs"))
         except UsageError as exc:
             notes.append(f"{p.name}: cannot build {spec}: {exc}")
             continue
@@ -72,54 +83,65 @@ def fill_counted(points, axis: str, progress: bool = False) -> list[str]:
 
 
 # -- registry ----------------------------------------------------------------------------------------------
+def family_of(model_spec: str) -> str:
+    """A family name from a zoo name: pytorchcv:mobilenet_w1 -> mobilenet, timm:mixnet_s -> mixnet."""
+    import re
+
+    name = model_spec.rsplit(":", 1)[-1].lower()
+    name = re.sub(r"^(tf|tv|timm)_", "", name)  # zoo prefixes (tf_efficientnet_b0 -> efficientnet)
+    m = re.match(r"([a-z]+?)(_?v\d+[a-z]?)?(?=_|\d|$)", name)
+    fam = (m.group(0) if m else name).replace("_v", "v")
+    return {"mobilenet": "mobilenetv1", "shufflenet": "shufflenetv1", "mnasnet": "mnasnet"}.get(fam, fam)
+
+
+def _top1(entry) -> float | None:
+    acc = entry.accuracy or {}
+    for key, flip in (("top1", False), ("top1_err", True)):
+        v = acc.get(key)
+        try:
+            v = float(v)
+        except (TypeError, ValueError):  # "84 (as printed)" and the like: not plotted
+            continue
+        v = v * 100 if v <= 1 else v
+        return 100 - v if flip else v
+    return None
+
+
+def _latency(entry) -> tuple[float | None, str]:
+    for key, v in (entry.reported or {}).items():
+        if str(key).endswith("_ms"):
+            try:
+                return float(v), str(key)
+            except (TypeError, ValueError):
+                continue
+    return None, ""
+
+
 def registry_points(path: str | None, pattern: str | None, progress: bool = True) -> tuple[list, list[str]]:
-    """Points from the published registry: published top-1, MACs counted here, params counted here."""
+    """Points from the published registry: published top-1 against MACs and params counted here
+    (each entry's model, input and kwargs; meta device, convention macs)."""
     try:
-        from profiler import published
+        from profiler.published import load_registry
     except ImportError:
         raise UsageError("the published-figures registry (profiler.published) is not available here; "
                          "use --csv FILE") from None
     from profiler.report.pareto import ParetoPoint, filter_points
 
-    entries = _registry_entries(published, path)
     points = []
-    for e in entries:
-        top1 = _get(e, "top1", "top1_acc", "accuracy")
-        spec = _get(e, "spec", "model", "name")
-        if top1 is None or not spec:
+    for e in load_registry(path):
+        top1 = _top1(e)
+        if top1 is None:
             continue
-        fam = _get(e, "family") or str(spec).split(":")[-1].rstrip("0123456789_.")
-        lat = _get(e, "latency_ms")
-        points.append(ParetoPoint(name=str(_get(e, "name", "model") or spec), family=str(fam), top1=float(top1),
-                                  latency_ms=float(lat) if lat is not None else None,
-                                  source=str(_get(e, "source") or ""), extra={"zoo": str(spec)}))
+        lat, lat_key = _latency(e)
+        points.append(ParetoPoint(name=e.id.rsplit("/", 1)[-1], family=family_of(e.model), top1=top1,
+                                  latency_ms=lat, source=e.source,
+                                  extra={"zoo": e.model, "input": tuple(e.input), "kwargs": dict(e.kwargs or {}),
+                                         "latency_key": lat_key}))
     if not points:
-        raise UsageError("no registry entry has a published top-1 accuracy")
+        raise UsageError(f"no entry of {path or 'the package registry'} has a published top-1 accuracy")
     points = filter_points(points, pattern)
     notes = fill_counted(points, "macs", progress=progress)
     return points, notes
-
-
-def _get(entry, *names):
-    for n in names:
-        v = entry.get(n) if isinstance(entry, dict) else getattr(entry, n, None)
-        if v is not None and v != "":
-            return v
-    return None
-
-
-def _registry_entries(published, path):
-    """Entries of the registry as dicts/objects, through whichever loader profiler.published offers."""
-    for fn in ("load_registry", "load", "entries", "registry"):
-        loader = getattr(published, fn, None)
-        if callable(loader):
-            reg = loader(path) if path else loader()
-            break
-    else:
-        raise UsageError("profiler.published has no registry loader; use --csv FILE")
-    if isinstance(reg, dict):
-        reg = reg.get("entries", reg.get("models", list(reg.values())))
-    return list(getattr(reg, "entries", reg))
 
 
 # -- command -----------------------------------------------------------------------------------------------

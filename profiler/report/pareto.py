@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import textwrap
 from dataclasses import dataclass, field
 
 from matplotlib.figure import Figure
@@ -246,9 +247,11 @@ def place_labels(ax, xs, ys, texts, fontsize=8, priority=None, lines=()):
     return anns
 
 
-def _log_ticks(ax, axis: str):
+def _log_ticks(ax, axis: str, decades: float = 2.0):
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
+    # Under ~1.5 decades 1-2-5 ticks leave too few labels: label every integer multiple instead.
+    subs = (1, 2, 5) if decades > 1.5 else (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
     ax.xaxis.set_minor_formatter(NullFormatter())
     if axis == "latency":
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -257,8 +260,12 @@ def _log_ticks(ax, axis: str):
 
 
 def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: str | None = None,
-                ylabel: str = "top-1 accuracy (%), ImageNet-1k val, as published", note: str | None = None) -> Figure:
-    """Top-1 against ``axis`` (log scale), families coloured, the frontier drawn and its points ringed."""
+                ylabel: str = "top-1 accuracy (%), ImageNet-1k val, as published", note: str | None = None,
+                labels: str = "auto") -> Figure:
+    """Top-1 against ``axis`` (log scale), families coloured, the frontier drawn and its points ringed.
+
+    labels: ``all``, ``frontier`` (only frontier points named), or ``auto`` (all up to 40 points, else frontier).
+    """
     pts, missing = usable(points, axis)
     if not pts:
         raise UsageError(f"no point has a {axis} value to plot")
@@ -281,8 +288,8 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
     ax.plot(fx, fy, color="black", lw=1.0, ls="--", drawstyle="steps-post", zorder=2)
 
     xs, ys = [p.x(axis) for p in pts], [p.top1 for p in pts]
-    _log_ticks(ax, axis)
     lo, hi = math.log10(min(xs)), math.log10(max(xs))
+    _log_ticks(ax, axis, hi - lo)
     pad = max((hi - lo) * 0.12, 0.08)
     ax.set_xlim(10 ** (lo - pad), 10 ** (hi + pad * 1.8))  # labels go right first: leave room
     ylo, yhi = min(ys), max(ys)
@@ -291,7 +298,7 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
     ax.grid(True, which="major", alpha=0.3)
     ax.set_axisbelow(True)
     name, meaning = X_AXES[axis]
-    ax.set_xlabel(xlabel or f"{name}, log scale - {meaning}", fontsize=9)
+    ax.set_xlabel("\n".join(textwrap.wrap(xlabel or f"{name}, log scale - {meaning}", 120)), fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], color="black", ls="--", marker="o", markerfacecolor="none", markersize=9,
@@ -304,6 +311,13 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
             text += ("\n" if text else "") + f"not shown (no {axis}): " + ", ".join(p.name for p in missing)
         fig.text(0.01, 0.005, text, fontsize=7, color="#444444", va="bottom", ha="left")
         fig.get_layout_engine().set(rect=(0, 0.03 * (text.count("\n") + 1), 1, 1 - 0.03 * (text.count("\n") + 1)))
+    if labels == "auto":
+        labels = "all" if len(pts) <= 40 else "frontier"
+    if labels == "frontier":
+        keep = [i for i, p in enumerate(pts) if id(p) in on_front]
+        xs, ys, pts = [xs[i] for i in keep], [ys[i] for i in keep], [pts[i] for i in keep]
+        ax.text(0.01, 0.99, f"{len(keep)} frontier models named; the other points are listed in the table",
+                transform=ax.transAxes, fontsize=7, va="top", color="#444444")
     priority = [i for i, p in enumerate(pts) if id(p) in on_front]
     stairs = [(fx[0], fy[0])]
     for (x0, y0), (x1, y1) in zip(zip(fx, fy), zip(fx[1:], fy[1:])):

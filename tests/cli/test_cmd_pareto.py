@@ -53,3 +53,19 @@ def test_bad_input_exit_2(tmp_path, capsys):
     assert main(["pareto", "--csv", _csv(tmp_path), "--x", "watts", "--output", str(tmp_path / "p.png")]) == 2
     err = capsys.readouterr().err
     assert len([e for e in err.splitlines() if e]) == 3
+
+
+def test_registry_source(tmp_path, capsys):
+    # A registry in profiler.published's format: published top-1 (or its error) against counted MACs.
+    reg = tmp_path / "r.yaml"
+    reg.write_text("entries:\n"
+                   "  - {id: zoo/resnet18, model: 'torchvision:resnet18', input: 224, top1: 69.758,\n"
+                   "     macs: {value: 1.81G, convention: macs}, params: {value: 11.69M}, source: torchvision docs}\n"
+                   "  - {id: zoo/alexnet, model: 'torchvision:alexnet', input: 224, top1_err: 43.45,\n"
+                   "     macs: {value: 0.71G, convention: macs}, params: {value: 61.1M}, source: torchvision docs}\n")
+    assert main(["pareto", "--registry", str(reg), "--format", "json", "--output", str(tmp_path / "p.png")]) == 0
+    pts = {p["model"]: p for p in json.loads(capsys.readouterr().out)["points"]}
+    assert round(pts["alexnet"]["top1"], 2) == 56.55  # 100 - 43.45
+    # torchvision docs: resnet18 1.81 GFLOPS, alexnet 0.71 GFLOPS (their GFLOPS are MACs).
+    assert round(pts["resnet18"]["macs"] / 1e9, 2) == 1.81 and round(pts["alexnet"]["macs"] / 1e9, 2) == 0.71
+    assert pts["resnet18"]["frontier"] and pts["alexnet"]["frontier"]
