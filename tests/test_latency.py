@@ -125,3 +125,14 @@ def test_parse_dtype():
     assert parse_dtype(None) is None
     assert parse_dtype("fp16") is torch.float16 and parse_dtype("torch.bfloat16") is torch.bfloat16
     assert parse_dtype(torch.float64) is torch.float64
+
+
+def test_list_is_one_argument_and_bad_inputs():
+    class Sum(nn.Module):
+        def forward(self, xs):
+            return sum(xs)
+
+    s = measure_latency(Sum(), [torch.ones(2, 3), torch.ones(2, 3)], runs=1, warmup=0)
+    assert s.batch == 2
+    with pytest.raises(UsageError):
+        measure_latency(Sum(), "not an input", runs=1, warmup=0)
