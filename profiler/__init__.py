@@ -8,8 +8,9 @@ from profiler.conventions import Convention, get_convention, list_conventions, r
 from profiler.engine import ProfilingError, UncoveredOpsError, profile
 from profiler.profile import Layer, OpStat, Profile, UncoveredOp
 from profiler.analytic import separable_conv_cost, separable_ratio, standard_conv_cost
+from profiler import crosscheck  # callable package: profiler.crosscheck(model, inputs); peers imported lazily
 
 __all__ = ["profile", "Profile", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
            "list_conventions", "register_convention", "ProfilingError", "UncoveredOpsError",
-           "separable_ratio", "standard_conv_cost", "separable_conv_cost"]
+           "separable_ratio", "standard_conv_cost", "separable_conv_cost", "crosscheck"]
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ import torch.nn as nn
 
 from profiler.conventions import get_convention
 from profiler.crosscheck import fvcore_peer, ptflops_peer, thop_peer, torch_peer, torchinfo_peer, torchsummary_peer
-from profiler.crosscheck.base import Item, PeerRun
+from profiler.crosscheck.base import Item, PeerRun, quiet
 from profiler.errors import UsageError
 
 PEERS = {
@@ -103,7 +103,9 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     result = CrosscheckResult()
     for name in names:
         peer = PEERS[name]
-        if not peer.available():
+        with quiet():  # importing a peer may warn (deprecations) - not the user's business
+            ok = peer.available()
+        if not ok:
             result.skipped[name] = "not installed"
             continue
         clone = copy.deepcopy(model)  # peers add hooks, buffers and attributes, and switch modes

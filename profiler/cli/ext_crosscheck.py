@@ -1,0 +1,46 @@
+"""``--crosscheck [TOOL ...]``: run ptflops (pytorch and aten backends), fvcore, torch's FlopCounterMode, thop,
+torchinfo and torchsummary on the same model and input, and reconcile each with our count in its convention.
+
+Adds ``result["crosscheck"]`` = ``{tool: {"theirs", "ours", "explained": [{"what", "layer", "macs"}],
+"unexplained", "unit", ...}}`` (``theirs - ours - sum(explained.macs) == unexplained``, in the tool's unit),
+``result["crosscheck_skipped"]`` (tool -> why it did not run), and two text sections.
+"""
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    from profiler.crosscheck import TOOLS
+
+    parser.add_argument("--crosscheck", nargs="*", default=None, metavar="TOOL",
+                        help="compare with peer tools and explain every difference (default: all installed of "
+                             f"{', '.join(TOOLS)}); runs a real CPU pass of each tool")
+
+
+def apply(args, ctx) -> None:
+    tools = getattr(args, "crosscheck", None)
+    if tools is None:
+        return
+    import torch
+
+    from profiler.crosscheck import TOOLS, crosscheck
+    from profiler.crosscheck.tables import reasons_table, summary_table
+    from profiler.errors import UsageError
+
+    bad = [t for t in tools if t not in TOOLS]
+    if bad:
+        raise UsageError(f"--crosscheck: unknown tool(s) {', '.join(bad)}; choose from {', '.join(TOOLS)}")
+    x = ctx.inputs
+    if x is None or (isinstance(x, torch.Tensor) and x.device.type == "meta"):
+        x = torch.randn(tuple(ctx.profile.inputs[0]))
+    # Our own CPU pass with the same input: the peers run real kernels (fused attention ...), so must we.
+    result = crosscheck(ctx.model, x, tools=tools or None)
+    ctx.result["crosscheck"] = dict(result)
+    if result.skipped:
+        ctx.result["crosscheck_skipped"] = dict(result.skipped)
+    fmt = getattr(args, "format", None) or "table"
+    tablefmt = {"markdown": "github", "html": "html"}.get(fmt, "simple")
+    text = summary_table(result, tablefmt)
+    if result.skipped:
+        text += "\nnot run: " + "; ".join(f"{t} ({why})" for t, why in result.skipped.items())
+    ctx.sections.append(("Cross-check with peer tools (each in its own unit and convention)", text))
+    ctx.sections.append(("Cross-check: reasons for each difference", reasons_table(result, tablefmt)))
