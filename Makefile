@@ -24,6 +24,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbmake notebooks
+	$(VENV)/bin/profile-model check
 
 reports: $(STAMP)
 	$(PY) -m profiler.reports
