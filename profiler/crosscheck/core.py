@@ -99,7 +99,8 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
         profile = run_profile(model, kwargs if kwargs else (args if len(args) != 1 else args[0]))
     from profiler.crosscheck.census import functional_global_pools
 
-    ctx = {"functional_pools": functional_global_pools(model, args, kwargs)}
+    # On a copy: a pass in training mode would update BatchNorm statistics.
+    ctx = {"functional_pools": functional_global_pools(copy.deepcopy(model), args, kwargs)}
     result = CrosscheckResult()
     for name in names:
         peer = PEERS[name]
