@@ -189,6 +189,20 @@ class Profile:
             "notes": list(self.notes),
         }
 
+    # -- views (formatting lives in profiler.report; these only delegate) -----------------------------
+    def _repr_html_(self) -> str:
+        """The per-layer table as HTML, for a Jupyter cell."""
+        from profiler.report import to_html
+
+        return to_html(self)
+
+    def to_dataframe(self, depth: int | None = None, top: int | None = None):
+        """One row per module (own and inclusive params/cost, shares, shapes) as a pandas DataFrame;
+        raises ImportError with the fix when pandas is not installed."""
+        from profiler.report import to_dataframe
+
+        return to_dataframe(self, depth=depth, top=top)
+
     def __repr__(self) -> str:
         return (f"Profile({self.model}: {self.macs:,} {self.unit} [{self.convention}], "
                 f"{self.params:,} params, {len(self.layers)} modules, {len(self.coverage)} uncovered ops)")

@@ -58,7 +58,12 @@ def _has(zoo: str, name: str) -> bool:
     if zoo == "builtin":
         from profiler.models import is_builtin
         return is_builtin(name)  # grammars (crossnet...) are wider than the listed examples
-    return name in _names(zoo)
+    return name in _name_set(zoo)
+
+
+@functools.lru_cache(maxsize=None)
+def _name_set(zoo: str) -> frozenset:
+    return frozenset(_names(zoo))
 
 
 def list_names(pattern: str | None = None, zoos=ZOOS) -> list[tuple[str, str]]:
@@ -72,8 +77,17 @@ def list_names(pattern: str | None = None, zoos=ZOOS) -> list[tuple[str, str]]:
 
 
 def _is_user_spec(spec: str) -> bool:
-    head, sep, _ = spec.rpartition(":")
-    return bool(sep) and head not in ZOOS and (head.endswith(".py") or os.sep in head or "." in head)
+    """``path/to/file.py:factory`` or ``package.module:factory`` (a plain ``module:factory`` too, when that
+    module is importable and not a zoo's name)."""
+    head, sep, tail = spec.rpartition(":")
+    if not sep or not head or not tail or head in ZOOS:
+        return False
+    if head.endswith(".py") or os.sep in head or "/" in head or "." in head:
+        return True
+    try:
+        return importlib.util.find_spec(head) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def resolve(spec: str) -> tuple[str, str]:
@@ -85,8 +99,10 @@ def resolve(spec: str) -> tuple[str, str]:
     zoo, sep, name = spec.partition(":")
     if sep:
         if zoo not in ZOOS:
-            raise UsageError(f"unknown zoo {zoo!r} in {spec!r}; choose one of: {', '.join(ZOOS)} "
-                             "(or path/to/file.py:factory for your own model)")
+            close = difflib.get_close_matches(zoo, ZOOS, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]}:{name}?)" if close else ""
+            raise UsageError(f"unknown zoo {zoo!r} in {spec!r}{hint}; choose one of: {', '.join(ZOOS)} "
+                             "(or path/to/file.py:factory / package.module:factory for your own model)")
         if not _has(zoo, name):
             raise UnknownModelError(_unknown_message(name, (zoo,)))
         return zoo, name
@@ -96,14 +112,23 @@ def resolve(spec: str) -> tuple[str, str]:
     raise UnknownModelError(_unknown_message(spec, ZOOS))
 
 
-def _unknown_message(name: str, zoos) -> str:
-    pool = {}
+def suggestions(name: str, zoos=ZOOS, n: int = 5) -> list[str]:
+    """Closest ``zoo:name`` specs: names containing ``name`` (shortest first), then fuzzy matches."""
+    pool: dict[str, str] = {}
     for zoo in zoos:
-        for n in _names(zoo):
-            pool.setdefault(n, zoo)
-    close = difflib.get_close_matches(name, list(pool), n=5, cutoff=0.6)
+        for cand in _names(zoo):
+            pool.setdefault(cand, zoo)
+    low = name.lower()
+    contained = sorted((c for c in pool if low and low in c.lower()), key=lambda c: (len(c), c))[:3]
+    fuzzy = difflib.get_close_matches(name, list(pool), n=n, cutoff=0.6)
+    picked = list(dict.fromkeys(contained + fuzzy))[:n]
+    return [f"{pool[c]}:{c}" for c in picked]
+
+
+def _unknown_message(name: str, zoos) -> str:
+    close = suggestions(name, zoos)
     where = " or ".join(zoos)
-    hint = f"; did you mean: {', '.join(f'{pool[c]}:{c}' for c in close)}?" if close else \
+    hint = f"; did you mean: {', '.join(close)}?" if close else \
         "; list names with `profile-model list PATTERN`"
     return f"unknown model {name!r} in {where}{hint}"
 
@@ -148,16 +173,49 @@ def _torchvision_input(name: str) -> tuple[int, ...]:
 
 # -- building --------------------------------------------------------------------------------------------
 def create(spec: str, **kwargs) -> tuple[nn.Module, ModelInfo]:
-    """Build the architecture named ``spec`` (random weights, eval mode) and say which zoo built it."""
+    """Build the architecture named ``spec`` (random weights, eval mode) and say which zoo built it.
+
+    ``kwargs`` go to the zoo's constructor (``num_classes=10`` ...) or to the user's factory; arguments the
+    constructor refuses raise :class:`UsageError` naming its signature.
+    """
     zoo, name = resolve(spec)
     if zoo == "user":
         model = _build_user(name, kwargs)
-        return model, ModelInfo("user", name, tuple(getattr(model, "input_size", (3, 224, 224))))
+        model.eval()
+        size = getattr(model, "input_size", None)
+        size = tuple(size) if isinstance(size, (tuple, list)) and size else (3, 224, 224)
+        return model, ModelInfo("user", name, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zoo deprecation/init warnings are not the user's business
-        model = _build(zoo, name, kwargs)
+        try:
+            model = _build(zoo, name, kwargs)
+        except TypeError as exc:
+            if not kwargs:
+                raise
+            raise UsageError(f"{zoo}:{name} rejected the constructor arguments {kwargs}: {exc}") from None
     model.eval()
     return model, ModelInfo(zoo, name, default_input(zoo, name, model))
+
+
+def parse_kwargs(items) -> dict:
+    """``["num_classes=10", "act='relu'", "width=0.5"]`` -> keyword arguments.
+
+    Values are read as Python literals when they are one (numbers, True/None, tuples, quoted strings) and
+    kept as plain strings otherwise (``act=relu`` -> ``"relu"``).
+    """
+    import ast
+
+    out = {}
+    for item in items or []:
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--kwargs takes key=value pairs (e.g. num_classes=10), got {item!r}")
+        try:
+            out[key] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            out[key] = value.strip()
+    return out
 
 
 def _build(zoo: str, name: str, kwargs: dict) -> nn.Module:
@@ -181,7 +239,7 @@ def _build(zoo: str, name: str, kwargs: dict) -> nn.Module:
 
 def _build_user(spec: str, kwargs: dict) -> nn.Module:
     target, _, attr = spec.rpartition(":")
-    if target.endswith(".py") or os.sep in target:
+    if target.endswith(".py") or os.sep in target or "/" in target:
         if not os.path.isfile(target):
             raise UsageError(f"no such file {target!r}; give path/to/file.py:factory")
         mod_name = "_profiler_user_" + os.path.splitext(os.path.basename(target))[0]
@@ -201,14 +259,18 @@ def _build_user(spec: str, kwargs: dict) -> nn.Module:
                              "importable from here, or path/to/file.py:factory") from None
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
-        found = [n for n, v in vars(module).items()
-                 if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module.__name__]
-        raise UsageError(f"{target!r} has no callable {attr!r}; found: {', '.join(sorted(found)) or 'none'}")
+        found = sorted(n for n, v in vars(module).items()
+                       if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module.__name__)
+        close = difflib.get_close_matches(attr, found, n=1)
+        hint = f" (did you mean {target}:{close[0]}?)" if close else ""
+        raise UsageError(f"{target!r} has no callable {attr!r}{hint}; found: {', '.join(found) or 'none'}")
     try:
-        model = factory(**kwargs)
-    except TypeError as exc:
-        sig = _signature(factory)
-        raise UsageError(f"{attr}{sig} rejected --kwargs {kwargs}: {exc}") from None
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as exc:  # checked before the call, so a TypeError inside the factory stays the model's
+        raise UsageError(f"{attr}{_signature(factory)} does not take --kwargs {kwargs}: {exc}") from None
+    except ValueError:  # no signature to check (builtins, C extensions): let the call decide
+        pass
+    model = factory(**kwargs)
     if not isinstance(model, nn.Module):
         raise UsageError(f"{attr}() returned {type(model).__name__}, not a torch.nn.Module")
     return model

@@ -1,7 +1,10 @@
-"""Shared pieces of the CLI: parser construction, one-line errors, the context handed to extensions."""
+"""Shared pieces of the CLI: parser construction, one-line errors, the context handed to extensions,
+argument parsers (input sizes, positive integers), output writing and the progress bar."""
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +54,133 @@ class Context:
     args: argparse.Namespace
     model: Any  # the nn.Module (eval mode)
     info: Any  # profiler.zoo.ModelInfo
-    inputs: Any  # the input tensor(s) the profile was made with (on the profile's device)
+    # The input tensor(s) of the profiled shape (batch included): the very tensor of the pass on cpu/cuda;
+    # a real random CPU tensor of the same shape when the pass ran on the meta device (shapes only).
+    inputs: Any
     profile: Any  # profiler.Profile
-    result: dict = field(default_factory=dict)
+    result: dict = field(default_factory=dict)  # the JSON document (profiler.report.document) + extension keys
     sections: list = field(default_factory=list)
+
+
+# -- argument types ------------------------------------------------------------------------------------------
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--batch``, ``--top``)."""
+    try:
+        n = int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (``--depth``)."""
+    try:
+        n = int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return n
+
+
+_SIZE = re.compile(r"^\s*-?\d+(\s*[x,*]\s*-?\d+)*\s*$", re.IGNORECASE)
+
+
+def input_dims(text: str) -> tuple[int, ...]:
+    """argparse type for ``--input``: ``224``, ``224x320`` or ``3x224x224`` (also ``,`` or ``*``), every
+    number >= 1. How many numbers a model takes is checked by :func:`input_size` once it is built."""
+    if not isinstance(text, str) or not _SIZE.match(text):
+        raise argparse.ArgumentTypeError(
+            f"expected H, HxW or CxHxW in pixels (e.g. 224, 224x320, 3x224x224), got {text!r}")
+    dims = tuple(int(d) for d in re.split(r"[x,*]", text.replace(" ", "").lower()))
+    if any(d < 1 for d in dims):
+        raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {text!r}")
+    if len(dims) > 5:
+        raise argparse.ArgumentTypeError(f"at most 5 numbers (C x T x H x W for video), got {text!r}")
+    return dims
+
+
+def input_size(dims: tuple[int, ...] | None, default: tuple[int, ...], model: str = "the model",
+               rank_known: bool = True) -> tuple[int, ...]:
+    """The per-sample input shape (no batch) from ``--input`` numbers and the model's default shape.
+
+    ``default`` is (C, H, W) for images, (C, T, H, W) for video, (C, L) for 1-d signals. One number sets
+    the spatial side(s) (a square image), two set H and W, and as many numbers as ``default`` has replace it
+    whole. With ``rank_known=False`` (a user's model without an ``input_size`` attribute) three or more
+    numbers are taken as the full shape.
+    """
+    from profiler.errors import UsageError
+
+    default = tuple(int(d) for d in default)
+    if dims is None:
+        return default
+    n, r = len(dims), len(default)
+    if n == r or (not rank_known and n >= 3):
+        return tuple(dims)
+    if n == 1 and r >= 2:
+        spatial = min(2, r - 1)
+        return default[:r - spatial] + dims * spatial
+    if n == 2 and r >= 3:
+        return default[:r - 2] + tuple(dims)
+    shown = "x".join(map(str, default))
+    forms = {2: "L or CxL", 3: "H, HxW or CxHxW", 4: "H, HxW or CxTxHxW"}.get(r, f"{r} numbers")
+    raise UsageError(f"--input {'x'.join(map(str, dims))} has {n} numbers but {model} takes {forms} "
+                     f"(its default is {shown}; the batch size goes in --batch)")
+
+
+# -- output ------------------------------------------------------------------------------------------------
+def emit(text: str, output: str | None = None, what: str = "report") -> None:
+    """Print ``text`` or write it to ``output`` (saying so on stderr)."""
+    if output:
+        from profiler.errors import UsageError
+
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write --output {output!r}: {exc.strerror or exc}") from None
+        sys.stderr.write(f"profile-model: wrote {what} to {output}\n")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+FORMAT_OF_SUFFIX = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown",
+                    ".html": "html", ".htm": "html", ".txt": "table"}
+
+
+def format_for(fmt: str | None, output: str | None, default: str = "table") -> str:
+    """``--format`` if given, else the one ``--output``'s suffix names (``.json`` ...), else ``default``."""
+    if fmt:
+        return fmt
+    if output:
+        return FORMAT_OF_SUFFIX.get(os.path.splitext(output)[1].lower(), default)
+    return default
+
+
+# -- progress ----------------------------------------------------------------------------------------------
+def progress_enabled(stream=None) -> bool:
+    """A bar only for a person watching: stderr is a terminal and no CI / PROFILER_NO_PROGRESS is set."""
+    stream = stream or sys.stderr
+    if os.environ.get("CI") or os.environ.get("PROFILER_NO_PROGRESS"):
+        return False
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def progress(iterable=None, total: int | None = None, desc: str | None = None, unit: str = "model", **kwargs):
+    """A tqdm progress bar on stderr for commands that profile many models (sweep, pareto, check ...).
+
+        for name in progress(names, desc="profiling"):
+            ...
+
+    Disabled (a plain pass-through with the same interface) when stderr is not a terminal or under CI.
+    """
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", not progress_enabled())
+    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                leave=False, **kwargs)

@@ -1,47 +1,166 @@
-"""The default command: ``profile-model NAME [options]``.
+"""The default command: ``profile-model MODEL [options]``: a per-layer table and the totals of one model.
 
-MINIMAL VERSION (to be completed by the CLI issue): builds the model, profiles it, runs the extensions,
-prints totals or JSON.
+MODEL is ``NAME`` or ``ZOO:NAME`` (zoos: builtin, timm, torchvision, pytorchcv; unqualified names resolve in
+that order), ``path/to/file.py:factory`` or ``package.module:factory`` (``--kwargs key=value`` go to the
+constructor). The input defaults to the model's own resolution from its zoo's config.
+
+By default the pass runs on the meta device (shapes only: counts are exact, nothing is computed, so it
+takes well under a second); a model the meta device cannot run (data-dependent shapes ...) is profiled on
+the CPU instead, with a note. ``--device cpu|cuda`` runs a real pass.
+
+After the profile is made, every ``profiler/cli/ext_*.py`` module gets ``apply(args, ctx)`` (see
+:class:`profiler.cli.common.Context`): it may add keys to the JSON document and text sections.
 """
 from __future__ import annotations
 
-import json
+import argparse
+import re
 
-from profiler.cli.common import Context, make_parser
+from profiler.cli.common import (Context, emit, format_for, input_dims, input_size, make_parser, non_negative_int,
+                                 positive_int)
+
+EPILOG = """examples:
+  profile-model mixnet_s --input 224                   per-layer table (timm's mixnet_s, 1x3x224x224)
+  profile-model torchvision:resnet50 --depth 2         modules folded below depth 2
+  profile-model pytorchcv:mobilenet_w1 --by kind       MACs and params per layer kind
+  profile-model efficientnet_b0 --top 10 --format markdown
+  profile-model vit_base_patch16_224 --format json --output vit.json
+  profile-model my_net.py:build --kwargs width=0.5 num_classes=10 --input 3x32x32
+  profile-model list mobilenet                         names across zoos
+
+MACs under the default convention 'macs' = multiply-accumulates of conv + linear + attention + recurrent,
+bias not counted (the papers' FLOPs / Mult-Adds); --convention flops doubles them."""
+
+_DEVICE = re.compile(r"^(auto|cpu|meta|cuda(:\d+)?)$")
+
+
+def device_arg(text: str) -> str:
+    if not _DEVICE.match(text or ""):
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from auto, cpu, cuda, cuda:N, meta)")
+    return text
 
 
 def build_parser(subcommands: dict, extensions: list):
-    p = make_parser("profile-model", "Per-layer MACs and parameters of a model. Subcommands: "
-                    + ", ".join(sorted(subcommands)))
+    from profiler.report import FORMATS, GROUPINGS
+
+    p = make_parser("profile-model", "Per-layer MACs and parameters of a model. Other commands: "
+                    + (", ".join(f"profile-model {c}" for c in sorted(subcommands)) or "none"))
+    p.epilog = EPILOG
     p.add_argument("model", help="NAME, ZOO:NAME, path/to/file.py:factory or package.module:factory")
-    p.add_argument("--input", default=None, help="224 | 224x320 | 3x224x224 (default: the zoo's own size)")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--convention", default="macs")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--format", default="table", choices=["table", "markdown", "csv", "json", "html"])
-    p.add_argument("--output", default=None)
-    p.add_argument("--kwargs", nargs="*", default=[])
-    p.add_argument("--debug", action="store_true")
+    g = p.add_argument_group("model and input")
+    g.add_argument("--input", type=input_dims, default=None, metavar="SIZE",
+                   help="224 | 224x320 (HxW) | 3x224x224 (CxHxW); default: the model's own size from its zoo")
+    g.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
+    g.add_argument("--kwargs", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="constructor arguments, read as Python literals when possible (num_classes=10 act=relu)")
+    g.add_argument("--convention", default="macs",
+                   help="how operations are counted: macs (default), flops, all, or a peer tool's "
+                        "(see profiler.list_conventions())")
+    g.add_argument("--device", type=device_arg, default="auto", metavar="{auto,cpu,cuda,meta}",
+                   help="where the pass runs: meta = shapes only; auto (default) = meta, CPU if meta fails")
+    g.add_argument("--strict", action="store_true", help="fail (exit 1) if an op has no counting rule")
+    o = p.add_argument_group("output")
+    o.add_argument("--format", default=None, choices=FORMATS,
+                   help="table (default), markdown, csv, json, html, tree (inclusive ptflops-style tree)")
+    o.add_argument("--output", default=None, metavar="FILE",
+                   help="write there instead of stdout (format from the suffix unless --format)")
+    o.add_argument("--depth", type=non_negative_int, default=None, metavar="N",
+                   help="module tree depth: deeper modules are folded into their depth-N ancestor")
+    o.add_argument("--top", type=positive_int, default=None, metavar="N",
+                   help="only the N heaviest rows (by cost), the rest in one row")
+    o.add_argument("--by", default="layer", choices=GROUPINGS,
+                   help="layer (default), kind (conv, conv_depthwise, conv_pointwise, linear ...) or type")
+    o.add_argument("--summary", action="store_true",
+                   help="torchsummary-style view: output shapes, params, input/activation/param sizes in MB")
+    p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     for ext in extensions:
         ext.add_arguments(p)
     return p
 
 
+def _check_convention(name: str):
+    from profiler.conventions import get_convention
+    from profiler.errors import UsageError
+
+    try:
+        return get_convention(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_device(device: str) -> None:
+    from profiler.errors import UsageError
+
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA device is available here (use cpu or meta)")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+
+
+def _float_dtype(model):
+    import torch
+
+    for t in model.parameters():
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()
+
+
+def run_profile(model, shape, device: str, convention: str, strict: bool, name: str):
+    """(profile, input tensor for extensions, notes). ``auto`` = meta first, then the CPU."""
+    import torch
+
+    from profiler import profile
+    from profiler.engine import ProfilingError
+
+    dtype = _float_dtype(model)
+    notes = []
+    if device in ("auto", "meta"):
+        x = torch.empty(shape, dtype=dtype, device="meta")
+        try:
+            prof = profile(model, x, convention=convention, device="meta", strict=strict, name=name)
+            return prof, torch.randn(shape, dtype=dtype), notes
+        except ProfilingError as exc:
+            if device == "meta":
+                raise
+            notes.append(f"the meta device could not run this model, so the pass ran on the CPU "
+                         f"({' '.join(str(exc).split())[:200]})")
+        device = "cpu"
+    x = torch.randn(shape, dtype=dtype, device=device)
+    prof = profile(model, x, convention=convention, device=device, strict=strict, name=name)
+    return prof, x, notes
+
+
 def main(argv, subcommands: dict, extensions: list) -> int:
-    from profiler import profile, zoo
+    from profiler import report, zoo
 
     args = build_parser(subcommands, extensions).parse_args(argv)
-    model, info = zoo.create(args.model)
-    size = info.input_size if args.input is None else (3, int(args.input), int(args.input))
-    prof = profile(model, input_size=(args.batch, *size), convention=args.convention, device=args.device,
-                   name=info.spec)
-    ctx = Context(args=args, model=model, info=info, inputs=None, profile=prof, result=prof.to_dict())
+    conv = _check_convention(args.convention)
+    _check_device(args.device)
+    kwargs = zoo.parse_kwargs(args.kwargs)
+    fmt = format_for(args.format, args.output)
+
+    model, info = zoo.create(args.model, **kwargs)
+    known = info.zoo != "user" or hasattr(model, "input_size")
+    shape = (args.batch, *input_size(args.input, info.input_size, f"{info.zoo}:{info.name}", rank_known=known))
+    prof, x, notes = run_profile(model, shape, args.device, conv.name, args.strict, info.spec)
+    prof.notes.extend(notes)
+
+    rows = report.layer_rows(prof, depth=args.depth)
+    if args.top:
+        rows = report.top_rows(rows, args.top)
+    result = report.document(prof, info, rows)
+    if args.summary:
+        result["summary"] = report.summary_sizes(prof)
+    ctx = Context(args=args, model=model, info=info, inputs=x, profile=prof, result=result)
     for ext in extensions:
         ext.apply(args, ctx)
-    if args.format == "json":
-        print(json.dumps(ctx.result))
-    else:
-        print(f"{info.spec}: {prof.macs:,} {prof.unit} [{prof.convention}], {prof.params:,} params")
-        for title, text in ctx.sections:
-            print(f"\n{title}\n{text}")
+
+    text = report.render(prof, fmt, info=info, by=args.by, depth=args.depth, top=args.top, summary=args.summary,
+                         sections=ctx.sections, result=ctx.result)
+    emit(text, args.output, f"the {fmt} report")
     return 0

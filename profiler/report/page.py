@@ -65,8 +65,10 @@ def coverage_line(profile) -> str:
 
 LAYER_LEGEND = ("each row holds the module's own params and {unit} (what it registers and computes itself); "
                 "a blank cell is a container whose children are listed below it; (+N) = N sub-modules folded "
-                "into that row (--depth). Percent columns are shares of the totals and add up to 100.")
-GROUP_LEGEND = "own params and {unit} of every module of that {by}, summed; shares of the totals, adding up to 100."
+                "into that row (--depth). Percent columns are shares of the totals: they add up to 100 "
+                "(to the rounding of the printed digits).")
+GROUP_LEGEND = ("own params and {unit} of every module of that {by}, summed; shares of the totals, adding up to 100 "
+                "(to the rounding of the printed digits).")
 
 
 def _main_table(profile, by, depth, top, summary):

@@ -39,13 +39,18 @@ class Table:
 
 
 def _tabulate(rows, headers, fmt, aligns):
+    import inspect
+
     import tabulate as tb
 
-    # preserve_whitespace keeps the indentation of module paths; the keyword is newer than the global.
+    kw = dict(headers=headers, tablefmt=fmt, colalign=aligns, disable_numparse=True)
+    # Keep the indentation of module paths: a keyword since tabulate 0.10, a module global before.
+    if "preserve_whitespace" in inspect.signature(tb.tabulate).parameters:
+        return tb.tabulate(rows, preserve_whitespace=True, **kw)
     old = getattr(tb, "PRESERVE_WHITESPACE", False)
     tb.PRESERVE_WHITESPACE = True
     try:
-        return tb.tabulate(rows, headers=headers, tablefmt=fmt, colalign=aligns, disable_numparse=True)
+        return tb.tabulate(rows, **kw)
     finally:
         tb.PRESERVE_WHITESPACE = old
 

@@ -1,0 +1,94 @@
+"""``profile-model list [PATTERN]``: model names across zoos (nothing is built or profiled unless --sizes)."""
+from __future__ import annotations
+
+import json
+
+from profiler.cli.common import emit, format_for, progress
+
+HELP = ("List model names across zoos (builtin, timm, torchvision, pytorchcv). PATTERN is a substring or a "
+        "glob (mobilenet, 'resnet*d'). The 'use as' column is what to type: an unqualified name resolves in "
+        "the zoo order builtin, timm, torchvision, pytorchcv; names the first zoo already takes need ZOO:NAME.")
+
+FORMATS = ("table", "markdown", "csv", "json", "html")
+
+
+def add_arguments(parser) -> None:
+    from profiler.zoo import ZOOS
+
+    parser.add_argument("pattern", nargs="?", default=None, help="substring or glob of the name")
+    parser.add_argument("--zoo", action="append", choices=ZOOS, default=None,
+                        help="only this zoo (repeatable); default: all")
+    parser.add_argument("--sizes", action="store_true",
+                        help="add each model's default input (C x H x W) from its zoo's config "
+                             "(pytorchcv keeps it on the model, so its models are built: slower)")
+    parser.add_argument("--format", default=None, choices=FORMATS, help="table (default), markdown, csv, json, html")
+    parser.add_argument("--output", default=None, metavar="FILE", help="write there instead of stdout")
+
+
+def rows(pattern: str | None, zoos, sizes: bool = False) -> list[dict]:
+    """One record per (zoo, name): ``zoo``, ``name``, ``use_as`` (the spec that picks it) and ``input``."""
+    from profiler import zoo as Z
+
+    found = Z.list_names(pattern, zoos)
+    out = []
+    for zoo_name, name in found:
+        try:
+            first = Z.resolve(name)[0]
+        except Exception:  # noqa: BLE001 - a name no unqualified lookup reaches
+            first = None
+        out.append({"zoo": zoo_name, "name": name, "use_as": name if first == zoo_name else f"{zoo_name}:{name}"})
+    if sizes:
+        for rec in progress(out, desc="default inputs"):
+            rec["input"] = _default_input(rec["zoo"], rec["name"])
+    return out
+
+
+def _default_input(zoo_name: str, name: str):
+    import warnings
+
+    from profiler import zoo as Z
+
+    try:
+        if zoo_name == "pytorchcv":  # pytorchcv's input size lives on the built model (in_size)
+            model, info = Z.create(f"{zoo_name}:{name}")
+            return list(info.input_size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(Z.default_input(zoo_name, name))
+    except Exception as exc:  # noqa: BLE001 - one broken entry must not hide the others
+        return f"error: {type(exc).__name__}"
+
+
+def run(args) -> int:
+    import sys
+
+    from profiler import zoo as Z
+    from profiler.report.tables import Column, Table, render_table
+
+    zoos = tuple(args.zoo) if args.zoo else Z.ZOOS
+    recs = rows(args.pattern, zoos, args.sizes)
+    fmt = format_for(args.format, args.output)
+    if not recs:
+        sys.stderr.write(f"profile-model list: no model name matches {args.pattern!r} in {', '.join(zoos)}\n")
+        return 1
+    if fmt == "json":
+        emit(json.dumps(recs, indent=2), args.output, "the model list")
+        return 0
+    cols = [Column("zoo", "zoo"), Column("name", "name"), Column("use_as", "use as")]
+    if args.sizes:
+        cols.append(Column("input", "default input (CxHxW)"))
+    table = Table(cols)
+    for r in recs:
+        raw = [r["zoo"], r["name"], r["use_as"]]
+        shown = list(raw)
+        if args.sizes:
+            size = r["input"]
+            raw.append("x".join(map(str, size)) if isinstance(size, list) else size)
+            shown.append(raw[-1])
+        table.add(raw, shown)
+    text = render_table(table, fmt, caption="models")
+    if fmt in ("table", "markdown"):
+        counts = ", ".join(f"{z} {sum(r['zoo'] == z for r in recs)}" for z in zoos)
+        text += f"\n\n{len(recs)} names ({counts}); architectures only, weights are never downloaded"
+    emit(text, args.output, "the model list")
+    return 0
