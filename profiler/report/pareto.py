@@ -266,6 +266,9 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
 
     labels: ``all``, ``frontier`` (only frontier points named), or ``auto`` (all up to 40 points, else frontier).
     """
+    label_mode = labels
+    if label_mode not in ("auto", "all", "frontier"):
+        raise UsageError(f"labels must be auto, all or frontier, got {labels!r}")
     pts, missing = usable(points, axis)
     if not pts:
         raise UsageError(f"no point has a {axis} value to plot")
@@ -300,7 +303,7 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
     name, meaning = X_AXES[axis]
     ax.set_xlabel("\n".join(textwrap.wrap(xlabel or f"{name}, log scale - {meaning}", 120)), fontsize=9)
     ax.set_ylabel(ylabel, fontsize=9)
-    handles, labels = ax.get_legend_handles_labels()
+    handles, _ = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], color="black", ls="--", marker="o", markerfacecolor="none", markersize=9,
                           label="Pareto frontier"))
     ax.legend(handles=handles, fontsize=8, loc="lower right", title="family", title_fontsize=8, framealpha=0.9)
@@ -311,9 +314,9 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
             text += ("\n" if text else "") + f"not shown (no {axis}): " + ", ".join(p.name for p in missing)
         fig.text(0.01, 0.005, text, fontsize=7, color="#444444", va="bottom", ha="left")
         fig.get_layout_engine().set(rect=(0, 0.03 * (text.count("\n") + 1), 1, 1 - 0.03 * (text.count("\n") + 1)))
-    if labels == "auto":
-        labels = "all" if len(pts) <= 40 else "frontier"
-    if labels == "frontier":
+    if label_mode == "auto":
+        label_mode = "all" if len(pts) <= 40 else "frontier"
+    if label_mode == "frontier":
         keep = [i for i, p in enumerate(pts) if id(p) in on_front]
         xs, ys, pts = [xs[i] for i in keep], [ys[i] for i in keep], [pts[i] for i in keep]
         ax.text(0.01, 0.99, f"{len(keep)} frontier models named; the other points are listed in the table",

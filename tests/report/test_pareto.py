@@ -82,3 +82,12 @@ def test_labels_do_not_overlap_even_when_crowded():
 def test_plot_needs_values():
     with pytest.raises(UsageError):
         plot_pareto([ParetoPoint("a", "f", 70.0)], "latency")
+
+
+def test_crowded_plots_name_only_the_frontier():
+    # 60 points, frontier = the 7 points where accuracy first reaches 50..56 (i = 0..6); the rest unnamed.
+    pts = [ParetoPoint(f"m{i}", "f", 50 + (i % 7), macs=1e6 * (1 + i)) for i in range(60)]
+    ax = plot_pareto(pts).axes[0]
+    named = sorted(t.get_text() for t in ax.texts if t.get_text().startswith("m"))
+    assert named == [f"m{i}" for i in range(7)]
+    assert len(plot_pareto(pts, labels="all").axes[0].texts) == 60
