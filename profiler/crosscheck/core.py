@@ -95,7 +95,8 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     if bad:
         raise UsageError(f"unknown crosscheck tool(s) {', '.join(bad)}; choose from {', '.join(TOOLS)}")
     args, kwargs = _normalise(model, inputs, input_size)
-    if profile is None:
+    if profile is None or profile.device == "meta":
+        # A real pass: on the meta device attention may take another kernel path than the peers' CPU pass.
         profile = run_profile(model, kwargs if kwargs else (args if len(args) != 1 else args[0]))
     from profiler.crosscheck.census import functional_global_pools
 
