@@ -22,6 +22,7 @@ from torch.nn.modules import module as _module_mod
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from profiler import counters
+from profiler import meta_kernels as _meta_kernels
 from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.kinds import is_attention_module, layer_config, layer_kind
@@ -88,7 +89,12 @@ def _has_tensor(seq) -> bool:
 
 
 def _op_name(func) -> str:
-    return f"aten.{func._overloadpacket.__name__}" if hasattr(func, "_overloadpacket") else str(func)
+    """``namespace.name`` of an op: ``aten.convolution``, ``my_lib.my_op`` (custom ops keep their library)."""
+    packet = getattr(func, "_overloadpacket", None)
+    if packet is None:
+        return str(func)
+    qualified = getattr(packet, "_qualified_op_name", None)
+    return qualified.replace("::", ".") if qualified else f"aten.{packet.__name__}"
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -127,6 +133,7 @@ class _State:
         self.uncovered: dict[str, dict] = {}
         self.cache: dict[Any, tuple] = {}  # func -> (name, rule or None, free)
         self.order = 0  # modules seen so far, for Layer.first_call (execution order)
+        self.failure: tuple[str, Any] | None = None  # (path, args) of the module whose forward raised
         # The last linear-category record (OpStat, MACs) and whether the next one is attention's AV
         # product: see _SOFTMAX_OF_ATTENTION.
         self.last_product: tuple[OpStat, int] | None = None
@@ -145,15 +152,23 @@ class _State:
             self.order += 1
         self.stack.append((path, args))
 
-    def post(self, module, args, kwargs, output):
+    def post(self, module, args, *rest):
+        """Forward hook, called with (kwargs, output) on return and, registered ``always_call``, with
+        (output=None) only when the forward raises."""
         path = self.paths.get(id(module))
         if path is None:
             return
-        # Pop down to this module: an inner forward that raised and was caught left its entry behind.
+        # Pop down to this module (and past entries an exception left behind).
         while self.stack:
             top, _ = self.stack.pop()
             if top == path:
                 break
+        if len(rest) == 1:  # the forward raised: the innermost module to unwind is the one that failed
+            if self.failure is None:
+                self.failure = (path, args)
+            return
+        self.failure = None  # a normal return: any earlier exception was caught by the model itself
+        kwargs, output = rest
         layer = self.layers[path]
         if layer.calls == 1 and not layer.output_shapes:
             if kwargs:  # the pre-hook saw the positional arguments only
@@ -242,13 +257,25 @@ class _State:
 
 
 class _Observer(TorchDispatchMode):
-    def __init__(self, state: _State):
+    def __init__(self, state: _State, fast_meta: dict | None = None):
         super().__init__()
         self.state = state
+        # On a meta pass: aten op -> direct shape function (profiler.meta_kernels), skipping torch's slow
+        # Python meta kernels; NotImplemented from it means "not the simple case", run torch's kernel.
+        self.fast_meta = fast_meta
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Without this, TorchDispatchMode wraps __torch_dispatch__ in a dynamo-disable frame per op;
+        # the pass is never compiled, so that wrapper is pure overhead.
+        return False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        fast = self.fast_meta.get(func) if self.fast_meta is not None else None
+        out = fast(*args, **kwargs) if fast is not None else NotImplemented
+        if out is NotImplemented:
+            out = func(*args, **kwargs)
         self.state.record(func, args, kwargs, out)
         return out
 
@@ -336,6 +363,19 @@ def _count_params(model: nn.Module, layers: dict[str, Layer]):
     return trainable, frozen, buffers
 
 
+def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
+    """``t`` on ``target`` for the pass, never ``t`` itself (the pass may write to it).
+
+    On ``meta`` a 0-d tensor stays a CPU copy: models read scalars such as BatchNorm's
+    ``num_batches_tracked`` with ``float()``, which a meta tensor cannot answer, and PyTorch lets a CPU
+    scalar meet tensors of any device.
+    """
+    if target.type == "meta" and t.dim() == 0 and t.device.type != "meta":
+        return t.detach().clone()
+    out = t.to(target)
+    return out.clone() if out is t else out
+
+
 def _is_bias_name(name: str) -> bool:
     """``bias``, ``bias_ih_l0`` (RNNs), ``in_proj_bias`` (attention) ...: additions of these are bias."""
     last = name.rsplit(".", 1)[-1]
@@ -389,8 +429,8 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     swap = None
     if target != home:
         # Device copies swapped in for the call only (meta copies allocate nothing).
-        swap = {n: t.to(target) for n, t in model.named_parameters()}
-        swap.update({n: t.to(target) for n, t in model.named_buffers()})
+        swap = {n: _device_copy(t, target) for n, t in model.named_parameters()}
+        swap.update({n: _device_copy(t, target) for n, t in model.named_buffers()})
         bias_ids = {id(t) for n, t in swap.items() if _is_bias_name(n)}
         saved = []
     else:
@@ -399,24 +439,25 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
 
     state = _State(paths, layers, contexts, bias_ids)
     h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
-    h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True)
+    h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
     t0 = time.perf_counter()
     try:
-        with torch.no_grad(), _Observer(state):
+        with torch.no_grad(), _Observer(state, _meta_kernels.kernels() if target.type == "meta" else None):
             if swap is not None:
                 torch.func.functional_call(model, swap, args, kwargs)
             else:
                 model(*args, **kwargs)
     except Exception as exc:
-        path = state.stack[-1][0] if state.stack else ""
+        path, where_args = state.failure or (state.stack[-1] if state.stack else ("", args))
         failing = layers.get(path)
-        where_args = state.stack[-1][1] if state.stack else args
         raise ProfilingError(
             f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
             f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
     finally:
         h_pre.remove()
         h_post.remove()
+        # torch's handle forgets the with_kwargs flag it set for a global hook: drop it ourselves.
+        _module_mod._global_forward_hooks_with_kwargs.pop(h_post.id, None)
         _restore_buffers(saved)
     elapsed = time.perf_counter() - t0
 

@@ -1,0 +1,386 @@
+"""The engine: layer identity (calls, shared modules, tied weights), parameter bookkeeping, the
+untouched-model guarantees, failures, meta passes and strict coverage.
+
+Many cases come from peers' bug trackers: shared modules counted once (thop, ptflops), tied weights
+counted twice, parameters of non-leaf modules (ViT's cls_token) missed, BatchNorm statistics updated by
+a profiling pass, hooks left behind after an exception.
+"""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torch.nn.modules import module as module_mod
+
+import profiler
+from profiler import ProfilingError, UncoveredOpsError
+
+
+# -- identity -----------------------------------------------------------------------------------------
+class Twice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8, bias=False)
+
+    def forward(self, x):
+        for _ in range(3):
+            x = self.fc(x)
+        return x
+
+
+def test_module_called_k_times_is_counted_k_times():
+    prof = profiler.profile(Twice(), torch.randn(2, 8))
+    assert prof.layer("fc").calls == 3
+    assert prof.macs == 3 * 2 * 8 * 8
+    assert prof.params == 64
+
+
+def test_shared_module_in_two_places():
+    shared = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    prof = profiler.profile(model, torch.randn(1, 4, 5, 5))
+    assert prof.layer("0").calls == 2  # listed once, under its first name, with both calls
+    assert prof.macs == 2 * 4 * 25 * 4 * 9
+    assert prof.params == 4 * 4 * 9
+
+
+class TiedLM(nn.Module):
+    def __init__(self, vocab=50, dim=16):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.body = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.emb.weight  # weight tying
+
+    def forward(self, idx):
+        return self.head(self.body(self.emb(idx)))
+
+
+def test_tied_weights_counted_once_and_owned_by_first_module():
+    model = TiedLM()
+    prof = profiler.profile(model, torch.randint(0, 50, (2, 7)))
+    assert prof.params == 50 * 16 + 16 * 16 + 16
+    assert prof.layer("emb").params == 50 * 16 and prof.layer("head").params == 0
+    assert prof.by_category["linear"] == 2 * 7 * (16 * 16 + 16 * 50)  # the tied head still computes
+
+
+class WithTokens(nn.Module):
+    """Parameters owned by non-leaf modules and by parameter containers."""
+
+    def __init__(self):
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, 8))
+        self.pos = nn.ParameterList([nn.Parameter(torch.zeros(1, 5, 8)), nn.Parameter(torch.zeros(3))])
+        self.extra = nn.ParameterDict({"scale": nn.Parameter(torch.ones(8))})
+        self.block = nn.Sequential(nn.Linear(8, 8))
+        self.register_buffer("mask", torch.ones(5, 5))
+
+    def forward(self, x):
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1)[:, :5] + self.pos[0]
+        return self.block(x * self.extra["scale"])
+
+
+def test_parameters_of_non_leaf_modules_and_containers():
+    prof = profiler.profile(WithTokens(), torch.randn(2, 4, 8))
+    assert prof.params == 8 + 40 + 3 + 8 + 72
+    assert prof.layer("").params == 8  # cls_token, owned by the root
+    assert prof.inclusive_params("") == prof.params
+    assert prof.buffers == 25
+
+
+def test_frozen_trainable_and_buffers_apart():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 36, 5))
+    for p in model[0].parameters():
+        p.requires_grad_(False)
+    prof = profiler.profile(model, torch.randn(1, 3, 8, 8))
+    conv_p = 4 * 3 * 9 + 4
+    assert prof.params_frozen == conv_p
+    assert prof.params_trainable == 8 + 4 * 36 * 5 + 5
+    assert prof.layer("0").params_trainable == 0 and prof.layer("0").params == conv_p
+    assert prof.buffers == 4 + 4 + 1  # running mean, running var, num_batches_tracked: not parameters
+    assert prof.params == sum(p.numel() for p in model.parameters())
+
+
+def test_functional_ops_charged_to_the_innermost_running_module():
+    w = torch.randn(6, 4)
+
+    class Inner(nn.Module):
+        def forward(self, x):
+            return F.linear(x, w)
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+
+        def forward(self, x):
+            return self.inner(x) @ torch.ones(6, 2)
+
+    prof = profiler.profile(Outer(), torch.randn(3, 4))
+    assert prof.layer("inner").counts()["linear"] == 3 * 4 * 6
+    assert prof.layer("").counts()["linear"] == 3 * 6 * 2
+
+
+def test_inner_failure_caught_by_the_parent_does_not_misattribute():
+    class Fails(nn.Module):
+        def forward(self, x):
+            raise ValueError("nope")
+
+    class Parent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bad = Fails()
+
+        def forward(self, x):
+            try:
+                self.bad(x)
+            except ValueError:
+                pass
+            return x @ torch.ones(4, 4)
+
+    prof = profiler.profile(Parent(), torch.randn(2, 4))
+    assert prof.layer("").counts()["linear"] == 32
+    assert prof.layer("bad").counts() == {}
+
+
+# -- the untouched model ------------------------------------------------------------------------------
+def _global_hooks():
+    names = ["_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
+             "_global_backward_pre_hooks", "_global_forward_hooks_with_kwargs",
+             "_global_forward_hooks_always_called", "_global_buffer_registration_hooks",
+             "_global_module_registration_hooks", "_global_parameter_registration_hooks"]
+    return {n: dict(getattr(module_mod, n)) for n in names if hasattr(module_mod, n)}
+
+
+def _fingerprint(model: nn.Module):
+    mods = {}
+    for name, m in model.named_modules():
+        mods[name] = (sorted(m.__dict__), m.training, dict(m._forward_hooks), dict(m._forward_pre_hooks),
+                      dict(m._backward_hooks), dict(getattr(m, "_backward_pre_hooks", {})),
+                      dict(m._state_dict_hooks), dict(m._load_state_dict_pre_hooks))
+    state = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()}
+    params = {n: (id(p), p.requires_grad, p.device, p.grad) for n, p in model.named_parameters()}
+    return mods, state, params
+
+
+def _assert_same(model, before):
+    mods, state, params = _fingerprint(model)
+    assert mods == before[0]
+    assert state.keys() == before[1].keys()
+    for k in state:  # bit for bit, NaN included
+        a, b = state[k], before[1][k]
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert torch.equal(a.view(torch.uint8) if a.dtype != torch.bool and a.dim() else a, b.view(torch.uint8) if b.dtype != torch.bool and b.dim() else b), k
+    assert params == before[2]
+    assert torch.is_grad_enabled()
+    assert torch._C._get_dispatch_mode(torch._C._TorchDispatchModeKey.FAKE) is None
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+    assert _get_current_dispatch_mode() is None
+
+
+def _small_cnn():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Sequential(nn.Conv2d(8, 8, 3, groups=8), nn.BatchNorm2d(8, momentum=None)),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+
+
+@pytest.mark.parametrize("mode", ["train", "eval", "mixed"])
+def test_model_comes_back_untouched(mode):
+    model = _small_cnn()
+    model.train(mode != "eval")
+    if mode == "mixed":
+        model[4].eval()
+    model[0].weight.requires_grad_(False)
+    before, hooks = _fingerprint(model), _global_hooks()
+    prof = profiler.profile(model, torch.randn(2, 3, 8, 8))
+    assert prof.macs > 0
+    _assert_same(model, before)
+    assert _global_hooks() == hooks
+
+
+def test_batchnorm_statistics_not_updated_in_train_mode():
+    bn = nn.BatchNorm2d(4).train()
+    mean, var, tracked = bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone()
+    profiler.profile(nn.Sequential(bn), torch.randn(3, 4, 5, 5) * 10 + 3)
+    assert torch.equal(bn.running_mean, mean) and torch.equal(bn.running_var, var)
+    assert int(bn.num_batches_tracked) == int(tracked) == 0
+
+
+class Boom(nn.Module):
+    def forward(self, x):
+        raise RuntimeError("shape trouble")
+
+
+def test_forward_that_raises_names_the_module_and_leaves_model_untouched():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sequential(nn.ReLU(), Boom()))
+    model.train()
+    before, hooks = _fingerprint(model), _global_hooks()
+    with pytest.raises(ProfilingError) as err:
+        profiler.profile(model, torch.randn(2, 3, 6, 6))
+    msg = str(err.value)
+    assert "'2.1'" in msg and "Boom" in msg and "[2, 4, 4, 4]" in msg and "shape trouble" in msg
+    _assert_same(model, before)  # BatchNorm ran in train mode before the failure: restored
+    assert _global_hooks() == hooks
+
+
+def test_shape_error_inside_a_layer_is_reported_with_its_input():
+    model = nn.Sequential(nn.Linear(8, 4), nn.Linear(5, 2))
+    with pytest.raises(ProfilingError, match=r"'1' \(Linear\).*\[\[3, 4\]\]"):
+        profiler.profile(model, torch.randn(3, 8))
+
+
+def test_profile_twice_and_nested_in_user_hooks():
+    model = _small_cnn().eval()
+    seen = []
+    h = model[0].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    a = profiler.profile(model, torch.randn(1, 3, 8, 8))
+    b = profiler.profile(model, torch.randn(1, 3, 8, 8))
+    assert a.by_category == b.by_category
+    assert len(seen) == 2  # the user's own hook ran normally and is still there
+    assert len(model[0]._forward_hooks) == 1
+    h.remove()
+
+
+# -- devices -------------------------------------------------------------------------------------------
+def _all_counts(prof):
+    return {layer.path: (layer.calls, layer.counts(), layer.input_shapes, layer.output_shapes)
+            for layer in prof.layers}
+
+
+class Mixed(nn.Module):
+    """Conv, attention (fused and math), recurrent and linear layers in one model."""
+
+    def __init__(self):
+        super().__init__()
+        self.cnn = _small_cnn()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.lstm = nn.LSTM(8, 6, bidirectional=True)
+        self.up = nn.ConvTranspose2d(3, 2, 3, stride=2)
+
+    def forward(self, x):
+        y = self.cnn(x)
+        seq = torch.stack([y, y * 2, y + 1], 1).repeat(1, 1, 2)
+        a = self.mha(seq, seq, seq, need_weights=False)[0]
+        b = F.scaled_dot_product_attention(a, a, seq[..., :4])
+        r = self.lstm(a)[0]
+        return self.up(x).mean() + b.sum() + r.sum()
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_meta_pass_counts_like_a_real_pass(train):
+    model = Mixed().train(train)
+    x = torch.randn(2, 3, 8, 8)
+    before = _fingerprint(model)
+    real = profiler.profile(model, x)
+    meta = profiler.profile(model, x, device="meta")
+    assert meta.device == "meta"
+    # The CNN part (BatchNorm with momentum=None reads a scalar buffer in train mode): every category.
+    assert {p: v for p, v in _all_counts(meta).items() if p.startswith("cnn")} == \
+        {p: v for p, v in _all_counts(real).items() if p.startswith("cnn")}
+    # Attention and LSTM take other (unfused) code paths on meta: their MACs are the same, the data
+    # movement around them may differ.
+    for a, b in zip(real.layers, meta.layers):
+        assert a.path == b.path and a.calls == b.calls
+        assert {c: a.counts().get(c, 0) for c in MACS} == {c: b.counts().get(c, 0) for c in MACS}, a.path
+        assert (a.input_shapes, a.output_shapes) == (b.input_shapes, b.output_shapes)
+    assert meta.params == real.params and meta.buffers == real.buffers and meta.macs == real.macs
+    _assert_same(model, before)  # the meta copies were swapped in for the call only
+    by_size = profiler.profile(model, input_size=(2, 3, 8, 8), device="meta")
+    assert by_size.macs == real.macs
+
+
+MACS = ("conv", "linear", "attention", "recurrent", "bias")
+
+
+def test_meta_pass_of_a_torchvision_model():
+    model = torchvision.models.mobilenet_v3_small()
+    real = profiler.profile(model, input_size=(1, 3, 64, 64))
+    meta = profiler.profile(model, input_size=(1, 3, 64, 64), device="meta")
+    assert _all_counts(meta) == _all_counts(real)
+
+
+def test_model_built_on_meta():
+    with torch.device("meta"):
+        model = torchvision.models.resnet18()
+    prof = profiler.profile(model, input_size=(1, 3, 64, 64))
+    assert prof.device == "meta" and prof.params == 11_689_512
+
+
+# -- coverage and strict mode --------------------------------------------------------------------------
+class Spectral(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(5, 5)
+
+    def forward(self, x):
+        return self.fc(torch.fft.rfft(x).abs())
+
+
+def test_uncovered_op_is_listed_not_silently_zero():
+    prof = profiler.profile(Spectral(), torch.randn(3, 8))
+    names = {u.op: u for u in prof.coverage}
+    assert "aten._fft_r2c" in names
+    assert names["aten._fft_r2c"].calls == 1 and names["aten._fft_r2c"].modules == [""]
+    assert prof.macs == 3 * 5 * 5  # what is known is still counted
+
+
+def test_strict_raises_on_uncovered_op():
+    with pytest.raises(UncoveredOpsError, match="aten._fft_r2c"):
+        profiler.profile(Spectral(), torch.randn(3, 8), strict=True)
+
+
+_LIB = torch.library.Library("profiler_tests", "DEF")
+_LIB.define("scale(Tensor x) -> Tensor")
+_LIB.impl("scale", lambda x: x * 2, "CPU")
+_LIB.impl("scale", lambda x: torch.empty_like(x), "Meta")
+
+
+def test_custom_op_without_rule():
+    model = nn.Sequential(nn.Linear(4, 4), Op(lambda x: torch.ops.profiler_tests.scale(x)))
+    for device in (None, "meta"):
+        prof = profiler.profile(model, torch.randn(2, 4), device=device)
+        assert [(u.op, u.calls, u.modules) for u in prof.coverage] == [("profiler_tests.scale", 1, ["1"])]
+        assert prof.macs == 2 * 4 * 4
+    with pytest.raises(UncoveredOpsError, match="scale x1 in 1"):
+        profiler.profile(model, torch.randn(2, 4), strict=True)
+    assert not profiler.profile(nn.Linear(4, 4), torch.randn(2, 4), strict=True).coverage
+
+
+class Op(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+# -- inputs --------------------------------------------------------------------------------------------
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3, bias=False)
+
+    def forward(self, a, b=None):
+        return self.fc(a) + (0 if b is None else self.fc(b))
+
+
+def test_inputs_as_tensor_tuple_dict_and_size():
+    x = torch.randn(2, 4)
+    assert profiler.profile(TwoInputs(), x).macs == 24
+    assert profiler.profile(TwoInputs(), (x, x)).macs == 48
+    assert profiler.profile(TwoInputs(), {"a": x, "b": x}).macs == 48
+    assert profiler.profile(TwoInputs(), input_size=(5, 4)).macs == 60
+
+
+@pytest.mark.parametrize("kwargs,exc", [({}, ValueError), ({"input_size": (0, 3)}, ValueError),
+                                        ({"input_size": (2, 4), "convention": "nope"}, ValueError)])
+def test_bad_arguments(kwargs, exc):
+    with pytest.raises(exc):
+        profiler.profile(TwoInputs(), **kwargs)
+    with pytest.raises(TypeError):
+        profiler.profile(lambda x: x, input_size=(1,))
