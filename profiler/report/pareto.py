@@ -318,9 +318,9 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
         label_mode = "all" if len(pts) <= 40 else "frontier"
     if label_mode == "frontier":
         keep = [i for i, p in enumerate(pts) if id(p) in on_front]
-        xs, ys, pts = [xs[i] for i in keep], [ys[i] for i in keep], [pts[i] for i in keep]
-        ax.text(0.01, 0.99, f"{len(keep)} frontier models named; the other points are listed in the table",
+        ax.text(0.01, 0.99, f"{len(pts)} models; only the {len(keep)} on the frontier are named (too many to label all)",
                 transform=ax.transAxes, fontsize=7, va="top", color="#444444")
+        xs, ys, pts = [xs[i] for i in keep], [ys[i] for i in keep], [pts[i] for i in keep]
     priority = [i for i, p in enumerate(pts) if id(p) in on_front]
     stairs = [(fx[0], fy[0])]
     for (x0, y0), (x1, y1) in zip(zip(fx, fy), zip(fx[1:], fy[1:])):
