@@ -75,15 +75,16 @@ def _main_table(profile, by, depth, top, summary):
     """(table, legend, caption, footer_rows) for the chosen view."""
     unit = get_convention(profile.convention).unit
     if summary:
-        return summary_table(profile), "torchsummary-style: every executed module but the root and plain " \
-            "containers, in call order; sizes as torchsummary estimates them (float32, MB = 2^20 bytes)", \
-            "summary", summary_footer(profile)
+        legend = ("torchsummary-style: every executed module but the root and plain containers, each after its "
+                  "children as torchsummary lists them; sizes as torchsummary estimates them (float32, "
+                  "MB = 2^20 bytes)")
+        return summary_table(profile), legend, "summary", summary_footer(profile)
     if by in ("kind", "type"):
         return group_table(profile, by), GROUP_LEGEND.format(unit=unit, by=by), f"by {by}", []
     rows = layer_rows(profile, depth=depth)
     if top:
         rows = top_rows(rows, top)
-    return layer_table(profile, rows), LAYER_LEGEND.format(unit=unit), "per layer", []
+    return layer_table(profile, rows, indent=not top), LAYER_LEGEND.format(unit=unit), "per layer", []
 
 
 def render(profile, fmt: str = "table", *, info=None, by: str = "layer", depth: int | None = None,

@@ -24,7 +24,7 @@ def _cost_key(profile) -> str:
     return get_convention(profile.convention).unit.lower()
 
 
-def layer_table(profile, rows: list[Row]) -> Table:
+def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
     """Module path (indented by depth), type, kind, kernel/stride/groups, shapes, params, MACs, activations.
 
     Percent columns are shares of the model's totals and, printed, add up to exactly 100.00 (see
@@ -48,7 +48,8 @@ def layer_table(profile, rows: list[Row]) -> Table:
     p_cost = percent_strings([r.cost for r in rows], total_cost)
     t = Table(cols)
     for r, pp, pc in zip(rows, p_params, p_cost):
-        label = r.name if r.synthetic else INDENT * r.depth + r.name + (f" (+{r.folded})" if r.folded else "")
+        label = r.name if r.synthetic else (INDENT * r.depth if indent else "") + r.name + (
+            f" (+{r.folded})" if r.folded else "")
         # A container whose children are rows of their own shows only what it owns; blank when that is 0,
         # so nobody reads a container's 0 as "this block is free".
         blank = r.has_shown_children
@@ -95,11 +96,23 @@ def group_table(profile, by: str = "kind") -> Table:
 
 
 def summary_layers(profile):
-    """The modules torchsummary would list: every executed module but the root and plain containers,
-    in the order of their first call."""
-    layers = [layer for layer in profile.layers
-              if layer.path and layer.calls and layer.type not in _SUMMARY_SKIPPED_TYPES]
-    return sorted(layers, key=lambda layer: getattr(layer, "first_call", 0))
+    """The modules torchsummary lists, in its order: every executed module but the root and plain
+    containers, each after its children (torchsummary records a module when its forward *returns*);
+    siblings in the order of their first call."""
+    by_path = {layer.path: layer for layer in profile.layers}
+    out = []
+
+    def visit(layer):
+        kids = sorted((by_path[c] for c in layer.children if c in by_path),
+                      key=lambda c: getattr(c, "first_call", 0))
+        for child in kids:
+            visit(child)
+        if layer.path and layer.calls and layer.type not in _SUMMARY_SKIPPED_TYPES:
+            out.append(layer)
+
+    if profile.layers:
+        visit(profile.layers[0])
+    return out
 
 
 def summary_sizes(profile, bytes_per_element: int = 4) -> dict:
