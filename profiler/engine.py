@@ -77,8 +77,29 @@ def _to_shapes(obj, acc: list):
         acc[0] += obj.numel() * obj.element_size()
         return obj.shape
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_shapes(x, acc) for x in obj) if obj and _has_tensor(obj) else obj
+        res, changed = [], False
+        for x in obj:
+            y = _to_shapes(x, acc)
+            res.append(y)
+            changed = changed or y is not x
+        return type(obj)(res) if changed else obj  # unchanged (same object) when it holds no tensor
     return obj
+
+
+def _args_to_shapes(args: tuple, acc: list) -> tuple:
+    """:func:`_to_shapes` of an op's positional arguments (a flat tuple), unrolled one level: this runs for
+    every op of the pass, and most arguments are plain tensors or numbers."""
+    out = list(args)
+    for i, a in enumerate(args):
+        if isinstance(a, _Tensor) and not a.is_nested:
+            acc[0] += a.nbytes
+            out[i] = a.shape
+        elif isinstance(a, (_Tensor, list, tuple)):
+            out[i] = _to_shapes(a, acc)
+    return tuple(out)
+
+
+_Tensor = torch.Tensor
 
 
 def _has_tensor(seq) -> bool:
@@ -193,7 +214,7 @@ class _State:
                 u["modules"].append(path)
             return
         acc = [0]
-        sargs = _to_shapes(args, acc)
+        sargs = _args_to_shapes(args, acc)
         skw = {k: _to_shapes(v, acc) for k, v in kwargs.items()} if kwargs else {}
         read = acc[0]
         acc[0] = 0
@@ -315,33 +336,75 @@ def _normalise_inputs(inputs, input_size, device, dtype):
 
 
 # -- the pass -----------------------------------------------------------------------------------------
-def _build_layers(model: nn.Module):
+def _walk(model: nn.Module) -> list[tuple[str, nn.Module, list]]:
+    """``named_modules()`` order (pre-order, each module once, at its first path) with each module's
+    (name, child) pairs, in one iterative walk: the recursive generators of ``named_modules`` cost more
+    than the rest of the set-up on models of a few hundred modules."""
+    out = []
+    seen: set[int] = set()
+    stack = [("", model)]
+    while stack:
+        path, mod = stack.pop()
+        if id(mod) in seen:
+            continue
+        seen.add(id(mod))
+        kids = [(n, c) for n, c in mod._modules.items() if c is not None]
+        out.append((path, mod, kids))
+        prefix = f"{path}." if path else ""
+        stack.extend((prefix + n, c) for n, c in reversed(kids))
+    return out
+
+
+# Kind of a module whose kind depends on its type alone (everything but convolutions), per (type, is leaf).
+_KIND_BY_TYPE: dict[tuple[type, bool], tuple[str, str]] = {}
+
+
+def _kind_and_context(mod: nn.Module) -> tuple[str, str]:
+    key = (type(mod), not mod._modules)
+    hit = _KIND_BY_TYPE.get(key)
+    if hit is not None:
+        return hit
+    kind = layer_kind(mod)
+    if isinstance(mod, (nn.RNNBase, nn.RNNCellBase)):
+        ctx = "recurrent"
+    elif is_attention_module(mod):
+        ctx = "attention"
+    elif kind == "norm":
+        ctx = "norm"
+    else:
+        ctx = ""
+    if not isinstance(mod, nn.modules.conv._ConvNd):  # a conv's kind reads its groups and kernel
+        _KIND_BY_TYPE[key] = (kind, ctx)
+    return kind, ctx
+
+
+def _build_layers(model: nn.Module, walked=None):
     paths: dict[int, str] = {}
     layers: dict[str, Layer] = {}
     contexts: dict[str, str] = {}
-    for path, mod in model.named_modules():
+    walked = _walk(model) if walked is None else walked
+    for path, mod, _ in walked:
         paths[id(mod)] = path
-        layers[path] = Layer(path=path, type=type(mod).__name__, kind=layer_kind(mod),
+        kind, ctx = _kind_and_context(mod)
+        layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind,
                              depth=0 if not path else path.count(".") + 1, config=layer_config(mod))
-        if isinstance(mod, (nn.RNNBase, nn.RNNCellBase)):
-            contexts[path] = "recurrent"
-        elif is_attention_module(mod):
-            contexts[path] = "attention"
-        elif layers[path].kind == "norm":
-            contexts[path] = "norm"
-    for path, mod in model.named_modules():
-        for name, child in mod.named_children():
-            cpath = f"{path}.{name}" if path else name
+        if ctx:
+            contexts[path] = ctx
+    for path, mod, kids in walked:
+        prefix = f"{path}." if path else ""
+        children = layers[path].children
+        for name, child in kids:
+            cpath = prefix + name
             if paths.get(id(child)) == cpath:
-                layers[path].children.append(cpath)
+                children.append(cpath)
     return paths, layers, contexts
 
 
-def _count_params(model: nn.Module, layers: dict[str, Layer]):
+def _count_params(model: nn.Module, layers: dict[str, Layer], walked=None):
     """Each parameter tensor once (tied weights once), owned by the first module that registers it."""
     seen: set[int] = set()
     trainable = frozen = buffers = 0
-    for path, mod in model.named_modules():
+    for path, mod, _ in (_walk(model) if walked is None else walked):
         layer = layers[path]
         for p in mod._parameters.values():
             if p is None or id(p) in seen:
@@ -423,8 +486,9 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     target = torch.device(device) if device is not None else home
     args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
 
-    paths, layers, contexts = _build_layers(model)
-    trainable, frozen, buffers = _count_params(model, layers)
+    walked = _walk(model)
+    paths, layers, contexts = _build_layers(model, walked)
+    trainable, frozen, buffers = _count_params(model, layers, walked)
 
     swap = None
     if target != home:
