@@ -384,3 +384,21 @@ def test_bad_arguments(kwargs, exc):
         profiler.profile(TwoInputs(), **kwargs)
     with pytest.raises(TypeError):
         profiler.profile(lambda x: x, input_size=(1,))
+
+
+# -- peers' parameter-count reports ---------------------------------------------------------------------
+def test_single_layer_profiled_directly_has_its_parameters():
+    # thop #115: a bare nn.Conv2d reported 0 parameters (the root's own were skipped).
+    prof = profiler.profile(nn.Conv2d(3, 10, (3, 3)), torch.zeros(1, 3, 32, 32))
+    assert prof.params == 280 and prof.layer("").params == 280
+
+
+def test_vit_class_token_owned_by_the_root():
+    # thop #143: vit_b_16's layer counts summed to 86,566,888 against 86,567,656, the 768 being the
+    # class token registered on the root module.
+    with torch.device("meta"):
+        vit = torchvision.models.vit_b_16()
+    prof = profiler.profile(vit, input_size=(1, 3, 224, 224))
+    assert prof.params == 86_567_656
+    assert prof.layer("").params == 768
+    assert sum(layer.params for layer in prof.layers) == prof.params

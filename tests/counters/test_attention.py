@@ -182,3 +182,13 @@ def test_math_attention_written_by_hand_in_an_attention_module():
     c = counts(SelfAttention(16, 4), torch.randn(2, 5, 16))
     assert c["attention"] == 2 * 4 * 5 * 5 * 2 * 4
     assert c["linear"] == 2 * 5 * (16 * 48 + 16 * 16)
+
+
+def test_cpu_flash_sdpa_peer_report():
+    # pytorch#195460: FlopCounterMode reported 0 for this call on CPU; expected 12,582,912 FLOPs,
+    # i.e. 6,291,456 MACs = 1 * 12 * 64 * 64 * (64 + 64).
+    q = torch.randn(1, 12, 64, 64)
+    c = counts(lambda t: F.scaled_dot_product_attention(t, t, t), q)
+    macs_only(c, "attention", 6_291_456)
+    assert profiler.profile(Op(lambda t: F.scaled_dot_product_attention(t, t, t)), q, convention="flops").macs \
+        == 12_582_912

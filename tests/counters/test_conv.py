@@ -169,3 +169,20 @@ def test_pointwise_conv_as_linear_on_channels_last():
     lin = nn.Linear(8, 16, bias=False)
     macs_only(counts(lin, torch.randn(2, 5, 5, 8)), "linear", 2 * 25 * 8 * 16)
     macs_only(counts(nn.Conv2d(8, 16, 1, bias=False), torch.randn(2, 8, 5, 5)), "conv", 2 * 25 * 8 * 16)
+
+
+# Cases reported against peers' transposed-conv rules (expected MACs from the formula above):
+# DeepSpeed PR #8323 (depthwise transposed counted as 0, grouped divided twice), fvcore #78 (weight
+# layout read as (Cout, Cin)), ptflops #149 (costed from the output size), thop #20.
+@pytest.mark.parametrize("layer,x_shape,expected", [
+    (nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1), (2, 4, 8, 8), 49152),
+    (nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1, groups=4), (2, 4, 8, 8), 4608),
+    (nn.ConvTranspose2d(6, 6, 2, stride=2, groups=3), (2, 6, 8, 8), 6144),
+    (nn.ConvTranspose2d(32, 1, (3, 3)), (1, 32, 1, 1), 32 * 9),
+    (nn.ConvTranspose2d(3, 1, (2, 2), stride=(2, 2)), (1, 3, 2, 2), 3 * 4 * 4),
+])
+def test_transposed_conv_peer_bug_reports(layer, x_shape, expected):
+    c = counts(layer, torch.randn(*x_shape))
+    macs_only(c, "conv", expected)
+    out = layer(torch.randn(*x_shape))
+    assert c["bias"] == out.numel()  # one addition per output element

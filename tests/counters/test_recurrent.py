@@ -99,3 +99,12 @@ def test_cell_unrolled_in_a_loop_counts_every_step():
     prof = profiler.profile(Unrolled(), torch.randn(4, 2, 3))
     assert prof.layer("cell").calls == 4
     assert prof.by_category["recurrent"] == 4 * 2 * 3 * 5 * (3 + 5)
+
+
+def test_packed_sequence_peer_report():
+    # thop PR #160: pack_sequence of lengths 7, 3 and 1 performs 11 cell evaluations, not 7 x 3 = 21;
+    # with proj_size the recurrent products narrow to the projection.
+    lstm = nn.LSTM(5, 8, proj_size=3)
+    packed = nn.utils.rnn.pack_sequence([torch.randn(7, 5), torch.randn(3, 5), torch.randn(1, 5)])
+    per_step = 4 * 8 * 5 + 4 * 8 * 3 + 3 * 8  # W_ih, W_hh (reads the 3-wide projection), W_hr
+    macs_only(counts(lstm, packed), "recurrent", 11 * per_step)
