@@ -54,3 +54,21 @@ def _flat_rnn(gates):
 register(*ops_named("lstm"))(_flat_rnn(4))
 register(*ops_named("gru"))(_flat_rnn(3))
 register(*ops_named("rnn_tanh", "rnn_relu"))(_flat_rnn(1))
+
+
+def _flat_weights_rnn(x, weights, mode, hidden_size):
+    """cuDNN / MIOpen whole-RNN kernels: a flat list of every layer's and direction's weights."""
+    shapes = [w for w in weights if w is not None]
+    return rnn_counts(numel(x[:-1]), [w for w in shapes if len(w) == 2], [b for b in shapes if len(b) == 1],
+                      int(hidden_size), _GATES.get(int(mode), 1))
+
+
+@register(*ops_named("_cudnn_rnn"))
+def cudnn_rnn(x, weights, weight_stride0, weight_buf, hx, cx, mode, hidden_size, *rest, out=None, **kwargs):
+    # x: (T, B, I), (B, T, I) or packed (sum of lengths, I): every dim but the last counts steps x batch.
+    return _flat_weights_rnn(x, weights, mode, hidden_size)
+
+
+@register(*ops_named("miopen_rnn"))
+def miopen_rnn(x, weights, weight_stride0, hx, cx, mode, hidden_size, *rest, out=None, **kwargs):
+    return _flat_weights_rnn(x, weights, mode, hidden_size)

@@ -108,3 +108,29 @@ def test_packed_sequence_peer_report():
     packed = nn.utils.rnn.pack_sequence([torch.randn(7, 5), torch.randn(3, 5), torch.randn(1, 5)])
     per_step = 4 * 8 * 5 + 4 * 8 * 3 + 3 * 8  # W_ih, W_hh (reads the 3-wide projection), W_hr
     macs_only(counts(lstm, packed), "recurrent", 11 * per_step)
+
+
+@pytest.mark.parametrize("op", ["_cudnn_rnn", "miopen_rnn"])
+@given(st.sampled_from(list(MODES)), st.integers(1, 2), st.booleans(), st.booleans(), st.integers(0, 3))
+def test_gpu_whole_rnn_kernels(op, mode, layers, bidirectional, bias, proj):
+    # The GPU kernels take the flat weight list of the module (no GPU needed to check the rule: it is a
+    # pure function of the shapes the dispatcher passes).
+    from profiler.counters import lookup
+
+    cls, kw = MODES[mode]
+    if mode == "lstm" and proj:
+        kw = dict(kw, proj_size=proj)
+    rnn = cls(5, 4, num_layers=layers, bidirectional=bidirectional, bias=bias, **kw)
+    shapes = [w.shape for w in rnn._flat_weights]
+    x = torch.Size([6, 3, 5])
+    cudnn_mode = {"rnn_relu": 0, "rnn_tanh": 1, "lstm": 2, "gru": 3}[mode]
+    rule = lookup(getattr(torch.ops.aten, op))
+    if op == "_cudnn_rnn":
+        c = rule(x, shapes, 2, None, torch.Size([1, 3, 4]), None, cudnn_mode, 4, proj, layers, False, 0.0,
+                 False, bidirectional, [], None)
+    else:
+        c = rule(x, shapes, 2, torch.Size([1, 3, 4]), None, cudnn_mode, 4, layers, False, 0.0, False,
+                 bidirectional, [], None)
+    assert c["recurrent"] == 18 * weight_macs_per_token(rnn)
+    biases = sum(p.numel() for name, p in rnn.named_parameters() if name.startswith("bias"))
+    assert c.get("bias", 0) == 18 * biases
