@@ -48,3 +48,24 @@ def _conv_fn(transposed: bool):
 # Entry points that may reach the dispatcher un-decomposed on some backends.
 register(*ops_named("conv1d", "conv2d", "conv3d", "_convolution_mode"))(_conv_fn(False))
 register(*ops_named("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"))(_conv_fn(True))
+
+
+@register(*ops_named("conv_tbc"))
+def conv_tbc(x, w, bias, *rest, out=None, **kwargs):
+    """Time-batch-channel 1-d convolution: x (T, B, Cin), w (K, Cin, Cout), out (T', B, Cout)."""
+    counts = {"conv": numel(out) * int(w[0]) * int(w[1])}
+    if bias is not None:
+        counts["bias"] = numel(out)
+    return counts
+
+
+@register("torchvision::deform_conv2d")
+def deform_conv2d(x, w, offset, mask, bias, *rest, out=None, **kwargs):
+    """Deformable convolution: the MACs of the dense convolution it replaces, plus the bilinear sampling
+    of its input (4 taps per sampled value: N * Cin * prod(kernel) * prod(out spatial) samples)."""
+    counts = {"conv": conv_macs(x, w, out, False)}
+    samples = int(x[0]) * int(x[1]) * numel(w[2:]) * numel(out[2:])
+    counts["elementwise"] = 4 * samples
+    if bias is not None and numel(bias):
+        counts["bias"] = numel(out)
+    return counts

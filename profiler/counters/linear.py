@@ -101,3 +101,10 @@ def trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, *rest, out=None, **
             full.insert(d, 1)
         dims.append(full)
     return {"linear": numel(_broadcast(_broadcast(dims[0], dims[1]), dims[2]))}
+
+
+@register(*ops_named("_cdist_forward"))
+def cdist(x1, x2, *rest, out=None, **kwargs):
+    """Pairwise distances (..., P, M) x (..., R, M): one multiply-accumulate (difference, power, sum) per
+    pair and feature, like the matrix product the Euclidean case is computed with for large inputs."""
+    return {"linear": numel(_broadcast(x1[:-2], x2[:-2])) * int(x1[-2]) * int(x2[-2]) * int(x1[-1])}

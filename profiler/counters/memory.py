@@ -15,7 +15,7 @@ per_output(
     "_embedding_bag", "embedding_bag", "flip", "roll", "tile", "masked_select", "nonzero", "scatter",
     "scatter_", "im2col", "col2im", "tril", "triu", "_unsafe_index", "one_hot", "block_diag", "cat_",
     "unfold_copy", "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter",
-    "to_padded_tensor", "_nested_tensor_from_mask",
+    "to_padded_tensor", "_nested_tensor_from_mask", "max_unpool2d", "max_unpool3d",
 )
 
 register_free(*ops_named(

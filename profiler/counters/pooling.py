@@ -64,3 +64,16 @@ for _nd in (1, 2, 3):
                         f"mkldnn_adaptive_avg_pool{_nd}d"))(_adaptive(_nd))
 
 per_input("pooling", "mean", "nanmean")
+
+
+def _fractional(nd):
+    def rule(x, kernel_size, output_size, *rest, out=None, **kwargs):
+        from profiler.counters.elementwise import first_shape
+
+        return {"pooling": window_pool_ops(first_shape(out), kernel_size, nd)}
+
+    return rule
+
+
+register(*ops_named("fractional_max_pool2d"))(_fractional(2))
+register(*ops_named("fractional_max_pool3d"))(_fractional(3))

@@ -27,12 +27,21 @@ def _packets(ops):
         yield getattr(op, "_overloadpacket", op)
 
 
+# Rules of ops from other libraries, by qualified name ("torchvision::deform_conv2d"): their op objects
+# exist only once the library is imported, which the counters do not force.
+RULES_BY_NAME: dict[str, Rule] = {}
+
+
 def register(*ops) -> Callable[[Rule], Rule]:
-    """Decorator: use the decorated function as the rule for every op (overload packet) given."""
+    """Decorator: use the decorated function as the rule for every op (overload packet) given; a string
+    ``"namespace::name"`` names an op of a library that may not be loaded yet."""
 
     def deco(fn: Rule) -> Rule:
         for p in _packets(ops):
-            RULES[p] = fn
+            if isinstance(p, str):
+                RULES_BY_NAME[p] = fn
+            else:
+                RULES[p] = fn
         return fn
 
     return deco
@@ -44,7 +53,11 @@ def register_free(*ops) -> None:
 
 def lookup(func) -> Rule | None:
     """The rule for an ``OpOverload`` (or packet), or None."""
-    return RULES.get(getattr(func, "_overloadpacket", func))
+    packet = getattr(func, "_overloadpacket", func)
+    rule = RULES.get(packet)
+    if rule is None and RULES_BY_NAME:
+        rule = RULES_BY_NAME.get(getattr(packet, "_qualified_op_name", ""))
+    return rule
 
 
 def is_free(func) -> bool:

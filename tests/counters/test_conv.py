@@ -186,3 +186,24 @@ def test_transposed_conv_peer_bug_reports(layer, x_shape, expected):
     macs_only(c, "conv", expected)
     out = layer(torch.randn(*x_shape))
     assert c["bias"] == out.numel()  # one addition per output element
+
+
+@given(st.integers(1, 6), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 2))
+def test_conv_tbc(t, b, cin, cout, k, pad):
+    # out length T' = T + 2*pad - K + 1; every output element is a K*Cin dot product.
+    t_out = t + 2 * pad - k + 1
+    if t_out < 1:
+        return
+    c = counts(lambda x, w, bias: torch.conv_tbc(x, w, bias, pad), torch.randn(t, b, cin), torch.randn(k, cin, cout),
+               torch.randn(cout))
+    macs_only(c, "conv", t_out * b * cout * k * cin)
+
+
+def test_torchvision_deformable_conv():
+    import torchvision
+
+    layer = torchvision.ops.DeformConv2d(4, 6, 3, padding=1, groups=2)
+    x, offset = torch.randn(2, 4, 5, 5), torch.zeros(2, 18, 5, 5)
+    c = counts(layer, x, offset)
+    # The dense grouped convolution's MACs (the offsets only move where the taps read).
+    macs_only(c, "conv", 2 * 6 * 25 * 2 * 9)

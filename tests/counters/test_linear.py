@@ -146,3 +146,9 @@ def test_functional_linear_and_complex_inputs():
     # Complex products are counted as complex MACs (one per term), the same as real ones.
     a, b = torch.randn(3, 4, dtype=torch.complex64), torch.randn(4, 2, dtype=torch.complex64)
     macs_only(counts(lambda x, y: x @ y, a, b), "linear", 3 * 4 * 2)
+
+
+@given(st.integers(1, 2), st.integers(1, 5), st.integers(1, 5), st.integers(1, 4))
+def test_cdist(b, p, r, m):
+    c = counts(lambda x, y: torch.cdist(x, y), torch.randn(b, p, m), torch.randn(b, r, m))
+    assert c["linear"] == b * p * r * m  # one multiply-accumulate per pair and feature

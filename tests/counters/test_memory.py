@@ -41,3 +41,14 @@ def test_views_are_free():
     x = torch.randn(2, 3, 4)
     c = counts(lambda t: t.view(6, 4).t().reshape(4, 6).unsqueeze(0).permute(0, 2, 1), x)
     assert sum(c.values()) == 0
+
+
+def test_max_unpool_and_embedding_max_norm():
+    x = torch.randn(1, 2, 4, 4)
+    c = counts(lambda t: F.max_unpool2d(*F.max_pool2d(t, 2, return_indices=True), 2), x)
+    no_macs(c)
+    assert c["memory"] == x.numel()  # the scatter back to 4x4
+    emb = nn.Embedding(10, 4, max_norm=1.0)
+    c = counts(emb, torch.tensor([1, 2, 3]))
+    no_macs(c)
+    assert c["norm"] == 12  # the looked-up rows are renormalised

@@ -78,3 +78,8 @@ def test_global_average_pool_as_mean():
     x = torch.randn(2, 8, 5, 5)
     assert counts(lambda t: t.mean((2, 3)), x)["pooling"] == x.numel()
     assert counts(lambda t: t.mean((2, 3), keepdim=True), x)["pooling"] == x.numel()
+
+
+def test_fractional_max_pool():
+    pool = nn.FractionalMaxPool2d(2, output_size=3)
+    assert counts(pool, torch.randn(1, 2, 7, 7))["pooling"] == 2 * 9 * 4
