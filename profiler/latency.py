@@ -172,7 +172,8 @@ def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 1
     """Median and spread of ``runs`` timed forward passes of ``model`` on ``inputs``.
 
     inputs: a tensor, a tuple of positional arguments, a dict of keyword arguments, a list (passed as one
-    argument), or an input size such as ``(1, 3, 224, 224)`` (one random float tensor). Floating input tensors are cast to the run's dtype.
+    argument), or an input size such as ``(1, 3, 224, 224)`` (one random float tensor). Floating input
+    tensors are cast to the run's dtype.
     device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ... (CUDA passes are synchronized before and after each run).
     dtype: ``None`` (the model's own floating dtype), a ``torch.dtype`` or a name such as ``"float16"``.
     threads: CPU intra-op threads for the measurement (``None``: leave torch's setting); restored afterwards.

@@ -45,7 +45,8 @@ def _columns(has_cpu: bool, has_cuda: bool) -> list[tuple[str, str]]:
     cols = [("block", "block"), ("params", "params"), ("macs", "MACs [macs]"),
             ("state_dict_bytes", "state_dict (bytes)")]
     if has_cpu:
-        cols += [("cpu_median_ms", "CPU median (ms)"), ("cpu_iqr_ms", "CPU IQR (ms)")]
+        cols += [("cpu_median_ms", "CPU median (ms)"), ("cpu_iqr_ms", "CPU IQR (ms)"),
+                 ("cpu_min_ms", "CPU min (ms)")]
     if has_cuda:
         cols += [("cuda_median_ms", "CUDA median (ms)"), ("cuda_iqr_ms", "CUDA IQR (ms)")]
     return cols
@@ -69,15 +70,16 @@ def _notes(rows, cuda_requested: bool, load: tuple | None = None) -> list[str]:
              "the dataset's input size. params: unique parameters. state_dict: bytes of "
              "torch.save(model.state_dict())."]
     if r0.cpu is not None:
-        notes.append(f"CPU latency: median and interquartile range (Q3 - Q1) of {r0.cpu.runs} timed batch-1 "
-                     f"forward passes per model, eval mode, no_grad, float32, {r0.cpu.threads} CPU thread(s), "
-                     f"taken in {r0.rounds} round-robin round(s) over all models after {r0.cpu.warmup} warm-up "
-                     f"passes (plus 1 before each later round); torch {torch.__version__}, "
+        notes.append(f"CPU latency: median, interquartile range (Q3 - Q1) and minimum of {r0.cpu.runs} timed "
+                     f"batch-1 forward passes per model, eval mode, no_grad, float32, {r0.cpu.threads} CPU "
+                     f"thread(s), taken in {r0.rounds} round-robin round(s) over all models after "
+                     f"{r0.cpu.warmup} warm-up passes (plus 1 before each later round); torch {torch.__version__}, "
                      f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs.")
         if load:
             notes.append(f"Machine load: 1-minute load average {load[0]:.2f} before and {load[1]:.2f} after the "
                          f"measurements on {os.cpu_count()} logical CPUs; other processes compete for the CPU, "
-                         "and a wide IQR marks a model timed under contention.")
+                         "and a wide IQR marks a model timed under contention; the minimum is the least "
+                         "disturbed figure.")
         notes.append(STUDY_TIMING_NOTE)
     else:
         notes.append("Latency not measured (--runs 0).")
