@@ -1,0 +1,79 @@
+"""CLI helpers: --input parsing against a model's default shape, positive integers, output, progress."""
+import argparse
+import io
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from profiler.cli import common
+from profiler.errors import UsageError
+
+
+@pytest.mark.parametrize("text,dims", [("224", (224,)), ("224x320", (224, 320)), ("3x224x224", (3, 224, 224)),
+                                       ("3 x 224 X 224", (3, 224, 224)), ("3,32,32", (3, 32, 32))])
+def test_input_dims(text, dims):
+    assert common.input_dims(text) == dims
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "224x0", "abc", "224x", "x224", "2.5", "", "1x2x3x4x5x6"])
+def test_input_dims_rejects(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        common.input_dims(text)
+
+
+def test_input_size_against_default_rank():
+    assert common.input_size(None, (3, 299, 299)) == (3, 299, 299)
+    assert common.input_size((224,), (3, 299, 299)) == (3, 224, 224)
+    assert common.input_size((224, 320), (3, 299, 299)) == (3, 224, 320)  # H x W
+    assert common.input_size((1, 28, 28), (3, 224, 224)) == (1, 28, 28)
+    assert common.input_size((112,), (3, 16, 224, 224)) == (3, 16, 112, 112)  # video: the clip length stays
+    assert common.input_size((64,), (2, 1000)) == (2, 64)  # 1-d signal
+    with pytest.raises(UsageError, match="has 4 numbers"):
+        common.input_size((1, 3, 224, 224), (3, 224, 224))
+    # a user's model of unknown rank: three or more numbers are the shape
+    assert common.input_size((1, 4, 8, 8), (3, 224, 224), rank_known=False) == (1, 4, 8, 8)
+
+
+@given(st.lists(st.integers(1, 4096), min_size=1, max_size=3))
+def test_input_roundtrip(dims):
+    text = "x".join(map(str, dims))
+    assert common.input_dims(text) == tuple(dims)
+    shape = common.input_size(tuple(dims), (3, 224, 224))
+    expected = {1: (3, dims[0], dims[0]), 2: (3, *dims), 3: tuple(dims)}[len(dims)]
+    assert shape == expected
+
+
+def test_positive_and_non_negative():
+    assert common.positive_int("3") == 3 and common.non_negative_int("0") == 0
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            common.positive_int(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        common.non_negative_int("-1")
+
+
+def test_format_for():
+    assert common.format_for(None, "a.JSON") == "json" and common.format_for(None, "a.md") == "markdown"
+    assert common.format_for("csv", "a.json") == "csv" and common.format_for(None, None) == "table"
+    assert common.format_for(None, "a.unknown") == "table"
+
+
+def test_emit_to_unwritable_file_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="cannot write"):
+        common.emit("x", str(tmp_path / "no_dir" / "f.txt"))
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_only_for_a_terminal_outside_ci(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("PROFILER_NO_PROGRESS", raising=False)
+    assert common.progress_enabled(_Tty()) and not common.progress_enabled(io.StringIO())
+    monkeypatch.setenv("CI", "true")
+    assert not common.progress_enabled(_Tty())
+    bar = common.progress(range(3), desc="x")
+    assert list(bar) == [0, 1, 2] and bar.disable  # a pass-through under CI / without a terminal
