@@ -1,0 +1,139 @@
+"""``--latency``: measured inference latency of the model (per dtype and batch size) and of every layer.
+
+Model latency comes from :func:`profiler.latency.measure_latency` (warm-up, eval, no_grad, CUDA synchronised,
+median and inter-quartile range over ``--runs``), for each of ``--dtype`` x ``--batch-sizes``; per-layer
+latency from :func:`profiler.layer_latency.measure_layer_latency` for the first dtype and batch size.
+``--roofline FILE`` adds a roofline-style picture (MACs per byte against attained GMAC/s per layer).
+
+Adds ``result["latency"] = {"model": [...], "layers": {...}}`` (milliseconds) and table sections.
+The CPU is used unless CUDA is present (``--latency-device`` chooses).
+"""
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    g = parser.add_argument_group("latency")
+    g.add_argument("--latency", action="store_true",
+                   help="measure model and per-layer latency (ms: median and IQR over --runs)")
+    g.add_argument("--runs", type=int, default=20, metavar="N", help="timed runs per measurement (default 20)")
+    g.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed runs first (default 5)")
+    g.add_argument("--dtype", default="fp32", metavar="LIST",
+                   help="comma-separated dtypes: fp32, bf16, fp16 (default fp32)")
+    g.add_argument("--batch-sizes", default=None, metavar="LIST",
+                   help="comma-separated batch sizes for the model latency, e.g. 1,4,8 (default: --batch)")
+    g.add_argument("--latency-device", default=None, metavar="DEV",
+                   help="cpu or cuda[:N] (default: cuda when present, else cpu)")
+    g.add_argument("--latency-top", type=int, default=15, metavar="N",
+                   help="layers listed in the per-layer latency table, slowest first (default 15)")
+    g.add_argument("--roofline", default=None, metavar="FILE",
+                   help="write a roofline-style picture from the measured per-layer latency (.png/.svg/.pdf)")
+
+
+def _parse_list(text: str, what: str, conv):
+    from profiler.errors import UsageError
+
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise UsageError(f"--{what}: give a comma-separated list, got {text!r}")
+    try:
+        return [conv(t) for t in items]
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--{what}: {exc}") from None
+
+
+def _positive(t: str) -> int:
+    n = int(t)
+    if n < 1:
+        raise ValueError(f"sizes must be >= 1, got {t!r}")
+    return n
+
+
+def _real_model(ctx):
+    """The model with real weights: a model built shape-only (meta) is rebuilt by its zoo spec."""
+    model = ctx.model
+    if any(p.device.type == "meta" for p in model.parameters()) or \
+            any(b.device.type == "meta" for b in model.buffers()):
+        from profiler import zoo
+
+        model, _ = zoo.create(ctx.info.spec if ctx.info.zoo != "user" else ctx.info.name)
+    return model
+
+
+def apply(args, ctx) -> None:
+    if not getattr(args, "latency", False):
+        if getattr(args, "roofline", None):
+            from profiler.errors import UsageError
+            raise UsageError("--roofline needs --latency (it plots measured per-layer latency)")
+        return
+    import torch
+    from tabulate import tabulate
+
+    from profiler.errors import UsageError
+    from profiler.latency import measure_latency, parse_dtype
+    from profiler.layer_latency import measure_layer_latency
+
+    if args.runs < 1 or args.warmup < 0 or args.latency_top < 1:
+        raise UsageError("--runs and --latency-top must be >= 1, --warmup >= 0")
+    dtypes = _parse_list(args.dtype, "dtype", lambda t: (t, parse_dtype(t)))
+    shape = tuple(ctx.inputs.shape) if isinstance(ctx.inputs, torch.Tensor) else None
+    if shape is None:
+        raise UsageError("--latency needs a model that takes one input tensor")
+    batches = _parse_list(args.batch_sizes, "batch-sizes", _positive) if args.batch_sizes else [shape[0]]
+    device = args.latency_device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = _real_model(ctx)
+
+    rows, table = [], []
+    for name, dt in dtypes:
+        for b in batches:
+            x = torch.randn((b, *shape[1:]))
+            try:
+                st = measure_latency(model, x, runs=args.runs, warmup=args.warmup, device=device, dtype=dt)
+            except UsageError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - e.g. fp16 kernels missing on this CPU: say so, go on
+                msg = " ".join(str(exc).split())[:160]
+                rows.append({"dtype": name, "batch": b, "error": f"{type(exc).__name__}: {msg}"})
+                table.append((name, b, "failed", "", "", msg))
+                continue
+            d = st.to_dict()
+            d.pop("samples_ms", None)
+            rows.append(d)
+            per_image = st.median_ms / b
+            table.append((st.dtype, b, f"{st.median_ms:.3f}", f"{st.iqr_ms:.3f}", f"{per_image:.3f}",
+                          f"{st.device}, {st.threads} thread(s)"))
+    tablefmt = {"markdown": "github", "html": "html"}.get(getattr(args, "format", None) or "table", "simple")
+    ctx.sections.append((f"Latency (ms, median and IQR over {args.runs} runs after {args.warmup} warm-up; "
+                         f"eval, no_grad; {ctx.profile.macs:,} {ctx.profile.unit} at batch {shape[0]})",
+                         tabulate(table, headers=["dtype", "batch", "median ms", "IQR ms", "ms / image", "where"],
+                                  tablefmt=tablefmt, disable_numparse=True)))
+
+    name0, dt0 = dtypes[0]
+    lat = measure_layer_latency(model, torch.randn(shape), runs=args.runs, warmup=args.warmup, device=device,
+                                dtype=dt0)
+    prof_layers = {layer.path: layer for layer in ctx.profile.layers}
+    slowest = sorted((la for la in lat.layers if la.path), key=lambda la: -la.self_ms.median_ms)[:args.latency_top]
+    body = []
+    for la in slowest:
+        pl = prof_layers.get(la.path)
+        macs = pl.macs if pl is not None else 0
+        ms = la.self_ms.median_ms
+        body.append((la.path, la.type, f"{ms:.3f}", f"{la.self_ms.iqr_ms:.3f}", f"{macs / 1e6:,.2f}",
+                     f"{macs / (ms * 1e6):.2f}" if ms > 0 and macs else "-"))
+    ctx.sections.append((f"Per-layer latency ({lat.device}, {lat.dtype}, batch {lat.batch}; self time = the "
+                         f"layer's own work, ms; hooks add {lat.overhead_ms:.2f} ms to a {lat.plain_median_ms:.2f} ms "
+                         f"pass), slowest {len(body)}",
+                         tabulate(body, headers=["layer", "type", "self ms", "IQR ms", "MMACs", "GMAC/s"],
+                                  tablefmt=tablefmt, disable_numparse=True)))
+    ctx.result["latency"] = {"unit": "ms", "model": rows, "layers": lat.to_dict()}
+
+    if args.roofline:
+        from profiler.report.plots import save_figure
+        from profiler.report.roofline import plot_roofline, roofline_points
+        from profiler.traffic import traffic
+
+        tr = traffic(ctx.profile)  # same input as the per-layer latency (first dtype, the profile's batch)
+        fig = plot_roofline(tr, lat)
+        save_figure(fig, args.roofline)
+        ctx.result["roofline"] = {"path": str(args.roofline), "points": roofline_points(tr, lat)}
+        ctx.sections.append(("Roofline", f"wrote {args.roofline} (MACs per byte against attained GMAC/s per "
+                                         f"layer, {lat.device}, {lat.dtype})"))
