@@ -225,3 +225,11 @@ def test_console_script(net):
     bad = subprocess.run([exe, f"{net}:build", "--input", "0"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, out, err = run(capsys, "blocks_mnist_plain", "--device", "cuda")
+    assert code == 2 and out == "" and err.count("\n") == 1 and "no CUDA device" in err
