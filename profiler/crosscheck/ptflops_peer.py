@@ -147,8 +147,9 @@ def explain(prof, model: nn.Module, peer: PeerRun, ctx=None) -> list[Item]:
         if parent is not None:
             lost = own_cost(layer, CONVENTION, not_functional)
             if lost:
-                items.append(Item(f"not counted: inside hooked {mods[parent].__class__.__name__} "
-                                  f"'{parent}', whose hook replaces its children's", layer.path, -lost))
+                items.append(Item(f"not counted: child of a hooked {mods[parent].__class__.__name__}, whose "
+                                  "hook replaces its children's (the sum stops at a hooked module)", layer.path,
+                                  -lost))
             continue
         if type(mod) in hooked_types:
             if isinstance(mod, _DOUBLE) and type(mod) in hooked_types:
