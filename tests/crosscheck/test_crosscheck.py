@@ -13,7 +13,7 @@ import torch.nn as nn
 import profiler
 from profiler.crosscheck.core import available_tools
 
-from test_conventions import EXPECTED, small_cnn
+from test_peer_conventions import EXPECTED, small_cnn
 
 warnings.simplefilter("ignore")
 X = torch.randn(1, 3, 16, 16)
