@@ -1,0 +1,57 @@
+"""`profile-model sweep`: rows per model, resume, failures with reasons, usage errors."""
+import csv
+
+import pytest
+
+from profiler.cli import main
+from profiler.sweep import summarise
+
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_limit_three_torchvision_then_resume(tmp_path, capsys):
+    out = tmp_path / "sweep.csv"
+    md = tmp_path / "sweep.md"
+    assert main(["sweep", "--zoo", "torchvision", "--limit", "3", "--output", str(out), "--markdown", str(md),
+                 "--no-progress"]) == 0
+    rows = _rows(out)
+    assert [r["name"] for r in rows] == ["alexnet", "convnext_base", "convnext_large"]
+    assert all(r["status"] == "ok" and r["input"] == "3x224x224" and r["build"] == "meta" for r in rows)
+    # torchvision's model docs: AlexNet 61,100,840 params, 0.71 GFLOPS; ConvNeXt-Base 88,591,464 params
+    alex = rows[0]
+    assert int(alex["params"]) == 61_100_840 and round(int(alex["macs"]) / 1e9, 2) == 0.71
+    assert int(rows[1]["params"]) == 88_591_464
+    text = capsys.readouterr().out
+    assert "3/3 architectures counted (100.0 %)" in text
+    assert "3 / 3 (100.0 %)" in md.read_text()
+
+    # --resume skips what is there and appends the next ones
+    assert main(["sweep", "--zoo", "torchvision", "--limit", "2", "--resume", "--output", str(out),
+                 "--no-progress"]) == 0
+    rows = _rows(out)
+    assert [r["name"] for r in rows][3:] == ["convnext_small", "convnext_tiny"]
+    assert len({r["name"] for r in rows}) == 5
+
+
+def test_failures_are_listed_with_reasons():
+    rows = [{"zoo": "z", "name": "a", "status": "ok", "error": "", "seconds": "1", "uncovered": "", "build": "meta"},
+            {"zoo": "z", "name": "b", "status": "failed", "error": "ProfilingError: forward pass failed in x",
+             "seconds": "1", "uncovered": "", "build": ""},
+            {"zoo": "z", "name": "c", "status": "uncovered", "error": "", "seconds": "2", "uncovered": "aten.foo",
+             "build": "meta"}]
+    s = summarise(rows)
+    assert s["counted"] == 2 and s["total"] == 3 and s["rate"] == pytest.approx(2 / 3)
+    assert [r["name"] for r in s["failures"]] == ["b"]
+    assert s["uncovered"] == {"aten.foo": ["c"]}
+
+
+@pytest.mark.parametrize("argv", [["sweep", "--zoo", "nozoo"], ["sweep", "--zoo", "torchvision", "--jobs", "0"],
+                                  ["sweep", "--zoo", "torchvision", "--only", "no_such_thing_*"],
+                                  ["sweep", "--zoo", "torchvision", "--limit", "0"]])
+def test_bad_input_is_a_usage_error(argv, tmp_path, capsys):
+    assert main(argv + ["--output", str(tmp_path / "x.csv")]) == 2
+    assert "error" in capsys.readouterr().err
