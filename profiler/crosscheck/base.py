@@ -6,6 +6,7 @@ Every number a peer produces is kept in the peer's own unit (see each peer's ``u
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import warnings
 from dataclasses import dataclass, field
@@ -40,6 +41,15 @@ class PeerRun:
     params: int | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def importable(module: str) -> bool:
+    """Whether the peer tool ``module`` is installed (peers are optional: a missing one is skipped, not an error)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import time
 
 import torch.nn as nn
 
-from profiler.crosscheck.base import Item, PeerRun, own_cost, own_from_inclusive, quiet
+from profiler.crosscheck.base import Item, PeerRun, own_cost, own_from_inclusive, quiet, importable
 from profiler.crosscheck.conventions import BATCH_NORM_OPS, SDPA_OPS
 
 NAME = "fvcore"
@@ -27,11 +27,7 @@ _SKIPPED.update({"aten.baddbmm": "aten::baddbmm", "aten.addbmm": "aten::addbmm",
 
 
 def available() -> bool:
-    try:
-        import fvcore.nn  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("fvcore.nn")
 
 
 def run(model: nn.Module, args, kwargs) -> PeerRun:

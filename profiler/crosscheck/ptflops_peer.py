@@ -21,7 +21,7 @@ from collections import defaultdict
 import torch
 import torch.nn as nn
 
-from profiler.crosscheck.base import Item, PeerRun, is_descendant, own_cost, quiet
+from profiler.crosscheck.base import Item, PeerRun, is_descendant, own_cost, quiet, importable
 from profiler.crosscheck.conventions import POOL_OPS, PTFLOPS_ACTIVATIONS, SDPA_OPS, UPSAMPLE_OPS, adaptive_mean
 
 NAME = "ptflops"
@@ -38,11 +38,7 @@ _DOUBLE = (nn.ReLU, nn.ELU, nn.PReLU, nn.GELU, nn.MaxPool1d, nn.MaxPool2d, nn.Ma
 
 
 def available() -> bool:
-    try:
-        import ptflops  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("ptflops")
 
 
 def _single_input(args, kwargs):

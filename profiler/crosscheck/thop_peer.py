@@ -14,7 +14,7 @@ import time
 import torch.nn as nn
 
 from profiler.counters.registry import numel
-from profiler.crosscheck.base import Item, PeerRun, is_descendant, own_cost, quiet
+from profiler.crosscheck.base import Item, PeerRun, is_descendant, own_cost, quiet, importable
 from profiler.crosscheck.conventions import SDPA_OPS
 
 NAME = "thop"
@@ -23,11 +23,7 @@ CONVENTION = "thop"
 
 
 def available() -> bool:
-    try:
-        import thop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("thop")
 
 
 def run(model: nn.Module, args, kwargs) -> PeerRun:

@@ -13,7 +13,7 @@ import time
 import torch
 import torch.nn as nn
 
-from profiler.crosscheck.base import Item, PeerRun, own_cost, own_from_inclusive
+from profiler.crosscheck.base import Item, PeerRun, own_cost, own_from_inclusive, importable
 from profiler.crosscheck.conventions import SDPA_OPS
 
 NAME = "torch"
@@ -22,11 +22,7 @@ CONVENTION = "torch"
 
 
 def available() -> bool:
-    try:
-        from torch.utils.flop_counter import FlopCounterMode  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("torch.utils.flop_counter")
 
 
 def run(model: nn.Module, args, kwargs) -> PeerRun:

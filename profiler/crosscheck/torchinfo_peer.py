@@ -15,7 +15,7 @@ import time
 import torch.nn as nn
 
 from profiler.counters.registry import numel
-from profiler.crosscheck.base import Item, PeerRun, own_cost, quiet
+from profiler.crosscheck.base import Item, PeerRun, own_cost, quiet, importable
 from profiler.crosscheck.conventions import SDPA_OPS
 
 NAME = "torchinfo"
@@ -24,11 +24,7 @@ CONVENTION = "torchinfo"
 
 
 def available() -> bool:
-    try:
-        import torchinfo  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("torchinfo")
 
 
 def run(model: nn.Module, args, kwargs) -> PeerRun:

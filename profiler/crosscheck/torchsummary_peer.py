@@ -14,7 +14,7 @@ import time
 import torch
 import torch.nn as nn
 
-from profiler.crosscheck.base import Item, PeerRun, quiet
+from profiler.crosscheck.base import Item, PeerRun, quiet, importable
 
 NAME = "torchsummary"
 UNIT = "params"
@@ -22,11 +22,7 @@ CONVENTION = None  # compared on parameters: ours = unique parameters
 
 
 def available() -> bool:
-    try:
-        import torchsummary  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("torchsummary")
 
 
 def run(model: nn.Module, args, kwargs) -> PeerRun:
