@@ -17,7 +17,6 @@ import copy
 import io
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -85,7 +84,7 @@ def methods(model, x):
     return out
 
 
-def measure(fns: dict, repeats: int, warmup: int = 1) -> dict:
+def measure(fns: dict, repeats: int, warmup: int = 3) -> dict:
     """name -> (median wall s, median cpu s), interleaved rounds."""
     for _ in range(warmup):
         for f in fns.values():
@@ -122,7 +121,7 @@ def resolution_sweep(name: str, sizes, repeats: int):
                "profiler (real pass)": lambda x=x: profiler.profile(model, x),
                "profiler (meta pass)": lambda x=x: profiler.profile(model, x, device="meta")}
         reps = repeats if s <= 512 else max(1, repeats // 3)
-        r = measure(fns, reps, warmup=1 if s <= 512 else 0)
+        r = measure(fns, reps, warmup=2 if s <= 512 else 1)
         rows.append((s, {k: v[0] for k, v in r.items()}))
         print(f"  {name} {s}x{s}: " + ", ".join(f"{k} {v[0] * 1e3:.0f} ms" for k, v in r.items()), flush=True)
     return rows
@@ -130,10 +129,13 @@ def resolution_sweep(name: str, sizes, repeats: int):
 
 def big_model_child(spec: str) -> dict:
     """Profile ``spec`` built on meta in a fresh process; its wall time and peak RSS."""
-    code = ("import time, resource, json; t=time.perf_counter(); from profiler.fast import profile_spec; "
+    code = ("import time, json; t=time.perf_counter(); from profiler.fast import profile_spec; "
             f"p, b = profile_spec({spec!r}); "
             "print(json.dumps({'seconds': time.perf_counter()-t, 'macs': p.macs, 'params': p.params, "
-            "'build': b.build, 'rss_gib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))")
+            "'build': b.build, 'rss_gib': [int(l.split()[1]) for l in open('/proc/self/status') "
+            "if l.startswith('VmHWM:')][0] / 2**20}))")
+    # VmHWM (peak resident set of this process image): ru_maxrss would carry over the parent's peak, since
+    # Linux keeps it across fork + exec.
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     import json
