@@ -60,6 +60,19 @@ class Context:
     profile: Any  # profiler.Profile
     result: dict = field(default_factory=dict)  # the JSON document (profiler.report.document) + extension keys
     sections: list = field(default_factory=list)
+    model_kwargs: dict = field(default_factory=dict)  # --kwargs, to rebuild the model
+
+    def real_model(self):
+        """The model with real weights. ``--device meta`` builds shape-only (nothing allocated); extensions
+        that run real kernels (peer tools, latency) get the same architecture rebuilt with random weights."""
+        model = self.model
+        if any(t.device.type == "meta" for t in (*model.parameters(), *model.buffers())):
+            from profiler import zoo
+
+            model, _ = zoo.create(self.info.spec if self.info.zoo != "user" else self.info.name,
+                                  **self.model_kwargs)
+            self.model = model
+        return model
 
 
 # -- argument types ------------------------------------------------------------------------------------------

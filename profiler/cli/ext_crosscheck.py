@@ -33,7 +33,7 @@ def apply(args, ctx) -> None:
     if x is None or (isinstance(x, torch.Tensor) and x.device.type == "meta"):
         x = torch.randn(tuple(ctx.profile.inputs[0]))
     # Our own CPU pass with the same input: the peers run real kernels (fused attention ...), so must we.
-    result = crosscheck(ctx.model, x, tools=tools or None)
+    result = crosscheck(ctx.real_model(), x, tools=tools or None)
     ctx.result["crosscheck"] = dict(result)
     if result.skipped:
         ctx.result["crosscheck_skipped"] = dict(result.skipped)

@@ -48,17 +48,6 @@ def _positive(t: str) -> int:
     return n
 
 
-def _real_model(ctx):
-    """The model with real weights: a model built shape-only (meta) is rebuilt by its zoo spec."""
-    model = ctx.model
-    if any(p.device.type == "meta" for p in model.parameters()) or \
-            any(b.device.type == "meta" for b in model.buffers()):
-        from profiler import zoo
-
-        model, _ = zoo.create(ctx.info.spec if ctx.info.zoo != "user" else ctx.info.name)
-    return model
-
-
 def apply(args, ctx) -> None:
     if not getattr(args, "latency", False):
         if getattr(args, "roofline", None):
@@ -80,7 +69,7 @@ def apply(args, ctx) -> None:
         raise UsageError("--latency needs a model that takes one input tensor")
     batches = _parse_list(args.batch_sizes, "batch-sizes", _positive) if args.batch_sizes else [shape[0]]
     device = args.latency_device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = _real_model(ctx)
+    model = ctx.real_model()
 
     rows, table = [], []
     for name, dt in dtypes:

@@ -144,11 +144,19 @@ def main(argv, subcommands: dict, extensions: list) -> int:
     kwargs = zoo.parse_kwargs(args.kwargs)
     fmt = format_for(args.format, args.output)
 
-    model, info = zoo.create(args.model, **kwargs)
+    if args.device == "meta":
+        # Shape-only from construction on: a 1B-parameter model costs no memory (profiler.fast).
+        from profiler.fast import create_meta
+
+        built = create_meta(args.model, **kwargs)
+        model, info, build_notes = built.model, built.info, built.notes
+    else:
+        model, info = zoo.create(args.model, **kwargs)
+        build_notes = []
     known = info.zoo != "user" or hasattr(model, "input_size")
     shape = (args.batch, *input_size(args.input, info.input_size, f"{info.zoo}:{info.name}", rank_known=known))
     prof, x, notes = run_profile(model, shape, args.device, conv.name, args.strict, info.spec)
-    prof.notes.extend(notes)
+    prof.notes.extend(build_notes + notes)
 
     rows = report.layer_rows(prof, depth=args.depth)
     if args.top:
@@ -156,7 +164,7 @@ def main(argv, subcommands: dict, extensions: list) -> int:
     result = report.document(prof, info, rows)
     if args.summary:
         result["summary"] = report.summary_sizes(prof)
-    ctx = Context(args=args, model=model, info=info, inputs=x, profile=prof, result=result)
+    ctx = Context(args=args, model=model, info=info, inputs=x, profile=prof, result=result, model_kwargs=kwargs)
     for ext in extensions:
         ext.apply(args, ctx)
 

@@ -233,3 +233,26 @@ def test_cuda_without_a_gpu_is_a_usage_error(capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     code, out, err = run(capsys, "blocks_mnist_plain", "--device", "cuda")
     assert code == 2 and out == "" and err.count("\n") == 1 and "no CUDA device" in err
+
+
+def test_device_meta_builds_shape_only_and_rebuilds_for_extensions(capsys, net, monkeypatch):
+    seen = {}
+
+    class Ext:
+        @staticmethod
+        def add_arguments(parser):
+            pass
+
+        @staticmethod
+        def apply(args, ctx):
+            seen["built"] = {p.device.type for p in ctx.model.parameters()}
+            real = ctx.real_model()
+            seen["real"] = {p.device.type for p in real.parameters()}
+            seen["width"] = real.conv.out_channels
+
+    code = profile_cmd.main([f"{net}:build", "--kwargs", "width=4", "--input", "16", "--device", "meta"],
+                            {}, [Ext])
+    capsys.readouterr()
+    assert code == 0
+    # nothing allocated at construction; extensions that run real kernels get real weights, same --kwargs
+    assert seen == {"built": {"meta"}, "real": {"cpu"}, "width": 4}
