@@ -167,6 +167,30 @@ def _prepare_inputs(inputs, device: torch.device, dtype: torch.dtype):
     return args, kwargs, batch
 
 
+def _setup(caller: str, model: nn.Module, inputs, runs, warmup, device, dtype, threads):
+    """Check a measurement's arguments; (the module to run, device, dtype, (args, kwargs, batch)).
+
+    The user's model is never moved or cast: where device or dtype differ from the model's, a deep copy runs.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{caller}() needs a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(runs, int) or runs < 1:
+        raise UsageError(f"runs must be a positive integer, got {runs!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise UsageError(f"warmup must be a non-negative integer, got {warmup!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise UsageError(f"threads must be a positive integer, got {threads!r}")
+    dev = _parse_device(device)
+    home_dev, home_dtype = _model_place(model)
+    if home_dev.type == "meta":
+        raise UsageError("this model's weights are on the meta device (built shape-only); build it with real "
+                         "weights to measure latency")
+    run_dtype = parse_dtype(dtype) or home_dtype
+    net = model if _same_device(home_dev, dev) and run_dtype == home_dtype else \
+        copy.deepcopy(model).to(device=dev, dtype=run_dtype)
+    return net, dev, run_dtype, _prepare_inputs(inputs, dev, run_dtype)
+
+
 def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 10, device="cpu",
                     dtype=None, threads: int | None = None) -> LatencyStats:
     """Median and spread of ``runs`` timed forward passes of ``model`` on ``inputs``.
@@ -182,24 +206,8 @@ def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 1
     The model is not modified: submodules' training flags are restored, and if device or dtype differ from
     the model's, a deep copy runs instead.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"measure_latency() needs a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(runs, int) or runs < 1:
-        raise UsageError(f"runs must be a positive integer, got {runs!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise UsageError(f"warmup must be a non-negative integer, got {warmup!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise UsageError(f"threads must be a positive integer, got {threads!r}")
-    dev = _parse_device(device)
-    home_dev, home_dtype = _model_place(model)
-    run_dtype = parse_dtype(dtype) or home_dtype
-
-    # Never move or cast the user's model: a copy runs where it must differ.
-    if _same_device(home_dev, dev) and run_dtype == home_dtype:
-        net = model
-    else:
-        net = copy.deepcopy(model).to(device=dev, dtype=run_dtype)
-    args, kwargs, batch = _prepare_inputs(inputs, dev, run_dtype)
+    net, dev, run_dtype, (args, kwargs, batch) = _setup("measure_latency", model, inputs, runs, warmup, device,
+                                                         dtype, threads)
 
     flags = [(m, m.training) for m in net.modules()]
     old_threads = torch.get_num_threads()

@@ -12,7 +12,6 @@ the difference of the medians so the reader can judge.
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -20,9 +19,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules import module as _module_mod
 
-from profiler.errors import UsageError
-from profiler.latency import (LatencyStats, _model_place, _parse_device, _prepare_inputs, _same_device,
-                              parse_dtype, summarize)
+from profiler.latency import LatencyStats, _setup, summarize
 
 
 @dataclass
@@ -114,21 +111,8 @@ def measure_layer_latency(model: nn.Module, inputs, *, runs: int = 20, warmup: i
     inputs, device, dtype, threads: as :func:`profiler.latency.measure_latency` (eval mode, ``no_grad``; the
     user's model is not changed: a copy runs where device or dtype differ, training flags are restored).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"measure_layer_latency() needs a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(runs, int) or runs < 1:
-        raise UsageError(f"runs must be a positive integer, got {runs!r}")
-    if not isinstance(warmup, int) or warmup < 0:
-        raise UsageError(f"warmup must be a non-negative integer, got {warmup!r}")
-    dev = _parse_device(device)
-    home_dev, home_dtype = _model_place(model)
-    if home_dev.type == "meta":
-        raise UsageError("this model's weights are on the meta device (built shape-only); build it with real "
-                         "weights to measure latency")
-    run_dtype = parse_dtype(dtype) or home_dtype
-    net = model if _same_device(home_dev, dev) and run_dtype == home_dtype else \
-        copy.deepcopy(model).to(device=dev, dtype=run_dtype)
-    args, kwargs, batch = _prepare_inputs(inputs, dev, run_dtype)
+    net, dev, run_dtype, (args, kwargs, batch) = _setup("measure_layer_latency", model, inputs, runs, warmup,
+                                                         device, dtype, threads)
 
     paths = {id(m): p for p, m in net.named_modules()}
     types = {p: type(m).__name__ for p, m in net.named_modules()}
