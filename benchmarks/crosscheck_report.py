@@ -18,7 +18,7 @@ import warnings
 
 import torch
 from tabulate import tabulate
-from tqdm import tqdm
+from profiler.progress import progress
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
 
     results, ours_macs, skipped = {}, {}, {}
     t0 = time.time()
-    for spec in tqdm(args.models, desc="crosscheck", unit="model"):
+    for spec in progress(args.models, desc="crosscheck"):
         model, info = zoo.create(spec)
         x = torch.randn(1, *info.input_size)
         prof = profile(model, x, name=info.spec)

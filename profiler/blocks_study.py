@@ -107,7 +107,7 @@ def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable
     warmup: untimed passes before a model's first round; one more untimed pass precedes each later round
     (the model's weights left the caches while the others ran).
     cuda: time on the GPU too (``None``: when one is available). threads: CPU intra-op threads for the
-    timings (``None``: torch's setting). progress: tqdm bars on stderr (``None``: when more than 3 models).
+    timings (``None``: torch's setting). progress: tqdm bars on stderr (``None``: for more than 3 models, on a terminal, not in CI).
     """
     from profiler import profile
 
@@ -124,9 +124,12 @@ def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable
     elif cuda and not torch.cuda.is_available():
         raise UsageError("CUDA timing requested but CUDA is not available on this machine")
     jobs = [(d, b) for d in names for b in blocks]
-    if progress is None:
-        progress = len(jobs) > 3
     from tqdm import tqdm
+
+    from profiler.progress import progress_enabled
+
+    if progress is None:
+        progress = len(jobs) > 3 and progress_enabled()
 
     # 1. build, count and size every model
     gen = torch.Generator().manual_seed(seed)

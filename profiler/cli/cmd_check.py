@@ -6,7 +6,6 @@ Exit codes: 0 when every entry is ok or explained, 1 on any mismatch (or a model
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 HELP = ("Profile every entry of a registry of published MACs/params and print published | counted | "
@@ -36,12 +35,10 @@ def run(args) -> int:
     if not chosen:
         raise UsageError(f"no registry entry matches {args.only!r} ({len(entries)} entries; "
                          "patterns match ids and models, e.g. --only 'E/*' or --only mixnet)")
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
+    from profiler.progress import progress as bar
 
-        def progress(it):
-            return tqdm(it, desc="check", unit="entry", file=sys.stderr, leave=False)
+    def progress(it):
+        return bar(it, desc="check", unit="entry")
 
     t0 = time.perf_counter()
     results = run_check(chosen, device=args.device, progress=progress)

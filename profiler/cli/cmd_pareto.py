@@ -64,8 +64,8 @@ def fill_counted(points, axis: str, progress: bool = False) -> list[str]:
     todo = [p for p in points if (p.extra.get("zoo") or "").strip() and (p.macs is None or p.params is None)]
     it = todo
     if progress and todo:
-        from tqdm import tqdm
-        it = tqdm(todo, desc="counting MACs (meta device)", unit="model", leave=False)
+        from profiler.progress import progress as bar
+        it = bar(todo, desc="counting MACs (meta device)")
     for p in it:
         spec = p.extra["zoo"].strip()
         try:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import os
-import sys
 
 from profiler.errors import UsageError
 
@@ -59,8 +58,8 @@ def run(args) -> int:
     rows = [r for r in previous if r["zoo"] == args.zoo and r["name"] in set(names)] if args.resume else []
     bar = None
     if not args.no_progress and todo:
-        from tqdm import tqdm
-        bar = tqdm(total=len(todo), unit="model", file=sys.stderr, dynamic_ncols=True)
+        from profiler.progress import progress
+        bar = progress(total=len(todo))
     with open(out, "a" if append else "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=sweep.COLUMNS)
         if not append:

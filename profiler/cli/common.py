@@ -1,5 +1,5 @@
 """Shared pieces of the CLI: parser construction, one-line errors, the context handed to extensions,
-argument parsers (input sizes, positive integers), output writing and the progress bar."""
+argument parsers (input sizes, positive integers), output writing; the progress bar (profiler.progress)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+from profiler.progress import progress, progress_enabled  # noqa: F401 - re-exported for the commands
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -171,29 +173,3 @@ def format_for(fmt: str | None, output: str | None, default: str = "table") -> s
         return FORMAT_OF_SUFFIX.get(os.path.splitext(output)[1].lower(), default)
     return default
 
-
-# -- progress ----------------------------------------------------------------------------------------------
-def progress_enabled(stream=None) -> bool:
-    """A bar only for a person watching: stderr is a terminal and no CI / PROFILER_NO_PROGRESS is set."""
-    stream = stream or sys.stderr
-    if os.environ.get("CI") or os.environ.get("PROFILER_NO_PROGRESS"):
-        return False
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-def progress(iterable=None, total: int | None = None, desc: str | None = None, unit: str = "model", **kwargs):
-    """A tqdm progress bar on stderr for commands that profile many models (sweep, pareto, check ...).
-
-        for name in progress(names, desc="profiling"):
-            ...
-
-    Disabled (a plain pass-through with the same interface) when stderr is not a terminal or under CI.
-    """
-    from tqdm.auto import tqdm
-
-    kwargs.setdefault("disable", not progress_enabled())
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
-                leave=False, **kwargs)
