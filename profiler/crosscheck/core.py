@@ -101,7 +101,7 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     from profiler.crosscheck.census import functional_global_pools
 
     # On a copy: a pass in training mode would update BatchNorm statistics.
-    ctx = {"functional_pools": functional_global_pools(copy.deepcopy(model), args, kwargs)}
+    ctx = {"functional_pools": functional_global_pools(copy.deepcopy(model), args, kwargs), "args": args}
     result = CrosscheckResult()
     for name in names:
         peer = PEERS[name]

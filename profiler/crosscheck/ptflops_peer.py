@@ -8,7 +8,9 @@ pytorch backend, read from ptflops/pytorch_engine.py and pytorch_ops.py (0.7.x):
   (timm's Attention hook counts QK^T/softmax/AV and q scaling, so its qkv/proj Linears are dropped);
 - ``torch.nn.functional`` relu/prelu/elu/relu6/gelu/silu/softmax/pools/interpolate and torch/Tensor
   matmul/mm/bmm/addmm/baddbmm/add/mul are patched during the pass and counted wherever they are called:
-  a hooked nn.ReLU/GELU/pool/Upsample module whose forward calls the patched function counts twice.
+  a hooked nn.ReLU/GELU/pool/Upsample module whose forward calls the patched function counts twice;
+- the total is "per sample" only in part: the hooks' sum is divided by the batch size (``len()`` of the
+  first positional input), the patched functionals' counts are not.
 aten backend (aten_engine.py): a TorchDispatchMode counting aten convolution/mm/matmul/addmm/bmm only
 (bias included); everything else, fused attention included, is zero.
 Unit: MACs (ptflops prints "GMac").
@@ -127,6 +129,9 @@ def explain(prof, model: nn.Module, peer: PeerRun, ctx=None) -> list[Item]:
     hooked_types = _hooked_types()
     mods = dict(model.named_modules())
     hooked = [p for p, m in mods.items() if type(m) in hooked_types]
+    # ptflops' batch counter: len() of the model's first positional input (1 for keyword-only inputs).
+    args = (ctx or {}).get("args") or ()
+    batch = len(args[0]) if args and isinstance(args[0], torch.Tensor) and args[0].dim() else 1
     items: list[Item] = []
 
     for layer in prof.layers:
@@ -148,16 +153,23 @@ def explain(prof, model: nn.Module, peer: PeerRun, ctx=None) -> list[Item]:
                                   -lost))
             continue
         if type(mod) in hooked_types:
-            if isinstance(mod, _DOUBLE) and type(mod) in hooked_types:
+            # What the hook itself counts: ours without the patched functionals, plus its own quirks.
+            hook = own_cost(layer, CONVENTION, not_functional)
+            if isinstance(mod, _DOUBLE):
                 twice = own_cost(layer, CONVENTION, functional)
                 if twice:
                     items.append(Item(f"counted twice: {type(mod).__name__} hook and the patched functional "
                                       "it calls", layer.path, twice))
+                    hook += twice
             if type(mod).__name__ == "Attention" and type(mod).__module__.startswith("timm") and layer.input_shapes:
                 b, n, c = layer.input_shapes[0][:3] if len(layer.input_shapes[0]) == 3 else (0, 0, 0)
                 if b:
                     items.append(Item("q scaling (N x C multiplies) counted by ptflops' timm Attention hook",
                                       layer.path, b * n * c * layer.calls))
+                    hook += b * n * c * layer.calls
+            if batch > 1 and hook:
+                items.append(Item(f"per sample: ptflops divides module-hook counts by the batch size ({batch}), "
+                                  "not its patched-functional counts", layer.path, round(hook / batch) - hook))
             continue
         # Not hooked: only what reaches a patched functional is counted.
         lost_attn = own_cost(layer, CONVENTION, lambda op, cat: op in SDPA_OPS)

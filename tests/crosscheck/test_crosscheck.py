@@ -29,7 +29,8 @@ def ptflops_total(model, x, backend):
     from ptflops import get_model_complexity_info
     with contextlib.redirect_stdout(io.StringIO()):
         macs, _ = get_model_complexity_info(copy.deepcopy(model), tuple(x.shape[1:]), as_strings=False,
-                                            print_per_layer_stat=False, backend=backend)
+                                            input_constructor=lambda res: x, print_per_layer_stat=False,
+                                            backend=backend)
     return macs
 
 
@@ -136,6 +137,22 @@ def test_ptflops_double_counts_named(cnn_result):
     # (ReLU6 calls F.hardtanh, which ptflops does not patch).
     items = {(i["layer"], i["macs"]) for i in cnn_result["ptflops"]["explained"] if "twice" in i["what"]}
     assert items == {("2", 2048), ("3", 2048), ("7", 1024)}
+
+
+@need("ptflops")
+def test_ptflops_batch_divides_hook_counts_only():
+    # At batch 2 ptflops divides what its module hooks count by 2 but adds the patched F.relu / F.max_pool2d /
+    # F.adaptive_avg_pool2d counts of both samples: each hooked layer's item is minus half its hook count.
+    x = torch.randn(2, 3, 16, 16)
+    r = profiler.crosscheck(small_cnn(), x, tools=["ptflops"])
+    check_contract(r)
+    e = r["ptflops"]
+    assert e["ours"] == 2 * EXPECTED["ptflops"]
+    assert e["theirs"] == ptflops_total(small_cnn(), x, "pytorch") == EXPECTED["ptflops"] + 2 * (2048 + 2048 + 1024)
+    assert e["unexplained"] == 0 and e["layers_unexplained"] == []
+    per_sample = {i["layer"]: i["macs"] for i in e["explained"] if "batch size (2)" in i["what"]}
+    assert per_sample == {"0": -(55_296 + 2048), "1": -2 * 2048, "2": -2048, "3": -2048, "4": -73_728,
+                          "5": -2 * 1024, "6": -1024, "7": -1024, "9": -170}
 
 
 @need("torchinfo")
