@@ -45,24 +45,22 @@ def _positive(x, name: str) -> Fraction:
     return f
 
 
+def _area(x, what: str, pair: str) -> Fraction:
+    """x * x for a number, h * w for a pair: the area of a kernel or of an output feature map."""
+    if isinstance(x, (tuple, list)):
+        if len(x) != 2:
+            raise ValueError(f"{what} must be an int or a {pair} pair, got {x!r}")
+        return _positive(x[0], f"{what} height") * _positive(x[1], f"{what} width")
+    side = _positive(x, f"{what} size")
+    return side * side
+
+
 def _kernel_area(k) -> Fraction:
-    """k x k for an int, kh x kw for a pair."""
-    if isinstance(k, (tuple, list)):
-        if len(k) != 2:
-            raise ValueError(f"kernel must be an int or a (kh, kw) pair, got {k!r}")
-        return _positive(k[0], "kernel height") * _positive(k[1], "kernel width")
-    k = _positive(k, "kernel size")
-    return k * k
+    return _area(k, "kernel", "(kh, kw)")
 
 
-def _area(df) -> Fraction:
-    """df x df for an int, h x w for a pair (the output feature map)."""
-    if isinstance(df, (tuple, list)):
-        if len(df) != 2:
-            raise ValueError(f"feature map must be an int or an (h, w) pair, got {df!r}")
-        return _positive(df[0], "feature-map height") * _positive(df[1], "feature-map width")
-    df = _positive(df, "feature-map size")
-    return df * df
+def _map_area(df) -> Fraction:
+    return _area(df, "feature-map", "(h, w)")
 
 
 def separable_ratio(n, k, alpha=1.0) -> Fraction:
@@ -85,21 +83,21 @@ def standard_conv_cost(k, m, n, df, alpha=1.0, rho=1.0) -> Fraction:
     """
     a = _positive(alpha, "alpha")
     r = _positive(rho, "rho")
-    return _kernel_area(k) * (a * _positive(m, "m")) * (a * _positive(n, "n")) * r * r * _area(df)
+    return _kernel_area(k) * (a * _positive(m, "m")) * (a * _positive(n, "n")) * r * r * _map_area(df)
 
 
 def depthwise_conv_cost(k, m, df, alpha=1.0, rho=1.0) -> Fraction:
     """MACs of a depthwise ``k x k`` conv on ``m`` channels, ``df x df`` output: ``k^2 (alpha m)(rho df)^2``."""
     a = _positive(alpha, "alpha")
     r = _positive(rho, "rho")
-    return _kernel_area(k) * (a * _positive(m, "m")) * r * r * _area(df)
+    return _kernel_area(k) * (a * _positive(m, "m")) * r * r * _map_area(df)
 
 
 def pointwise_conv_cost(m, n, df, alpha=1.0, rho=1.0) -> Fraction:
     """MACs of a pointwise (1x1) conv ``m -> n`` channels, ``df x df`` output: ``(alpha m)(alpha n)(rho df)^2``."""
     a = _positive(alpha, "alpha")
     r = _positive(rho, "rho")
-    return (a * _positive(m, "m")) * (a * _positive(n, "n")) * r * r * _area(df)
+    return (a * _positive(m, "m")) * (a * _positive(n, "n")) * r * r * _map_area(df)
 
 
 def separable_conv_cost(k, m, n, df, alpha=1.0, rho=1.0) -> Fraction:
