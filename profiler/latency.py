@@ -11,6 +11,7 @@ the requested device or dtype differs from the model's, a deep copy is moved ins
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -191,6 +192,25 @@ def _setup(caller: str, model: nn.Module, inputs, runs, warmup, device, dtype, t
     return net, dev, run_dtype, _prepare_inputs(inputs, dev, run_dtype)
 
 
+@contextlib.contextmanager
+def _measuring(net: nn.Module, threads: int | None):
+    """Eval mode under ``torch.no_grad()`` with ``threads`` CPU threads (``None``: torch's setting); every
+    submodule's training flag and the thread count are restored afterwards, also when a pass raises."""
+    flags = [(m, m.training) for m in net.modules()]
+    old_threads = torch.get_num_threads()
+    try:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        net.eval()
+        with torch.no_grad():
+            yield
+    finally:
+        for m, training in flags:
+            m.training = training
+        if threads is not None:
+            torch.set_num_threads(old_threads)
+
+
 def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 10, device="cpu",
                     dtype=None, threads: int | None = None) -> LatencyStats:
     """Median and spread of ``runs`` timed forward passes of ``model`` on ``inputs``.
@@ -209,32 +229,21 @@ def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 1
     net, dev, run_dtype, (args, kwargs, batch) = _setup("measure_latency", model, inputs, runs, warmup, device,
                                                          dtype, threads)
 
-    flags = [(m, m.training) for m in net.modules()]
-    old_threads = torch.get_num_threads()
     cuda = dev.type == "cuda"
     samples: list[float] = []
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        net.eval()
-        with torch.no_grad():
-            for _ in range(warmup):
-                net(*args, **kwargs)
+    with _measuring(net, threads):
+        for _ in range(warmup):
+            net(*args, **kwargs)
+        if cuda:
+            torch.cuda.synchronize(dev)
+        for _ in range(runs):
             if cuda:
                 torch.cuda.synchronize(dev)
-            for _ in range(runs):
-                if cuda:
-                    torch.cuda.synchronize(dev)
-                t0 = time.perf_counter()
-                net(*args, **kwargs)
-                if cuda:
-                    torch.cuda.synchronize(dev)
-                samples.append((time.perf_counter() - t0) * 1e3)
+            t0 = time.perf_counter()
+            net(*args, **kwargs)
+            if cuda:
+                torch.cuda.synchronize(dev)
+            samples.append((time.perf_counter() - t0) * 1e3)
         used_threads = torch.get_num_threads()
-    finally:
-        for m, training in flags:
-            m.training = training
-        if threads is not None:
-            torch.set_num_threads(old_threads)
     return summarize(samples, warmup=warmup, device=str(dev), dtype=str(run_dtype).removeprefix("torch."),
                      batch=batch, threads=used_threads)

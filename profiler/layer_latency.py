@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules import module as _module_mod
 
-from profiler.latency import LatencyStats, _setup, summarize
+from profiler.latency import LatencyStats, _measuring, _setup, summarize
 
 
 @dataclass
@@ -119,8 +119,6 @@ def measure_layer_latency(model: nn.Module, inputs, *, runs: int = 20, warmup: i
     cuda = dev.type == "cuda"
     sync = (lambda: torch.cuda.synchronize(dev)) if cuda else None
     timer = _Timer(paths, sync)
-    flags = [(m, m.training) for m in net.modules()]
-    old_threads = torch.get_num_threads()
     inclusive: dict[str, list[float]] = {}
     selfs: dict[str, list[float]] = {}
     calls: dict[str, int] = {}
@@ -145,26 +143,17 @@ def measure_layer_latency(model: nn.Module, inputs, *, runs: int = 20, warmup: i
                 h2.remove()
         return (time.perf_counter() - t0) * 1e3
 
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        net.eval()
-        with torch.no_grad():
-            for _ in range(warmup):
-                one_pass(False)
-            for _ in range(runs):  # interleaved so load on a shared machine hits both alike
-                plain.append(one_pass(False))
-                hooked.append(one_pass(True))
-                for p, t in timer.inclusive.items():
-                    inclusive.setdefault(p, []).append(t * 1e3)
-                    selfs.setdefault(p, []).append(timer.self_time[p] * 1e3)
-                    calls[p] = timer.calls[p]
+    with _measuring(net, threads):
+        for _ in range(warmup):
+            one_pass(False)
+        for _ in range(runs):  # interleaved so load on a shared machine hits both alike
+            plain.append(one_pass(False))
+            hooked.append(one_pass(True))
+            for p, t in timer.inclusive.items():
+                inclusive.setdefault(p, []).append(t * 1e3)
+                selfs.setdefault(p, []).append(timer.self_time[p] * 1e3)
+                calls[p] = timer.calls[p]
         used = torch.get_num_threads()
-    finally:
-        for m, training in flags:
-            m.training = training
-        if threads is not None:
-            torch.set_num_threads(old_threads)
 
     dname = str(run_dtype).removeprefix("torch.")
     common = dict(warmup=warmup, device=str(dev), dtype=dname, batch=batch, threads=used)
