@@ -52,6 +52,8 @@ class Context:
 
     The extension may add keys to ``result`` (the JSON document, e.g. ``result["crosscheck"]``) and append
     ``(title, text)`` to ``sections`` (printed after the per-layer table in text formats); it must not print.
+    Section text is plain text (tables in tabulate's ``simple`` format, whatever ``--format`` is): every page
+    format shows it preformatted (a fenced block in Markdown, ``<pre>`` in HTML).
     """
     args: argparse.Namespace
     model: Any  # the nn.Module (eval mode)

@@ -37,10 +37,8 @@ def apply(args, ctx) -> None:
     ctx.result["crosscheck"] = dict(result)
     if result.skipped:
         ctx.result["crosscheck_skipped"] = dict(result.skipped)
-    fmt = getattr(args, "format", None) or "table"
-    tablefmt = {"markdown": "github", "html": "html"}.get(fmt, "simple")
-    text = summary_table(result, tablefmt)
+    text = summary_table(result)
     if result.skipped:
         text += "\nnot run: " + "; ".join(f"{t} ({why})" for t, why in result.skipped.items())
     ctx.sections.append(("Cross-check with peer tools (each in its own unit and convention)", text))
-    ctx.sections.append(("Cross-check: reasons for each difference", reasons_table(result, tablefmt)))
+    ctx.sections.append(("Cross-check: reasons for each difference", reasons_table(result)))

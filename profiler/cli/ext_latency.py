@@ -90,11 +90,10 @@ def apply(args, ctx) -> None:
             per_image = st.median_ms / b
             table.append((st.dtype, b, f"{st.median_ms:.3f}", f"{st.iqr_ms:.3f}", f"{per_image:.3f}",
                           f"{st.device}, {st.threads} thread(s)"))
-    tablefmt = {"markdown": "github", "html": "html"}.get(getattr(args, "format", None) or "table", "simple")
     ctx.sections.append((f"Latency (ms, median and IQR over {args.runs} runs after {args.warmup} warm-up; "
                          f"eval, no_grad; {ctx.profile.macs:,} {ctx.profile.unit} at batch {shape[0]})",
                          tabulate(table, headers=["dtype", "batch", "median ms", "IQR ms", "ms / image", "where"],
-                                  tablefmt=tablefmt, disable_numparse=True)))
+                                  disable_numparse=True)))
 
     name0, dt0 = dtypes[0]
     lat = measure_layer_latency(model, torch.randn(shape), runs=args.runs, warmup=args.warmup, device=device,
@@ -112,7 +111,7 @@ def apply(args, ctx) -> None:
                          f"layer's own work, ms; hooks add {lat.overhead_ms:.2f} ms to a {lat.plain_median_ms:.2f} ms "
                          f"pass), slowest {len(body)}",
                          tabulate(body, headers=["layer", "type", "self ms", "IQR ms", "MMACs", "GMAC/s"],
-                                  tablefmt=tablefmt, disable_numparse=True)))
+                                  disable_numparse=True)))
     ctx.result["latency"] = {"unit": "ms", "model": rows, "layers": lat.to_dict()}
 
     if args.roofline:

@@ -19,6 +19,4 @@ def apply(args, ctx) -> None:
 
     pairs = separable_pairs(ctx.profile)
     ctx.result["separable"] = pairs_json(pairs)
-    fmt = getattr(args, "format", "table")
-    tablefmt = {"markdown": "github", "html": "html"}.get(fmt, "simple")
-    ctx.sections.append(("Depthwise separable pairs (MACs, bias not counted)", pairs_table(pairs, tablefmt)))
+    ctx.sections.append(("Depthwise separable pairs (MACs, bias not counted)", pairs_table(pairs)))

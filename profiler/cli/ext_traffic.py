@@ -26,7 +26,6 @@ def apply(args, ctx) -> None:
         raise UsageError(f"--traffic-top must be at least 1, got {top}")
     tr = traffic(ctx.profile)
     ctx.result["traffic"] = tr.to_dict()
-    tablefmt = {"markdown": "github", "html": "html"}.get(getattr(args, "format", None) or "table", "simple")
     title = ("Memory traffic per layer (MB = 10^6 B read/written by the layer's own ops; MACs/B = "
              "multiply-accumulates per byte)" + (f", top {top} by bytes" if top else ""))
-    ctx.sections.append((title, traffic_table(tr, top=top, tablefmt=tablefmt)))
+    ctx.sections.append((title, traffic_table(tr, top=top)))

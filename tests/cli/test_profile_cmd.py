@@ -256,3 +256,17 @@ def test_device_meta_builds_shape_only_and_rebuilds_for_extensions(capsys, net, 
     assert code == 0
     # nothing allocated at construction; extensions that run real kernels get real weights, same --kwargs
     assert seen == {"built": {"meta"}, "real": {"cpu"}, "width": 4}
+
+
+def test_extension_tables_are_plain_text_in_every_page_format(capsys, tmp_path):
+    # Sections are shown preformatted (<pre> in HTML, a fenced block in Markdown): an HTML table escaped into
+    # <pre> would show its markup, and --format markdown must give what an .md --output gives.
+    argv = ["blocks_mnist_mobile_v1", "--separable"]
+    code, out, _ = run(capsys, *argv, "--format", "html")
+    assert code == 0 and "&lt;table" not in out and "counted ratio" in out
+    code, md, _ = run(capsys, *argv, "--format", "markdown")
+    target = tmp_path / "r.md"
+    assert code == 0 and run(capsys, *argv, "--output", str(target))[0] == 0
+    assert target.read_text() == md
+    section = md.split("### Depthwise separable pairs")[1]
+    assert "counted ratio" in section and "|--" not in section
