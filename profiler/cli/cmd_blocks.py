@@ -9,6 +9,7 @@ import os
 import platform
 import sys
 
+from profiler.cli.common import non_negative_int, positive_int
 from profiler.errors import UsageError
 
 HELP = ("Compare the block-family study's nine block types (plain, residual, bottleneck, resnext, xception, "
@@ -25,13 +26,13 @@ def add_arguments(p) -> None:
     p.add_argument("--output", default=None, metavar="FILE", help="write the result to FILE instead of stdout")
     p.add_argument("--plot", default=None, metavar="FILE",
                    help="save a latency-vs-MACs plot (one panel per dataset) to FILE (.png, .svg, .pdf)")
-    p.add_argument("--runs", type=int, default=50, help="timed batch-1 runs per model and device (default 50; "
+    p.add_argument("--runs", type=non_negative_int, default=50, help="timed batch-1 runs per model and device (default 50; "
                    "0 skips timing)")
-    p.add_argument("--warmup", type=int, default=10,
+    p.add_argument("--warmup", type=non_negative_int, default=10,
                    help="untimed warm-up runs before a model's first timed round (default 10)")
-    p.add_argument("--rounds", type=int, default=5,
+    p.add_argument("--rounds", type=positive_int, default=5,
                    help="spread the timed runs over this many round-robin rounds over all models (default 5)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="CPU threads for the timings (default: torch's setting)")
     p.add_argument("--no-cuda", action="store_true", help="skip CUDA timing even when a GPU is present")
 
@@ -233,10 +234,6 @@ def run(args) -> int:
     from profiler.blocks_study import compare_blocks, parse_datasets
 
     datasets = parse_datasets(args.dataset)  # UsageError on a bad name, before any work
-    if args.runs < 0 or args.warmup < 0 or args.rounds < 1:
-        raise UsageError("--runs and --warmup must be non-negative and --rounds at least 1")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError("--threads must be at least 1")
     if args.plot and args.runs == 0:
         raise UsageError("--plot needs latency measurements (--runs of at least 1)")
     if args.plot and not os.path.splitext(args.plot)[1]:

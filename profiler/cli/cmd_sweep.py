@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import os
 
+from profiler.cli.common import positive_int
 from profiler.errors import UsageError
 
 HELP = """Profile every architecture of a zoo at its default input size on the meta device (shapes only, no
@@ -20,12 +21,12 @@ ZOO_CHOICES = ("timm", "torchvision", "pytorchcv", "builtin")
 
 def add_arguments(p) -> None:
     p.add_argument("--zoo", required=True, choices=ZOO_CHOICES, help="which zoo to sweep")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--resume", action="store_true", help="skip models already in the output CSV, append")
     p.add_argument("--output", default=None, help="CSV path (default reports/sweep_ZOO.csv)")
     p.add_argument("--only", default=None, metavar="PATTERN",
                    help="names matching this glob (substring if no wildcard)")
-    p.add_argument("--limit", type=int, default=None, help="at most N models (after --only and --resume)")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N models (after --only and --resume)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per model (default 300)")
     p.add_argument("--max-memory", type=float, default=8.0, metavar="GIB",
                    help="resident memory per worker beyond which its model is abandoned (default 8 GiB)")
@@ -36,10 +37,6 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from profiler import sweep, zoo
 
-    if args.jobs < 1:
-        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.limit is not None and args.limit < 1:
-        raise UsageError(f"--limit must be at least 1, got {args.limit}")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")
     out = args.output or os.path.join("reports", f"sweep_{args.zoo}.csv")

@@ -80,26 +80,23 @@ class Context:
 
 
 # -- argument types ------------------------------------------------------------------------------------------
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (``--batch``, ``--top``)."""
-    try:
-        n = int(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return n
+def _int_at_least(lowest: int, expected: str):
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except (TypeError, ValueError):
+            n = None
+        if n is None or n < lowest:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return n
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (``--depth``)."""
-    try:
-        n = int(text)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return n
+#: argparse types, checked while parsing (before any model is built): an integer >= 1 (``--batch``, ``--top``,
+#: ``--runs`` ...) and an integer >= 0 (``--depth``, ``--warmup`` ...).
+positive_int = _int_at_least(1, "a positive integer")
+non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 _SIZE = re.compile(r"^\s*-?\d+(\s*[x,*]\s*-?\d+)*\s*$", re.IGNORECASE)

@@ -10,20 +10,22 @@ The CPU is used unless CUDA is present (``--latency-device`` chooses).
 """
 from __future__ import annotations
 
+from profiler.cli.common import non_negative_int, positive_int
+
 
 def add_arguments(parser) -> None:
     g = parser.add_argument_group("latency")
     g.add_argument("--latency", action="store_true",
                    help="measure model and per-layer latency (ms: median and IQR over --runs)")
-    g.add_argument("--runs", type=int, default=20, metavar="N", help="timed runs per measurement (default 20)")
-    g.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed runs first (default 5)")
+    g.add_argument("--runs", type=positive_int, default=20, metavar="N", help="timed runs per measurement (default 20)")
+    g.add_argument("--warmup", type=non_negative_int, default=5, metavar="N", help="untimed runs first (default 5)")
     g.add_argument("--dtype", default="fp32", metavar="LIST",
                    help="comma-separated dtypes: fp32, bf16, fp16 (default fp32)")
     g.add_argument("--batch-sizes", default=None, metavar="LIST",
                    help="comma-separated batch sizes for the model latency, e.g. 1,4,8 (default: --batch)")
     g.add_argument("--latency-device", default=None, metavar="DEV",
                    help="cpu or cuda[:N] (default: cuda when present, else cpu)")
-    g.add_argument("--latency-top", type=int, default=15, metavar="N",
+    g.add_argument("--latency-top", type=positive_int, default=15, metavar="N",
                    help="layers listed in the per-layer latency table, slowest first (default 15)")
     g.add_argument("--roofline", default=None, metavar="FILE",
                    help="write a roofline-style picture from the measured per-layer latency (.png/.svg/.pdf)")
@@ -61,8 +63,6 @@ def apply(args, ctx) -> None:
     from profiler.latency import measure_latency, parse_dtype
     from profiler.layer_latency import measure_layer_latency
 
-    if args.runs < 1 or args.warmup < 0 or args.latency_top < 1:
-        raise UsageError("--runs and --latency-top must be >= 1, --warmup >= 0")
     dtypes = _parse_list(args.dtype, "dtype", lambda t: (t, parse_dtype(t)))
     shape = tuple(ctx.inputs.shape) if isinstance(ctx.inputs, torch.Tensor) else None
     if shape is None:

@@ -5,25 +5,24 @@ Adds ``result["traffic"]`` (bytes in B, intensity in MACs/B) and a table section
 """
 from __future__ import annotations
 
+from profiler.cli.common import positive_int
+
 
 def add_arguments(parser) -> None:
     g = parser.add_argument_group("memory traffic")
     g.add_argument("--traffic", action="store_true",
                    help="per-layer bytes read (inputs + weights) and written (outputs), and MACs per byte "
                         "(unfused, cache-less traffic: each op reads its arguments and writes its outputs)")
-    g.add_argument("--traffic-top", type=int, default=None, metavar="N",
+    g.add_argument("--traffic-top", type=positive_int, default=None, metavar="N",
                    help="only the N layers that move the most bytes in the traffic table")
 
 
 def apply(args, ctx) -> None:
     if not getattr(args, "traffic", False):
         return
-    from profiler.errors import UsageError
     from profiler.traffic import traffic, traffic_table
 
     top = getattr(args, "traffic_top", None)
-    if top is not None and top < 1:
-        raise UsageError(f"--traffic-top must be at least 1, got {top}")
     tr = traffic(ctx.profile)
     ctx.result["traffic"] = tr.to_dict()
     title = ("Memory traffic per layer (MB = 10^6 B read/written by the layer's own ops; MACs/B = "

@@ -90,6 +90,7 @@ def test_csv_and_table_without_timing(capsys):
     ["blocks", "--dataset", "mnist", "--runs", "0", "--plot", "x.png"],
     ["blocks", "--threads", "0"],
     ["blocks", "--rounds", "0"],
+    ["blocks", "--warmup", "x"],
 ])
 def test_bad_input_exits_2(argv, capsys):
     assert main(argv) == 2

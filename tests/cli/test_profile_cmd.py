@@ -162,6 +162,11 @@ BAD = [
     (["blocks_mnist_plain", "--kwargs", "oops"], "key=value"),
     (["nozoo:blocks_mnist_plain"], "nozoo"),
     (["blocks_mnist_plain", "--nonsense"], "unrecognized arguments"),
+    # extension options are checked while parsing, before the (here unknown) model is looked up
+    (["no_such_model_xyz", "--traffic", "--traffic-top", "0"], "--traffic-top"),
+    (["no_such_model_xyz", "--latency", "--runs", "0"], "--runs"),
+    (["no_such_model_xyz", "--latency", "--warmup", "-1"], "--warmup"),
+    (["no_such_model_xyz", "--latency", "--latency-top", "x"], "--latency-top"),
 ]
 
 
