@@ -41,19 +41,21 @@ class UncoveredOpsError(RuntimeError):
 def shapes_of(obj) -> list[list[int]]:
     """Shapes of every tensor in a nested structure, in traversal order."""
     out: list[list[int]] = []
-
-    def walk(o):
-        if isinstance(o, torch.Tensor):
-            out.append(_padded_shape(o) if o.is_nested else list(o.shape))
-        elif isinstance(o, (list, tuple)):
-            for x in o:
-                walk(x)
-        elif isinstance(o, dict):
-            for x in o.values():
-                walk(x)
-
-    walk(obj)
+    _collect_shapes(obj, out)
     return out
+
+
+def _collect_shapes(o, out: list) -> None:
+    # A module-level function, not a closure: a recursive closure is a reference cycle, garbage that only
+    # the cyclic collector frees, and this runs twice per module call.
+    if isinstance(o, torch.Tensor):
+        out.append(_padded_shape(o) if o.is_nested else list(o.shape))
+    elif isinstance(o, (list, tuple)):
+        for x in o:
+            _collect_shapes(x, out)
+    elif isinstance(o, dict):
+        for x in o.values():
+            _collect_shapes(x, out)
 
 
 def _padded_shape(t: torch.Tensor) -> list[int]:
@@ -315,24 +317,26 @@ def _normalise_inputs(inputs, input_size, device, dtype):
             return (torch.empty(size, device=device, dtype=dtype),), {}
         return (torch.randn(size, device=device, dtype=dtype),), {}
 
-    def move(o):
-        if isinstance(o, torch.Tensor):
-            return o if o.device == device else o.to(device)
-        if isinstance(o, nn.utils.rnn.PackedSequence):  # its own .to keeps batch_sizes on the CPU
-            return o.to(device)
-        if isinstance(o, tuple) and hasattr(o, "_fields"):  # a namedtuple takes its fields one by one
-            return type(o)(*(move(x) for x in o))
-        if isinstance(o, (list, tuple)):
-            return type(o)(move(x) for x in o)
-        if isinstance(o, dict):
-            return {k: move(v) for k, v in o.items()}
-        return o
-
     if isinstance(inputs, dict):
-        return (), move(inputs)
+        return (), _move(inputs, device)
     if type(inputs) is tuple:  # a tuple of arguments; a namedtuple (PackedSequence ...) is one argument
-        return move(inputs), {}
-    return (move(inputs),), {}
+        return _move(inputs, device), {}
+    return (_move(inputs, device),), {}
+
+
+def _move(o, device):
+    """``o`` with every tensor on ``device`` (containers rebuilt, tensors already there kept)."""
+    if isinstance(o, torch.Tensor):
+        return o if o.device == device else o.to(device)
+    if isinstance(o, nn.utils.rnn.PackedSequence):  # its own .to keeps batch_sizes on the CPU
+        return o.to(device)
+    if isinstance(o, tuple) and hasattr(o, "_fields"):  # a namedtuple takes its fields one by one
+        return type(o)(*(_move(x, device) for x in o))
+    if isinstance(o, (list, tuple)):
+        return type(o)(_move(x, device) for x in o)
+    if isinstance(o, dict):
+        return {k: _move(v, device) for k, v in o.items()}
+    return o
 
 
 # -- the pass -----------------------------------------------------------------------------------------
