@@ -7,9 +7,8 @@ import json
 import math
 import os
 import platform
-import sys
 
-from profiler.cli.common import non_negative_int, positive_int
+from profiler.cli.common import emit, non_negative_int, output_file, positive_int
 from profiler.errors import UsageError
 
 HELP = ("Compare the block-family study's nine block types (plain, residual, bottleneck, resnext, xception, "
@@ -23,8 +22,8 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", default="all",
                    help="mnist, cifar10, stl10, a comma-separated list of those, or all (default)")
     p.add_argument("--format", default="table", choices=FORMATS)
-    p.add_argument("--output", default=None, metavar="FILE", help="write the result to FILE instead of stdout")
-    p.add_argument("--plot", default=None, metavar="FILE",
+    p.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write the result to FILE instead of stdout")
+    p.add_argument("--plot", type=output_file, default=None, metavar="FILE",
                    help="save a latency-vs-MACs plot (one panel per dataset) to FILE (.png, .svg, .pdf)")
     p.add_argument("--runs", type=non_negative_int, default=50, help="timed batch-1 runs per model and device (default 50; "
                    "0 skips timing)")
@@ -246,10 +245,5 @@ def run(args) -> int:
     text = render(rows, args.format, plot_path=args.plot, output_path=args.output,
                   cuda_requested=not args.no_cuda, load=(load0, _loadavg()) if load0 is not None else None,
                   command=_command(args))
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text if text.endswith("\n") else text + "\n")
-        print(f"wrote {args.output}" + (f" and {args.plot}" if args.plot else ""), file=sys.stderr)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    emit(text, args.output, f"the {args.format} comparison" + (f" (plot: {args.plot})" if args.plot else ""))
     return 0

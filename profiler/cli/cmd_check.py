@@ -5,8 +5,9 @@ Exit codes: 0 when every entry is ok or explained, 1 on any mismatch (or a model
 """
 from __future__ import annotations
 
-import os
 import time
+
+from profiler.cli.common import output_file
 
 HELP = ("Profile every entry of a registry of published MACs/params and print published | counted | "
         "delta % | status (ok, explained, mismatch). Exit 1 on any mismatch. Default registry: the one "
@@ -21,7 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", default="table", choices=["table", "json", "markdown"])
     parser.add_argument("--device", default="meta", choices=["meta", "cpu"],
                         help="meta: shape-only pass, no weights allocated (default; same counts); cpu: real tensors")
-    parser.add_argument("--output", default=None, metavar="FILE",
+    parser.add_argument("--output", type=output_file, default=None, metavar="FILE",
                         help="write the rendering to FILE instead of stdout (e.g. reports/published.md)")
 
 
@@ -51,9 +52,6 @@ def run(args) -> int:
     else:
         text = render_table(results)
     if args.output:
-        parent = os.path.dirname(os.path.abspath(args.output))
-        if not os.path.isdir(parent):
-            raise UsageError(f"cannot write {args.output!r}: no such directory {parent!r}")
         with open(args.output, "w", encoding="utf-8") as fh:
             fh.write(text if text.endswith("\n") else text + "\n")
         s = summary(results)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from profiler.cli.common import emit, format_for, progress
+from profiler.cli.common import emit, format_for, output_file, progress
 
 HELP = ("List model names across zoos (builtin, timm, torchvision, pytorchcv). PATTERN is a substring or a "
         "glob (mobilenet, 'resnet*d'). The 'use as' column is what to type: an unqualified name resolves in "
@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
                         help="add each model's default input (C x H x W) from its zoo's config "
                              "(pytorchcv keeps it on the model, so its models are built: slower)")
     parser.add_argument("--format", default=None, choices=FORMATS, help="table (default), markdown, csv, json, html")
-    parser.add_argument("--output", default=None, metavar="FILE", help="write there instead of stdout")
+    parser.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write there instead of stdout")
 
 
 def rows(pattern: str | None, zoos, sizes: bool = False) -> list[dict]:

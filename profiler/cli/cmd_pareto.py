@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from profiler.cli.common import output_file
 from profiler.errors import UsageError
 
 HELP = ("accuracy vs MACs/params/latency with the Pareto frontier: "
@@ -28,7 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--models", metavar="PATTERN", default=None,
                         help="keep models whose name or family matches (glob; comma-separated; substring "
                              "without wildcards)")
-    parser.add_argument("--output", metavar="FILE", required=True, help="picture to write (.png, .svg, .pdf)")
+    parser.add_argument("--output", type=output_file, metavar="FILE", required=True, help="picture to write (.png, .svg, .pdf)")
     parser.add_argument("--title", default=None, help="plot title")
     parser.add_argument("--format", default="table", choices=["table", "markdown", "json"],
                         help="how to print the frontier")

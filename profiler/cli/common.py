@@ -99,6 +99,15 @@ positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
+def output_file(text: str) -> str:
+    """argparse type for a file to write (``--output``, ``--plot`` ...): its folder must exist, so a typo is
+    reported while parsing rather than after the work."""
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: folder {folder!r} does not exist")
+    return text
+
+
 _SIZE = re.compile(r"^\s*-?\d+(\s*[x,*]\s*-?\d+)*\s*$", re.IGNORECASE)
 
 

@@ -10,7 +10,7 @@ The CPU is used unless CUDA is present (``--latency-device`` chooses).
 """
 from __future__ import annotations
 
-from profiler.cli.common import non_negative_int, positive_int
+from profiler.cli.common import non_negative_int, output_file, positive_int
 
 
 def add_arguments(parser) -> None:
@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
                    help="cpu or cuda[:N] (default: cuda when present, else cpu)")
     g.add_argument("--latency-top", type=positive_int, default=15, metavar="N",
                    help="layers listed in the per-layer latency table, slowest first (default 15)")
-    g.add_argument("--roofline", default=None, metavar="FILE",
+    g.add_argument("--roofline", type=output_file, default=None, metavar="FILE",
                    help="write a roofline-style picture from the measured per-layer latency (.png/.svg/.pdf)")
 
 

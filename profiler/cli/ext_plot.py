@@ -5,9 +5,11 @@ The picture's path goes into ``result["plot"]``; the text output gets one line s
 """
 from __future__ import annotations
 
+from profiler.cli.common import output_file
+
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--plot", metavar="FILE", default=None,
+    parser.add_argument("--plot", type=output_file, metavar="FILE", default=None,
                         help="write a picture of MACs and parameters per layer (per module with --depth), "
                              "coloured by layer kind, plus the split by kind (.png, .svg or .pdf)")
 

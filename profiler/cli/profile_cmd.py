@@ -17,7 +17,7 @@ import argparse
 import re
 
 from profiler.cli.common import (Context, emit, format_for, input_dims, input_size, make_parser, non_negative_int,
-                                 positive_int)
+                                 output_file, positive_int)
 
 EPILOG = """examples:
   profile-model mixnet_s --input 224                   per-layer table (timm's mixnet_s, 1x3x224x224)
@@ -62,7 +62,7 @@ def build_parser(subcommands: dict, extensions: list):
     o = p.add_argument_group("output")
     o.add_argument("--format", default=None, choices=FORMATS,
                    help="table (default), markdown, csv, json, html, tree (inclusive ptflops-style tree)")
-    o.add_argument("--output", default=None, metavar="FILE",
+    o.add_argument("--output", type=output_file, default=None, metavar="FILE",
                    help="write there instead of stdout (format from the suffix unless --format)")
     o.add_argument("--depth", type=non_negative_int, default=None, metavar="N",
                    help="module tree depth: deeper modules are folded into their depth-N ancestor")

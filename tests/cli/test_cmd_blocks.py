@@ -91,6 +91,7 @@ def test_csv_and_table_without_timing(capsys):
     ["blocks", "--threads", "0"],
     ["blocks", "--rounds", "0"],
     ["blocks", "--warmup", "x"],
+    ["blocks", "--dataset", "mnist", "--runs", "0", "--output", "/no_such_dir_xyz/blocks.md"],  # before any work
 ])
 def test_bad_input_exits_2(argv, capsys):
     assert main(argv) == 2

@@ -167,6 +167,8 @@ BAD = [
     (["no_such_model_xyz", "--latency", "--runs", "0"], "--runs"),
     (["no_such_model_xyz", "--latency", "--warmup", "-1"], "--warmup"),
     (["no_such_model_xyz", "--latency", "--latency-top", "x"], "--latency-top"),
+    (["no_such_model_xyz", "--output", "/no_such_dir_xyz/r.json"], "folder '/no_such_dir_xyz' does not exist"),
+    (["no_such_model_xyz", "--plot", "/no_such_dir_xyz/r.png"], "--plot"),
 ]
 
 
