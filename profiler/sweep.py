@@ -149,10 +149,17 @@ def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gi
 
 
 def read_rows(path: str) -> list[dict]:
+    """The rows of an earlier sweep's CSV (``--resume``); [] when there is none."""
+    from profiler.errors import UsageError
+
     if not path or not os.path.exists(path):
         return []
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        missing = [c for c in ("zoo", "name", "status") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UsageError(f"cannot resume from {path!r}: not a sweep CSV (no column {', '.join(missing)})")
+        return list(reader)
 
 
 def summarise(rows: list[dict]) -> dict:

@@ -18,7 +18,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line (usage stays available with --help)."""
 
     def error(self, message: str):  # noqa: D401
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 
 

@@ -55,3 +55,13 @@ def test_failures_are_listed_with_reasons():
 def test_bad_input_is_a_usage_error(argv, tmp_path, capsys):
     assert main(argv + ["--output", str(tmp_path / "x.csv")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_resume_from_a_foreign_csv_is_a_usage_error(tmp_path, capsys):
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    assert main(["sweep", "--zoo", "builtin", "--resume", "--limit", "1", "--no-progress",
+                 "--output", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a sweep CSV" in err
+    assert other.read_text() == "a,b\n1,2\n"  # untouched
