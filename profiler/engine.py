@@ -94,7 +94,7 @@ def _args_to_shapes(args: tuple, acc: list) -> tuple:
     out = list(args)
     for i, a in enumerate(args):
         if isinstance(a, _Tensor) and not a.is_nested:
-            acc[0] += a.nbytes
+            acc[0] += a.numel() * a.element_size()  # not .nbytes: a sparse tensor has none
             out[i] = a.shape
         elif isinstance(a, (_Tensor, list, tuple)):
             out[i] = _to_shapes(a, acc)

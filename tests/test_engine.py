@@ -333,6 +333,14 @@ def test_strict_raises_on_uncovered_op():
         profiler.profile(Spectral(), torch.randn(3, 8), strict=True)
 
 
+def test_sparse_tensor_argument_does_not_fail_the_pass():
+    # A sparse tensor has no ``nbytes``: its traffic is counted as its dense size, like any output.
+    model = Op(lambda a: (a * 2).to_dense())
+    prof = profiler.profile(model, torch.randn(4, 4).to_sparse())
+    st = prof.layer("").ops["aten.mul"]
+    assert st.calls == 1 and st.bytes_read == 4 * 4 * 4
+
+
 _LIB = torch.library.Library("profiler_tests", "DEF")
 _LIB.define("scale(Tensor x) -> Tensor")
 _LIB.impl("scale", lambda x: x * 2, "CPU")
