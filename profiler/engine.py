@@ -69,46 +69,25 @@ def _to_shapes(obj, acc: list):
 
     A nested tensor becomes a :class:`~profiler.counters.registry.NestedShape` (its components' sizes):
     element-op rules count its real elements, and rules that need a regular shape fail loudly (the op
-    is then reported as uncovered) rather than guess.
+    is then reported as uncovered) rather than guess. Runs for every argument of every op of the pass.
     """
-    if isinstance(obj, torch.Tensor):
+    if isinstance(obj, _Tensor):
         if obj.is_nested:
             shape = NestedShape(obj._nested_tensor_size().tolist())
             acc[0] += numel(shape) * obj.element_size()
             return shape
-        acc[0] += obj.numel() * obj.element_size()
+        acc[0] += obj.numel() * obj.element_size()  # not .nbytes: a sparse tensor has none
         return obj.shape
     if isinstance(obj, (list, tuple)):
-        res, changed = [], False
         for x in obj:
-            y = _to_shapes(x, acc)
-            res.append(y)
-            changed = changed or y is not x
-        return type(obj)(res) if changed else obj  # unchanged (same object) when it holds no tensor
+            if isinstance(x, _CONVERTED):
+                return type(obj)([_to_shapes(y, acc) for y in obj])
+        # the common case: sizes, strides, padding ... (no tensor): the same object, nothing built
     return obj
 
 
-def _args_to_shapes(args: tuple, acc: list) -> tuple:
-    """:func:`_to_shapes` of an op's positional arguments (a flat tuple), unrolled one level: this runs for
-    every op of the pass, and most arguments are plain tensors or numbers."""
-    out = list(args)
-    for i, a in enumerate(args):
-        if isinstance(a, _Tensor) and not a.is_nested:
-            acc[0] += a.numel() * a.element_size()  # not .nbytes: a sparse tensor has none
-            out[i] = a.shape
-        elif isinstance(a, (_Tensor, list, tuple)):
-            out[i] = _to_shapes(a, acc)
-    return tuple(out)
-
-
 _Tensor = torch.Tensor
-
-
-def _has_tensor(seq) -> bool:
-    for x in seq:
-        if isinstance(x, torch.Tensor) or (isinstance(x, (list, tuple)) and x and _has_tensor(x)):
-            return True
-    return False
+_CONVERTED = (torch.Tensor, list, tuple)
 
 
 def _op_name(func) -> str:
@@ -146,13 +125,12 @@ _SOFTMAX_OF_ATTENTION = "aten._safe_softmax"
 
 
 class _State:
-    def __init__(self, paths: dict[int, str], layers: dict[str, Layer], contexts: dict[str, str],
-                 bias_ids: set[int]):
-        self.paths = paths
-        self.layers = layers
-        self.contexts = contexts  # path -> "recurrent" | "attention" | "norm" | ""
+    def __init__(self, modules: dict[int, tuple[str, Layer, str]], bias_ids: set[int]):
+        # id(module) -> (path, its Layer, op context: "recurrent" | "attention" | "norm" | "")
+        self.modules = modules
+        self.root = next(iter(modules.values()))  # ops run outside any module are charged to the root
         self.bias_ids = bias_ids
-        self.stack: list[tuple[str, Any]] = []  # (path, args of the running call)
+        self.stack: list[tuple[tuple[str, Layer, str], Any]] = []  # (module entry, args of the running call)
         self.uncovered: dict[str, dict] = {}
         self.cache: dict[Any, tuple] = {}  # func -> (name, rule or None, free)
         self.order = 0  # modules seen so far, for Layer.first_call (execution order)
@@ -162,37 +140,41 @@ class _State:
         self.last_product: tuple[OpStat, int] | None = None
         self.pending_av = False
 
+    def running(self) -> tuple[str, Any] | None:
+        """(path, args) of the innermost running module, if any."""
+        return (self.stack[-1][0][0], self.stack[-1][1]) if self.stack else None
+
     # module hooks
     def pre(self, module, args):
-        path = self.paths.get(id(module))
-        if path is None:
+        entry = self.modules.get(id(module))
+        if entry is None:
             return
-        layer = self.layers[path]
+        layer = entry[1]
         layer.calls += 1
         if layer.calls == 1:
             layer.input_shapes = shapes_of(args)
             layer.first_call = self.order
             self.order += 1
-        self.stack.append((path, args))
+        self.stack.append((entry, args))
 
     def post(self, module, args, *rest):
         """Forward hook, called with (kwargs, output) on return and, registered ``always_call``, with
         (output=None) only when the forward raises."""
-        path = self.paths.get(id(module))
-        if path is None:
+        entry = self.modules.get(id(module))
+        if entry is None:
             return
         # Pop down to this module (and past entries an exception left behind).
-        while self.stack:
-            top, _ = self.stack.pop()
-            if top == path:
+        stack = self.stack
+        while stack:
+            if stack.pop()[0] is entry:
                 break
         if len(rest) == 1:  # the forward raised: the innermost module to unwind is the one that failed
             if self.failure is None:
-                self.failure = (path, args)
+                self.failure = (entry[0], args)
             return
         self.failure = None  # a normal return: any earlier exception was caught by the model itself
         kwargs, output = rest
-        layer = self.layers[path]
+        layer = entry[1]
         if layer.calls == 1 and not layer.output_shapes:
             if kwargs:  # the pre-hook saw the positional arguments only
                 layer.input_shapes = shapes_of((args, kwargs))
@@ -202,21 +184,16 @@ class _State:
     def record(self, func, args, kwargs, out):
         entry = self.cache.get(func)
         if entry is None:
-            name = _op_name(func)
-            entry = (name, counters.lookup(func), counters.is_free(func))
-            self.cache[func] = entry
+            entry = self.cache[func] = (_op_name(func), counters.lookup(func), counters.is_free(func))
         name, rule, free = entry
         if free:
             return
-        path = self.stack[-1][0] if self.stack else ""
+        path, layer, ctx = self.stack[-1][0] if self.stack else self.root
         if rule is None:
-            u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
-            u["calls"] += 1
-            if path not in u["modules"]:
-                u["modules"].append(path)
+            self._uncovered(name, path)
             return
         acc = [0]
-        sargs = _args_to_shapes(args, acc)
+        sargs = _to_shapes(args, acc)
         skw = {k: _to_shapes(v, acc) for k, v in kwargs.items()} if kwargs else {}
         read = acc[0]
         acc[0] = 0
@@ -224,34 +201,38 @@ class _State:
         try:
             counts = rule(*sargs, out=sout, **skw)
         except Exception as exc:  # a rule that cannot read these arguments: report, never guess
-            u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
-            u["calls"] += 1
-            u["error"] = f"{type(exc).__name__}: {exc}"
-            if path not in u["modules"]:
-                u["modules"].append(path)
+            self._uncovered(name, path, f"{type(exc).__name__}: {exc}")
             return
-        ctx = self.contexts.get(path, "")
         if self.pending_av and "linear" in counts:
             counts = dict(counts)
             counts["attention"] = counts.pop("linear")
             self.pending_av = False
         if ctx or name in _BIAS_ADDS:
             counts = self._relabel(name, counts, ctx, args)
-        layer = self.layers[path]
         st = layer.ops.get(name)
         if st is None:
             st = layer.ops[name] = OpStat()
         st.calls += 1
         st.bytes_read += read
         st.bytes_written += acc[0]
+        st_counts = st.counts
         for c, n in counts.items():
-            st.counts[c] = st.counts.get(c, 0) + n
+            st_counts[c] = st_counts.get(c, 0) + n
         if "linear" in counts:
             self.last_product = (st, counts["linear"])
         elif "attention" in counts:
             self.last_product = None
         elif name == _SOFTMAX_OF_ATTENTION:
             self._mark_attention()
+
+    def _uncovered(self, name: str, path: str, error: str | None = None):
+        """An op without a rule (or whose rule failed with ``error``) met in ``path``."""
+        u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
+        u["calls"] += 1
+        if error is not None:
+            u["error"] = error
+        if path not in u["modules"]:
+            u["modules"].append(path)
 
     def _mark_attention(self):
         """The scores product before this softmax was QK^T, the next product is AV: both attention."""
@@ -282,10 +263,10 @@ class _State:
 class _Observer(TorchDispatchMode):
     def __init__(self, state: _State, fast_meta: dict | None = None):
         super().__init__()
-        self.state = state
+        self.record = state.record
         # On a meta pass: aten op -> direct shape function (profiler.meta_kernels), skipping torch's slow
         # Python meta kernels; NotImplemented from it means "not the simple case", run torch's kernel.
-        self.fast_meta = fast_meta
+        self.fast_meta = fast_meta or {}
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -295,11 +276,11 @@ class _Observer(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        fast = self.fast_meta.get(func) if self.fast_meta is not None else None
+        fast = self.fast_meta.get(func)
         out = fast(*args, **kwargs) if fast is not None else NotImplemented
         if out is NotImplemented:
             out = func(*args, **kwargs)
-        self.state.record(func, args, kwargs, out)
+        self.record(func, args, kwargs, out)
         return out
 
 
@@ -382,38 +363,41 @@ def _kind_and_context(mod: nn.Module) -> tuple[str, str]:
     return kind, ctx
 
 
-def _build_layers(model: nn.Module, walked=None):
-    paths: dict[int, str] = {}
+def _build_layers(walked) -> tuple[dict[int, tuple[str, Layer, str]], dict[str, Layer]]:
+    """One :class:`Layer` per module of ``walked`` (see :func:`_walk`): id(module) -> (path, layer, op
+    context) for the hooks, and path -> layer."""
+    modules: dict[int, tuple[str, Layer, str]] = {}
     layers: dict[str, Layer] = {}
-    contexts: dict[str, str] = {}
-    walked = _walk(model) if walked is None else walked
     for path, mod, _ in walked:
-        paths[id(mod)] = path
         kind, ctx = _kind_and_context(mod)
-        layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind,
-                             depth=0 if not path else path.count(".") + 1, config=layer_config(mod))
-        if ctx:
-            contexts[path] = ctx
+        layer = layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind,
+                                     depth=path.count(".") + 1 if path else 0, config=layer_config(mod))
+        modules[id(mod)] = (path, layer, ctx)
     for path, mod, kids in walked:
         prefix = f"{path}." if path else ""
         children = layers[path].children
         for name, child in kids:
             cpath = prefix + name
-            if paths.get(id(child)) == cpath:
+            if modules[id(child)][0] == cpath:  # a shared module is the child of its first path only
                 children.append(cpath)
-    return paths, layers, contexts
+    return modules, layers
 
 
-def _count_params(model: nn.Module, layers: dict[str, Layer], walked=None):
-    """Each parameter tensor once (tied weights once), owned by the first module that registers it."""
+def _count_params(walked, layers: dict[str, Layer]):
+    """Each parameter tensor once (tied weights once), owned by the first module that registers it.
+
+    Returns (trainable, frozen, buffer elements, ids of the bias parameters)."""
     seen: set[int] = set()
+    bias_ids: set[int] = set()
     trainable = frozen = buffers = 0
-    for path, mod, _ in (_walk(model) if walked is None else walked):
+    for path, mod, _ in walked:
         layer = layers[path]
-        for p in mod._parameters.values():
+        for name, p in mod._parameters.items():
             if p is None or id(p) in seen:
                 continue
             seen.add(id(p))
+            if _is_bias_name(name):
+                bias_ids.add(id(p))
             n = p.numel()
             layer.params += n
             if p.requires_grad:
@@ -427,7 +411,7 @@ def _count_params(model: nn.Module, layers: dict[str, Layer], walked=None):
             seen.add(id(b))
             layer.buffers += b.numel()
             buffers += b.numel()
-    return trainable, frozen, buffers
+    return trainable, frozen, buffers, bias_ids
 
 
 def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
@@ -449,10 +433,10 @@ def _is_bias_name(name: str) -> bool:
     return last.startswith("bias") or last.endswith("bias")
 
 
-def _snapshot_buffers(model: nn.Module):
+def _snapshot_buffers(walked):
     """Every module's buffer dict and a copy of its values, to undo what the pass does to them."""
     saved = []
-    for mod in model.modules():
+    for _, mod, _ in walked:
         if mod._buffers:
             refs = dict(mod._buffers)
             values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
@@ -491,8 +475,8 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
 
     walked = _walk(model)
-    paths, layers, contexts = _build_layers(model, walked)
-    trainable, frozen, buffers = _count_params(model, layers, walked)
+    modules, layers = _build_layers(walked)
+    trainable, frozen, buffers, bias_ids = _count_params(walked, layers)
 
     swap = None
     if target != home:
@@ -502,10 +486,9 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
         bias_ids = {id(t) for n, t in swap.items() if _is_bias_name(n)}
         saved = []
     else:
-        bias_ids = {id(p) for n, p in model.named_parameters() if _is_bias_name(n)}
-        saved = _snapshot_buffers(model)
+        saved = _snapshot_buffers(walked)
 
-    state = _State(paths, layers, contexts, bias_ids)
+    state = _State(modules, bias_ids)
     h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
     h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
     t0 = time.perf_counter()
@@ -516,7 +499,7 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
             else:
                 model(*args, **kwargs)
     except Exception as exc:
-        path, where_args = state.failure or (state.stack[-1] if state.stack else ("", args))
+        path, where_args = state.failure or state.running() or ("", args)
         failing = layers.get(path)
         raise ProfilingError(
             f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
