@@ -321,32 +321,14 @@ def _move(o, device):
 
 
 # -- the pass -----------------------------------------------------------------------------------------
-def _walk(model: nn.Module) -> list[tuple[str, nn.Module, list]]:
-    """``named_modules()`` order (pre-order, each module once, at its first path) with each module's
-    (name, child) pairs, in one iterative walk: the recursive generators of ``named_modules`` cost more
-    than the rest of the set-up on models of a few hundred modules."""
-    out = []
-    seen: set[int] = set()
-    stack = [("", model)]
-    while stack:
-        path, mod = stack.pop()
-        if id(mod) in seen:
-            continue
-        seen.add(id(mod))
-        kids = [(n, c) for n, c in mod._modules.items() if c is not None]
-        out.append((path, mod, kids))
-        prefix = f"{path}." if path else ""
-        stack.extend((prefix + n, c) for n, c in reversed(kids))
-    return out
+# Per (module type, is leaf): (kind, op context, has hyper-parameters to print). Convolutions are not cached:
+# their kind reads groups and kernel size.
+_TYPE_INFO: dict[tuple[type, bool], tuple[str, str, bool]] = {}
 
 
-# Kind of a module whose kind depends on its type alone (everything but convolutions), per (type, is leaf).
-_KIND_BY_TYPE: dict[tuple[type, bool], tuple[str, str]] = {}
-
-
-def _kind_and_context(mod: nn.Module) -> tuple[str, str]:
+def _type_info(mod: nn.Module) -> tuple[str, str, bool]:
     key = (type(mod), not mod._modules)
-    hit = _KIND_BY_TYPE.get(key)
+    hit = _TYPE_INFO.get(key)
     if hit is not None:
         return hit
     kind = layer_kind(mod)
@@ -358,60 +340,65 @@ def _kind_and_context(mod: nn.Module) -> tuple[str, str]:
         ctx = "norm"
     else:
         ctx = ""
-    if not isinstance(mod, nn.modules.conv._ConvNd):  # a conv's kind reads its groups and kernel
-        _KIND_BY_TYPE[key] = (kind, ctx)
-    return kind, ctx
+    hit = (kind, ctx, bool(layer_config(mod)))
+    if not isinstance(mod, nn.modules.conv._ConvNd):
+        _TYPE_INFO[key] = hit
+    return hit
 
 
-def _build_layers(walked) -> tuple[dict[int, tuple[str, Layer, str]], dict[str, Layer]]:
-    """One :class:`Layer` per module of ``walked`` (see :func:`_walk`): id(module) -> (path, layer, op
-    context) for the hooks, and path -> layer."""
-    modules: dict[int, tuple[str, Layer, str]] = {}
-    layers: dict[str, Layer] = {}
-    for path, mod, _ in walked:
-        kind, ctx = _kind_and_context(mod)
-        layer = layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind,
-                                     depth=path.count(".") + 1 if path else 0, config=layer_config(mod))
-        modules[id(mod)] = (path, layer, ctx)
-    for path, mod, kids in walked:
-        prefix = f"{path}." if path else ""
-        children = layers[path].children
-        for name, child in kids:
-            cpath = prefix + name
-            if modules[id(child)][0] == cpath:  # a shared module is the child of its first path only
-                children.append(cpath)
-    return modules, layers
+class _ModuleTree:
+    """What one walk over the model gives: a :class:`Layer` per module with its children, parameters and
+    buffers, in ``named_modules()`` order (pre-order, each module once, at its first path).
 
+    Each parameter or buffer tensor is counted once (tied weights once), owned by the first module that
+    registers it. One iterative walk: the recursive generators of ``named_modules``/``named_parameters``
+    cost more than the rest of the set-up on models of a few hundred modules.
+    """
 
-def _count_params(walked, layers: dict[str, Layer]):
-    """Each parameter tensor once (tied weights once), owned by the first module that registers it.
-
-    Returns (trainable, frozen, buffer elements, ids of the bias parameters)."""
-    seen: set[int] = set()
-    bias_ids: set[int] = set()
-    trainable = frozen = buffers = 0
-    for path, mod, _ in walked:
-        layer = layers[path]
-        for name, p in mod._parameters.items():
-            if p is None or id(p) in seen:
+    def __init__(self, model: nn.Module):
+        # id(module) -> (path, its Layer, op context: "recurrent" | "attention" | "norm" | "")
+        self.modules: dict[int, tuple[str, Layer, str]] = {}
+        self.layers: dict[str, Layer] = {}
+        self.bias_ids: set[int] = set()  # parameters named bias, bias_ih_l0, in_proj_bias ...
+        self.with_buffers: list[nn.Module] = []
+        self.trainable = self.frozen = self.buffers = 0
+        seen: set[int] = set()  # parameter and buffer ids
+        stack: list[tuple[str, nn.Module, Layer | None]] = [("", model, None)]
+        while stack:
+            path, mod, parent = stack.pop()
+            if id(mod) in self.modules:  # a shared module: a child of its first path only
                 continue
-            seen.add(id(p))
-            if _is_bias_name(name):
-                bias_ids.add(id(p))
-            n = p.numel()
-            layer.params += n
-            if p.requires_grad:
-                layer.params_trainable += n
-                trainable += n
-            else:
-                frozen += n
-        for b in mod._buffers.values():
-            if b is None or id(b) in seen:
-                continue
-            seen.add(id(b))
-            layer.buffers += b.numel()
-            buffers += b.numel()
-    return trainable, frozen, buffers, bias_ids
+            kind, ctx, configurable = _type_info(mod)
+            layer = self.layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind,
+                                              depth=path.count(".") + 1 if path else 0,
+                                              config=layer_config(mod) if configurable else {})
+            self.modules[id(mod)] = (path, layer, ctx)
+            if parent is not None:
+                parent.children.append(path)
+            for name, p in mod._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                if _is_bias_name(name):
+                    self.bias_ids.add(id(p))
+                n = p.numel()
+                layer.params += n
+                if p.requires_grad:
+                    layer.params_trainable += n
+                    self.trainable += n
+                else:
+                    self.frozen += n
+            if mod._buffers:
+                self.with_buffers.append(mod)
+                for b in mod._buffers.values():
+                    if b is None or id(b) in seen:
+                        continue
+                    seen.add(id(b))
+                    layer.buffers += b.numel()
+                    self.buffers += b.numel()
+            if mod._modules:
+                prefix = f"{path}." if path else ""
+                stack.extend((prefix + n, c, layer) for n, c in reversed(mod._modules.items()) if c is not None)
 
 
 def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
@@ -433,15 +420,14 @@ def _is_bias_name(name: str) -> bool:
     return last.startswith("bias") or last.endswith("bias")
 
 
-def _snapshot_buffers(walked):
-    """Every module's buffer dict and a copy of its values, to undo what the pass does to them."""
+def _snapshot_buffers(modules):
+    """Each module's buffer dict and a copy of its values, to undo what the pass does to them."""
     saved = []
-    for _, mod, _ in walked:
-        if mod._buffers:
-            refs = dict(mod._buffers)
-            values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
-                      for k, v in refs.items()}
-            saved.append((mod, refs, values))
+    for mod in modules:
+        refs = dict(mod._buffers)
+        values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
+                  for k, v in refs.items()}
+        saved.append((mod, refs, values))
     return saved
 
 
@@ -474,9 +460,8 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     target = torch.device(device) if device is not None else home
     args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
 
-    walked = _walk(model)
-    modules, layers = _build_layers(walked)
-    trainable, frozen, buffers, bias_ids = _count_params(walked, layers)
+    tree = _ModuleTree(model)
+    layers = tree.layers
 
     swap = None
     if target != home:
@@ -486,9 +471,10 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
         bias_ids = {id(t) for n, t in swap.items() if _is_bias_name(n)}
         saved = []
     else:
-        saved = _snapshot_buffers(walked)
+        bias_ids = tree.bias_ids
+        saved = _snapshot_buffers(tree.with_buffers)
 
-    state = _State(modules, bias_ids)
+    state = _State(tree.modules, bias_ids)
     h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
     h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
     t0 = time.perf_counter()
@@ -524,9 +510,9 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
         convention=get_convention(convention).name,
         layers=list(layers.values()),
         coverage=coverage,
-        params_trainable=trainable,
-        params_frozen=frozen,
-        buffers=buffers,
+        params_trainable=tree.trainable,
+        params_frozen=tree.frozen,
+        buffers=tree.buffers,
         device=str(target),
     )
     prof.elapsed_s = elapsed
