@@ -8,8 +8,8 @@ Two observers work together:
 
 The user's model is never changed: training flag, requires_grad, hooks and attributes are left alone,
 buffers mutated by the pass (BatchNorm statistics in train mode ...) are restored bit for bit, and a pass on
-another device (``device="meta"`` for shapes only, or a GPU) swaps device copies of the parameters in for
-the call only (``torch.func.functional_call``), so the model itself never moves.
+another device (``device="meta"`` for shapes only, or a GPU) swaps device copies of the parameters and
+buffers into the modules for the call only, so the model itself never moves.
 """
 from __future__ import annotations
 
@@ -360,7 +360,7 @@ class _ModuleTree:
         self.modules: dict[int, tuple[str, Layer, str]] = {}
         self.layers: dict[str, Layer] = {}
         self.bias_ids: set[int] = set()  # parameters named bias, bias_ih_l0, in_proj_bias ...
-        self.with_buffers: list[nn.Module] = []
+        self.order: list[nn.Module] = []  # every module once
         self.trainable = self.frozen = self.buffers = 0
         seen: set[int] = set()  # parameter and buffer ids
         stack: list[tuple[str, nn.Module, Layer | None]] = [("", model, None)]
@@ -373,6 +373,7 @@ class _ModuleTree:
                                               depth=path.count(".") + 1 if path else 0,
                                               config=layer_config(mod) if configurable else {})
             self.modules[id(mod)] = (path, layer, ctx)
+            self.order.append(mod)
             if parent is not None:
                 parent.children.append(path)
             for name, p in mod._parameters.items():
@@ -388,14 +389,12 @@ class _ModuleTree:
                     self.trainable += n
                 else:
                     self.frozen += n
-            if mod._buffers:
-                self.with_buffers.append(mod)
-                for b in mod._buffers.values():
-                    if b is None or id(b) in seen:
-                        continue
-                    seen.add(id(b))
-                    layer.buffers += b.numel()
-                    self.buffers += b.numel()
+            for b in mod._buffers.values():
+                if b is None or id(b) in seen:
+                    continue
+                seen.add(id(b))
+                layer.buffers += b.numel()
+                self.buffers += b.numel()
             if mod._modules:
                 prefix = f"{path}." if path else ""
                 stack.extend((prefix + n, c, layer) for n, c in reversed(mod._modules.items()) if c is not None)
@@ -424,10 +423,11 @@ def _snapshot_buffers(modules):
     """Each module's buffer dict and a copy of its values, to undo what the pass does to them."""
     saved = []
     for mod in modules:
-        refs = dict(mod._buffers)
-        values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
-                  for k, v in refs.items()}
-        saved.append((mod, refs, values))
+        if mod._buffers:
+            refs = dict(mod._buffers)
+            values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
+                      for k, v in refs.items()}
+            saved.append((mod, refs, values))
     return saved
 
 
@@ -440,6 +440,42 @@ def _restore_buffers(saved) -> None:
             t = refs[k]
             if v is not None and t is not None and not torch.equal(t, v):
                 t.copy_(v)
+
+
+def _device_copies(modules, target: torch.device) -> dict[int, torch.Tensor]:
+    """id(tensor) -> its copy on ``target``, for every parameter and buffer (a tied tensor, one copy)."""
+    copies: dict[int, torch.Tensor] = {}
+    for mod in modules:
+        for tensors in (mod._parameters, mod._buffers):
+            for t in tensors.values():
+                if t is not None and id(t) not in copies:
+                    copies[id(t)] = _device_copy(t, target)
+    return copies
+
+
+def _swap_in(modules, copies: dict[int, torch.Tensor]):
+    """Put the copies in the modules' parameter and buffer dicts; returns what :func:`_swap_back` needs.
+
+    Not ``torch.func.functional_call``: it swaps a module once per name it is registered under, so a
+    module shared by two paths got its *copies* put back and the user's model was left on meta.
+    """
+    saved = []
+    for mod in modules:
+        if mod._parameters or mod._buffers:
+            saved.append((mod, dict(mod._parameters), dict(mod._buffers)))
+            for tensors in (mod._parameters, mod._buffers):
+                for name, t in tensors.items():
+                    if t is not None:
+                        tensors[name] = copies[id(t)]
+    return saved
+
+
+def _swap_back(saved) -> None:
+    for mod, params, buffers in saved:
+        mod._parameters.clear()
+        mod._parameters.update(params)
+        mod._buffers.clear()
+        mod._buffers.update(buffers)
 
 
 def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str = "macs", device=None,
@@ -463,27 +499,27 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     tree = _ModuleTree(model)
     layers = tree.layers
 
-    swap = None
     if target != home:
-        # Device copies swapped in for the call only (meta copies allocate nothing).
-        swap = {n: _device_copy(t, target) for n, t in model.named_parameters()}
-        swap.update({n: _device_copy(t, target) for n, t in model.named_buffers()})
-        bias_ids = {id(t) for n, t in swap.items() if _is_bias_name(n)}
+        # Device copies swapped in for the call only (meta copies allocate nothing); the pass writes to
+        # them, so there are no buffer values to restore.
+        copies = _device_copies(tree.order, target)
+        bias_ids = {id(copies[i]) for i in tree.bias_ids}
         saved = []
     else:
+        copies = None
         bias_ids = tree.bias_ids
-        saved = _snapshot_buffers(tree.with_buffers)
+        saved = _snapshot_buffers(tree.order)
+    swapped = []
 
     state = _State(tree.modules, bias_ids)
     h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
     h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
     t0 = time.perf_counter()
     try:
+        if copies is not None:
+            swapped = _swap_in(tree.order, copies)
         with torch.no_grad(), _Observer(state, _meta_kernels.kernels() if target.type == "meta" else None):
-            if swap is not None:
-                torch.func.functional_call(model, swap, args, kwargs)
-            else:
-                model(*args, **kwargs)
+            model(*args, **kwargs)
     except Exception as exc:
         path, where_args = state.failure or state.running() or ("", args)
         failing = layers.get(path)
@@ -495,6 +531,7 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
         h_post.remove()
         # torch's handle forgets the with_kwargs flag it set for a global hook: drop it ourselves.
         _module_mod._global_forward_hooks_with_kwargs.pop(h_post.id, None)
+        _swap_back(swapped)
         _restore_buffers(saved)
     elapsed = time.perf_counter() - t0
 

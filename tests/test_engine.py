@@ -293,6 +293,20 @@ def test_meta_pass_counts_like_a_real_pass(train):
     assert by_size.macs == real.macs
 
 
+def test_meta_pass_of_shared_modules_and_tied_weights_leaves_the_model_on_its_device():
+    # torch.func.functional_call swaps a shared module once per name, and put the meta copies back.
+    shared = nn.Linear(4, 4)
+    model = nn.Sequential(shared, nn.ReLU(), shared, nn.Linear(4, 4))
+    model[3].bias = shared.bias  # tied across modules
+    before = _fingerprint(model)
+    real = profiler.profile(model, torch.randn(2, 4))
+    for _ in range(2):  # the second pass failed when the first left meta tensors behind
+        meta = profiler.profile(model, torch.randn(2, 4), device="meta")
+        _assert_same(model, before)
+        assert all(p.device.type == "cpu" for p in model.parameters())
+        assert _all_counts(meta) == _all_counts(real) and meta.params == real.params == 2 * 16 + 4
+
+
 MACS = ("conv", "linear", "attention", "recurrent", "bias")
 
 
