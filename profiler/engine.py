@@ -132,7 +132,7 @@ class _State:
         self.bias_ids = bias_ids
         self.stack: list[tuple[tuple[str, Layer, str], Any]] = []  # (module entry, args of the running call)
         self.uncovered: dict[str, dict] = {}
-        self.cache: dict[Any, tuple] = {}  # func -> (name, rule or None, free)
+        self.cache: dict[int, tuple] = {}  # id(func) -> (name, rule or None, free); ops live for the pass
         self.order = 0  # modules seen so far, for Layer.first_call (execution order)
         self.failure: tuple[str, Any] | None = None  # (path, args) of the module whose forward raised
         # The last linear-category record (OpStat, MACs) and whether the next one is attention's AV
@@ -182,9 +182,9 @@ class _State:
 
     # ops
     def record(self, func, args, kwargs, out):
-        entry = self.cache.get(func)
+        entry = self.cache.get(id(func))  # by id: an OpOverload's __hash__ is Python code
         if entry is None:
-            entry = self.cache[func] = (_op_name(func), counters.lookup(func), counters.is_free(func))
+            entry = self.cache[id(func)] = (_op_name(func), counters.lookup(func), counters.is_free(func))
         name, rule, free = entry
         if free:
             return
@@ -266,7 +266,7 @@ class _Observer(TorchDispatchMode):
         self.record = state.record
         # On a meta pass: aten op -> direct shape function (profiler.meta_kernels), skipping torch's slow
         # Python meta kernels; NotImplemented from it means "not the simple case", run torch's kernel.
-        self.fast_meta = fast_meta or {}
+        self.fast_meta = fast_meta
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -276,8 +276,11 @@ class _Observer(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        fast = self.fast_meta.get(func)
-        out = fast(*args, **kwargs) if fast is not None else NotImplemented
+        out = NotImplemented
+        if self.fast_meta is not None:
+            fast = self.fast_meta.get(func)
+            if fast is not None:
+                out = fast(*args, **kwargs)
         if out is NotImplemented:
             out = func(*args, **kwargs)
         self.record(func, args, kwargs, out)
