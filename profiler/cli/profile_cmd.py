@@ -158,9 +158,7 @@ def main(argv, subcommands: dict, extensions: list) -> int:
     prof, x, notes = run_profile(model, shape, args.device, conv.name, args.strict, info.spec)
     prof.notes.extend(build_notes + notes)
 
-    rows = report.layer_rows(prof, depth=args.depth)
-    if args.top:
-        rows = report.top_rows(rows, args.top)
+    rows = report.rows_for(prof, args.depth, args.top)
     result = report.document(prof, info, rows)
     if args.summary:
         result["summary"] = report.summary_sizes(prof)

@@ -11,11 +11,11 @@ Plots (``profiler.report.plots``, ``profiler.report.pareto``) import matplotlib 
 """
 from profiler.report.document import document, layer_record
 from profiler.report.page import FORMATS, GROUPINGS, render, to_dataframe, to_html
-from profiler.report.rows import GroupRow, Row, group_rows, layer_rows, percent_strings, top_rows
+from profiler.report.rows import GroupRow, Row, group_rows, layer_rows, percent_strings, rows_for, top_rows
 from profiler.report.tables import Column, Table, render_table
 from profiler.report.tree import tree
 from profiler.report.views import group_table, layer_table, summary_sizes, summary_table
 
 __all__ = ["FORMATS", "GROUPINGS", "render", "document", "layer_record", "to_html", "to_dataframe", "Row",
-           "GroupRow", "layer_rows", "top_rows", "group_rows", "percent_strings", "Column", "Table",
+           "GroupRow", "layer_rows", "rows_for", "top_rows", "group_rows", "percent_strings", "Column", "Table",
            "render_table", "tree", "layer_table", "group_table", "summary_table", "summary_sizes"]

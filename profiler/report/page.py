@@ -8,7 +8,7 @@ import json
 from profiler.conventions import get_convention
 from profiler.report import format as F
 from profiler.report.document import document as build_document
-from profiler.report.rows import layer_rows, top_rows
+from profiler.report.rows import rows_for
 from profiler.report.tables import render_table
 from profiler.report.tree import tree
 from profiler.report.views import group_table, layer_table, summary_footer, summary_table
@@ -81,9 +81,7 @@ def _main_table(profile, by, depth, top, summary):
         return summary_table(profile), legend, "summary", summary_footer(profile)
     if by in ("kind", "type"):
         return group_table(profile, by), GROUP_LEGEND.format(unit=unit, by=by), f"by {by}", []
-    rows = layer_rows(profile, depth=depth)
-    if top:
-        rows = top_rows(rows, top)
+    rows = rows_for(profile, depth, top)
     return layer_table(profile, rows, indent=not top), LAYER_LEGEND.format(unit=unit), "per layer", []
 
 
@@ -103,8 +101,7 @@ def render(profile, fmt: str = "table", *, info=None, by: str = "layer", depth: 
         raise ValueError(f"unknown grouping {by!r}; choose one of: {', '.join(GROUPINGS)}")
     if fmt == "json":
         if result is None:
-            rows = layer_rows(profile, depth=depth)
-            result = build_document(profile, info, top_rows(rows, top) if top else rows)
+            result = build_document(profile, info, rows_for(profile, depth, top))
         return json.dumps(result, indent=2, default=str)
     head, foot = header_items(profile, info), footer_items(profile, notes)
     if fmt == "tree":
@@ -175,10 +172,7 @@ def to_dataframe(profile, depth: int | None = None, top: int | None = None):
         import pandas as pd
     except ImportError:
         raise ImportError("Profile.to_dataframe() needs pandas, which is not installed: pip install pandas") from None
-    rows = layer_rows(profile, depth=depth)
-    if top:
-        rows = top_rows(rows, top)
-    records = build_document(profile, None, rows)["layers"]
+    records = build_document(profile, None, rows_for(profile, depth, top))["layers"]
     df = pd.DataFrame.from_records(records)
     unit = get_convention(profile.convention).unit
     df.attrs.update(model=profile.model, convention=profile.convention, unit=unit)

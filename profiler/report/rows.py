@@ -86,6 +86,12 @@ def layer_rows(profile, depth: int | None = None, convention: Convention | str |
     return rows
 
 
+def rows_for(profile, depth: int | None = None, top: int | None = None) -> list[Row]:
+    """The per-layer rows a view shows: tree order folded at ``depth``, or the ``top`` heaviest plus the rest."""
+    rows = layer_rows(profile, depth=depth)
+    return top_rows(rows, top) if top else rows
+
+
 def top_rows(rows: list[Row], n: int) -> list[Row]:
     """The ``n`` rows with the highest cost (then parameters), and one row holding all the others."""
     if n < 1:
