@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(VENV)/bin/profile-model check
 
 reports: $(STAMP)
-	$(PY) -m profiler.reports
+	$(PY) benchmarks/make_reports.py
 
 clean:
 	rm -rf $(VENV)

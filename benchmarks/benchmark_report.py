@@ -129,10 +129,10 @@ def resolution_sweep(name: str, sizes, repeats: int):
 
 def big_model_child(spec: str) -> dict:
     """Profile ``spec`` built on meta in a fresh process; its wall time and peak RSS."""
-    code = ("import time, json; t=time.perf_counter(); from profiler.fast import profile_spec; "
-            f"p, b = profile_spec({spec!r}); "
+    code = ("import time, json; t=time.perf_counter(); from profiler import profile_model; "
+            f"p = profile_model({spec!r}); "
             "print(json.dumps({'seconds': time.perf_counter()-t, 'macs': p.macs, 'params': p.params, "
-            "'build': b.build, 'rss_gib': [int(l.split()[1]) for l in open('/proc/self/status') "
+            "'build': p.source.build, 'rss_gib': [int(l.split()[1]) for l in open('/proc/self/status') "
             "if l.startswith('VmHWM:')][0] / 2**20}))")
     # VmHWM (peak resident set of this process image): ru_maxrss would carry over the parent's peak, since
     # Linux keeps it across fork + exec.
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
     print("vit_giant_patch14_224 built and profiled on meta ...", flush=True)
     big = big_model_child("timm:vit_giant_patch14_224")
     lines.append("## A 1B-parameter model shape-only: timm:vit_giant_patch14_224\n")
-    lines.append(f"`profiler.fast.profile_spec('timm:vit_giant_patch14_224')` in a fresh process: built "
+    lines.append(f"`profiler.profile_model('timm:vit_giant_patch14_224')` in a fresh process: built "
                  f"`{big['build']}`, {big['params']:,} params, {big['macs']:,} MACs (multiply-accumulates, conv + "
                  f"linear + attention, no bias) at 1x3x224x224; build + profile {big['seconds']:.2f} s "
                  f"(whole process with the torch/timm imports {big['process_seconds']:.1f} s), "

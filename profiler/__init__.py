@@ -3,14 +3,20 @@
     >>> import profiler, torchvision
     >>> p = profiler.profile(torchvision.models.resnet18(), input_size=(1, 3, 224, 224))
     >>> p.macs, p.params        # multiply-accumulates (conv+linear, no bias), unique parameters
+    >>> p = profiler.profile_model("mixnet_s", input=224)   # by name: built on meta, zoo's input
+
+Layout (imports only go down this list): ``counters`` (rules) -> ``conventions`` -> ``core`` (engine,
+Profile) -> ``zoo`` (names, inputs, :func:`profile_model`) -> ``analysis`` -> ``studies`` -> ``crosscheck``,
+``published`` -> ``report`` (tables, pages, plots) -> ``cli``.
 """
 from profiler.conventions import Convention, get_convention, list_conventions, register_convention
-from profiler.engine import ProfilingError, UncoveredOpsError, profile
-from profiler.profile import Layer, OpStat, Profile, UncoveredOp
-from profiler.analytic import separable_conv_cost, separable_ratio, standard_conv_cost
+from profiler.core.engine import ProfilingError, UncoveredOpsError, profile
+from profiler.core.profile import Layer, OpStat, Profile, Source, UncoveredOp
+from profiler.zoo.build import profile_model
+from profiler.analysis.analytic import separable_conv_cost, separable_ratio, standard_conv_cost
 from profiler import crosscheck  # callable package: profiler.crosscheck(model, inputs); peers imported lazily
 
-__all__ = ["profile", "Profile", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
+__all__ = ["profile", "profile_model", "Profile", "Source", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
            "list_conventions", "register_convention", "ProfilingError", "UncoveredOpsError",
            "separable_ratio", "standard_conv_cost", "separable_conv_cost", "crosscheck"]
 __version__ = "0.1.0"

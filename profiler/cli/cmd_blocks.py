@@ -63,7 +63,7 @@ def _cell(key, value) -> str:
 def _notes(rows, cuda_requested: bool, load: tuple | None = None) -> list[str]:
     import torch
 
-    from profiler.blocks_study import STUDY_TIMING_NOTE
+    from profiler.studies.blocks import STUDY_TIMING_NOTE
 
     r0 = rows[0]
     notes = ["MACs: multiply-accumulates of conv + linear, bias not counted (convention `macs`), batch 1, "
@@ -230,7 +230,7 @@ def _loadavg() -> float | None:
 
 
 def run(args) -> int:
-    from profiler.blocks_study import compare_blocks, parse_datasets
+    from profiler.studies.blocks import compare_blocks, parse_datasets
 
     datasets = parse_datasets(args.dataset)  # UsageError on a bad name, before any work
     if args.plot and args.runs == 0:

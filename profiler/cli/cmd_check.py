@@ -20,8 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--only", default=None, metavar="PATTERN",
                         help="entries whose id or model matches this glob (a plain word matches as a substring)")
     parser.add_argument("--format", default="table", choices=["table", "json", "markdown"])
-    parser.add_argument("--device", default="meta", choices=["meta", "cpu"],
-                        help="meta: shape-only pass, no weights allocated (default; same counts); cpu: real tensors")
+    parser.add_argument("--device", default="auto", choices=["auto", "meta", "cpu"],
+                        help="auto (default): shape-only pass on meta, no weights allocated (same counts), a CPU "
+                             "pass where meta cannot run a model; meta: no fallback; cpu: real tensors")
     parser.add_argument("--output", type=output_file, default=None, metavar="FILE",
                         help="write the rendering to FILE instead of stdout (e.g. reports/published.md)")
 

@@ -35,7 +35,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from profiler import sweep, zoo
+    from profiler import zoo
+    from profiler.studies import sweep
 
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be positive seconds, got {args.timeout}")

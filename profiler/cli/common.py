@@ -29,7 +29,7 @@ def make_parser(prog: str, description: str) -> OneLineParser:
 
 def fail(exc: BaseException) -> int:
     """Print ``exc`` as one line on stderr and return its exit code (2 = the user's input, 1 = the model)."""
-    from profiler.engine import ProfilingError, UncoveredOpsError
+    from profiler.core.engine import ProfilingError, UncoveredOpsError
     from profiler.errors import UsageError
 
     if isinstance(exc, KeyboardInterrupt):
@@ -50,33 +50,36 @@ def fail(exc: BaseException) -> int:
 class Context:
     """What a profile-command extension (``ext_*.py``) gets after the profile is made.
 
-    The extension may add keys to ``result`` (the JSON document, e.g. ``result["crosscheck"]``) and append
-    ``(title, text)`` to ``sections`` (printed after the per-layer table in text formats); it must not print.
-    Section text is plain text (tables in tabulate's ``simple`` format, whatever ``--format`` is): every page
-    format shows it preformatted (a fenced block in Markdown, ``<pre>`` in HTML).
+    The extension may add keys to ``result`` (merged into the JSON document, e.g. ``result["crosscheck"]``)
+    and append ``(title, text)`` to ``sections`` (printed after the per-layer table in text formats); it must
+    not print. Section text is plain text, made by :mod:`profiler.report.sections`: every page format shows
+    it preformatted (a fenced block in Markdown, ``<pre>`` in HTML).
     """
     args: argparse.Namespace
-    model: Any  # the nn.Module (eval mode)
-    info: Any  # profiler.zoo.ModelInfo
-    # The input tensor(s) of the profiled shape (batch included): the very tensor of the pass on cpu/cuda;
-    # a real random CPU tensor of the same shape when the pass ran on the meta device (shapes only).
-    inputs: Any
-    profile: Any  # profiler.Profile
-    result: dict = field(default_factory=dict)  # the JSON document (profiler.report.document) + extension keys
+    profile: Any  # profiler.Profile, its ``source`` saying how the model was built
+    result: dict = field(default_factory=dict)  # keys added to the JSON document
     sections: list = field(default_factory=list)
-    model_kwargs: dict = field(default_factory=dict)  # --kwargs, to rebuild the model
+    _model: Any = None
+    _inputs: Any = None
 
     def real_model(self):
-        """The model with real weights. ``--device meta`` builds shape-only (nothing allocated); extensions
-        that run real kernels (peer tools, latency) get the same architecture rebuilt with random weights."""
-        model = self.model
-        if any(t.device.type == "meta" for t in (*model.parameters(), *model.buffers())):
+        """The profiled architecture with real (random) weights on the CPU, built again from its source:
+        extensions that run real kernels (peer tools, latency) need weights the meta pass never made."""
+        if self._model is None:
             from profiler import zoo
 
-            model, _ = zoo.create(self.info.spec if self.info.zoo != "user" else self.info.name,
-                                  **self.model_kwargs)
-            self.model = model
-        return model
+            src = self.profile.source
+            self._model, _ = zoo.create(src.spec, **src.kwargs)
+        return self._model
+
+    @property
+    def inputs(self):
+        """A random real CPU tensor of the profiled input shape (batch included), in the model's dtype."""
+        if self._inputs is None:
+            from profiler.zoo.inputs import float_dtype, random_inputs
+
+            self._inputs = random_inputs(self.profile.inputs[0], float_dtype(self.real_model()))
+        return self._inputs
 
 
 # -- argument types ------------------------------------------------------------------------------------------
@@ -113,7 +116,7 @@ _SIZE = re.compile(r"^\s*-?\d+(\s*[x,*]\s*-?\d+)*\s*$", re.IGNORECASE)
 
 def input_dims(text: str) -> tuple[int, ...]:
     """argparse type for ``--input``: ``224``, ``224x320`` or ``3x224x224`` (also ``,`` or ``*``), every
-    number >= 1. How many numbers a model takes is checked by :func:`input_size` once it is built."""
+    number >= 1. How many numbers a model takes is checked by :func:`profiler.zoo.inputs.sample_shape`."""
     if not isinstance(text, str) or not _SIZE.match(text):
         raise argparse.ArgumentTypeError(
             f"expected H, HxW or CxHxW in pixels (e.g. 224, 224x320, 3x224x224), got {text!r}")
@@ -123,34 +126,6 @@ def input_dims(text: str) -> tuple[int, ...]:
     if len(dims) > 5:
         raise argparse.ArgumentTypeError(f"at most 5 numbers (C x T x H x W for video), got {text!r}")
     return dims
-
-
-def input_size(dims: tuple[int, ...] | None, default: tuple[int, ...], model: str = "the model",
-               rank_known: bool = True) -> tuple[int, ...]:
-    """The per-sample input shape (no batch) from ``--input`` numbers and the model's default shape.
-
-    ``default`` is (C, H, W) for images, (C, T, H, W) for video, (C, L) for 1-d signals. One number sets
-    the spatial side(s) (a square image), two set H and W, and as many numbers as ``default`` has replace it
-    whole. With ``rank_known=False`` (a user's model without an ``input_size`` attribute) three or more
-    numbers are taken as the full shape.
-    """
-    from profiler.errors import UsageError
-
-    default = tuple(int(d) for d in default)
-    if dims is None:
-        return default
-    n, r = len(dims), len(default)
-    if n == r or (not rank_known and n >= 3):
-        return tuple(dims)
-    if n == 1 and r >= 2:
-        spatial = min(2, r - 1)
-        return default[:r - spatial] + dims * spatial
-    if n == 2 and r >= 3:
-        return default[:r - 2] + tuple(dims)
-    shown = "x".join(map(str, default))
-    forms = {2: "L or CxL", 3: "H, HxW or CxHxW", 4: "H, HxW or CxTxHxW"}.get(r, f"{r} numbers")
-    raise UsageError(f"--input {'x'.join(map(str, dims))} has {n} numbers but {model} takes {forms} "
-                     f"(its default is {shown}; the batch size goes in --batch)")
 
 
 # -- output ------------------------------------------------------------------------------------------------

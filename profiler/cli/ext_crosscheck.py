@@ -20,8 +20,6 @@ def apply(args, ctx) -> None:
     tools = getattr(args, "crosscheck", None)
     if tools is None:
         return
-    import torch
-
     from profiler.crosscheck import TOOLS, crosscheck
     from profiler.crosscheck.tables import reasons_table, summary_table
     from profiler.errors import UsageError
@@ -29,11 +27,8 @@ def apply(args, ctx) -> None:
     bad = [t for t in tools if t not in TOOLS]
     if bad:
         raise UsageError(f"--crosscheck: unknown tool(s) {', '.join(bad)}; choose from {', '.join(TOOLS)}")
-    x = ctx.inputs
-    if x is None or (isinstance(x, torch.Tensor) and x.device.type == "meta"):
-        x = torch.randn(tuple(ctx.profile.inputs[0]))
     # Our own CPU pass with the same input: the peers run real kernels (fused attention ...), so must we.
-    result = crosscheck(ctx.real_model(), x, tools=tools or None)
+    result = crosscheck(ctx.real_model(), ctx.inputs, tools=tools or None)
     ctx.result["crosscheck"] = dict(result)
     if result.skipped:
         ctx.result["crosscheck_skipped"] = dict(result.skipped)

@@ -1,8 +1,8 @@
 """``--latency``: measured inference latency of the model (per dtype and batch size) and of every layer.
 
-Model latency comes from :func:`profiler.latency.measure_latency` (warm-up, eval, no_grad, CUDA synchronised,
+Model latency comes from :func:`profiler.analysis.latency.measure_latency` (warm-up, eval, no_grad, CUDA synchronised,
 median and inter-quartile range over ``--runs``), for each of ``--dtype`` x ``--batch-sizes``; per-layer
-latency from :func:`profiler.layer_latency.measure_layer_latency` for the first dtype and batch size.
+latency from :func:`profiler.analysis.layer_latency.measure_layer_latency` for the first dtype and batch size.
 ``--roofline FILE`` adds a roofline-style picture (MACs per byte against attained GMAC/s per layer).
 
 Adds ``result["latency"] = {"model": [...], "layers": {...}}`` (milliseconds) and table sections.
@@ -60,8 +60,8 @@ def apply(args, ctx) -> None:
     from tabulate import tabulate
 
     from profiler.errors import UsageError
-    from profiler.latency import measure_latency, parse_dtype
-    from profiler.layer_latency import measure_layer_latency
+    from profiler.analysis.latency import measure_latency, parse_dtype
+    from profiler.analysis.layer_latency import measure_layer_latency
 
     dtypes = _parse_list(args.dtype, "dtype", lambda t: (t, parse_dtype(t)))
     shape = tuple(ctx.inputs.shape) if isinstance(ctx.inputs, torch.Tensor) else None
@@ -117,7 +117,7 @@ def apply(args, ctx) -> None:
     if args.roofline:
         from profiler.report.plots import save_figure
         from profiler.report.roofline import plot_roofline, roofline_points
-        from profiler.traffic import traffic
+        from profiler.analysis.traffic import traffic
 
         tr = traffic(ctx.profile)  # same input as the per-layer latency (first dtype, the profile's batch)
         fig = plot_roofline(tr, lat)

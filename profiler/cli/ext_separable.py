@@ -1,7 +1,7 @@
 """``--separable``: every depthwise -> pointwise pair, counted ratio beside the analytic 1/N + 1/k^2.
 
 Adds a table section and ``result["separable"]`` (one entry per pair with ``ratio`` = the counted ratio; see
-:mod:`profiler.separable`).
+:mod:`profiler.analysis.separable`).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 def apply(args, ctx) -> None:
     if not getattr(args, "separable", False):
         return
-    from profiler.separable import pairs_json, pairs_table, separable_pairs
+    from profiler.analysis.separable import pairs_json, pairs_table, separable_pairs
 
     pairs = separable_pairs(ctx.profile)
     ctx.result["separable"] = pairs_json(pairs)

@@ -1,5 +1,5 @@
 """``--traffic``: memory traffic per layer: bytes read (inputs + weights), bytes written (outputs) and
-arithmetic intensity (MACs per byte), from the op records of the profile (see :mod:`profiler.traffic`).
+arithmetic intensity (MACs per byte), from the op records of the profile (see :mod:`profiler.analysis.traffic`).
 
 Adds ``result["traffic"]`` (bytes in B, intensity in MACs/B) and a table section (MB = 10^6 B).
 """
@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
 def apply(args, ctx) -> None:
     if not getattr(args, "traffic", False):
         return
-    from profiler.traffic import traffic, traffic_table
+    from profiler.analysis.traffic import traffic, traffic_table
 
     top = getattr(args, "traffic_top", None)
     tr = traffic(ctx.profile)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import re
 
-from profiler.cli.common import (Context, emit, format_for, input_dims, input_size, make_parser, non_negative_int,
-                                 output_file, positive_int)
+from profiler.cli.common import (Context, emit, format_for, input_dims, make_parser, non_negative_int, output_file,
+                                 positive_int)
 
 EPILOG = """examples:
   profile-model mixnet_s --input 224                   per-layer table (timm's mixnet_s, 1x3x224x224)
@@ -101,72 +101,27 @@ def _check_device(device: str) -> None:
             raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
 
 
-def _float_dtype(model):
-    import torch
-
-    for t in model.parameters():
-        if t.is_floating_point():
-            return t.dtype
-    return torch.get_default_dtype()
-
-
-def run_profile(model, shape, device: str, convention: str, strict: bool, name: str):
-    """(profile, input tensor for extensions, notes). ``auto`` = meta first, then the CPU."""
-    import torch
-
-    from profiler import profile
-    from profiler.engine import ProfilingError
-
-    dtype = _float_dtype(model)
-    notes = []
-    if device in ("auto", "meta"):
-        x = torch.empty(shape, dtype=dtype, device="meta")
-        try:
-            prof = profile(model, x, convention=convention, device="meta", strict=strict, name=name)
-            return prof, torch.randn(shape, dtype=dtype), notes
-        except ProfilingError as exc:
-            if device == "meta":
-                raise
-            notes.append(f"the meta device could not run this model, so the pass ran on the CPU "
-                         f"({' '.join(str(exc).split())[:200]})")
-        device = "cpu"
-    x = torch.randn(shape, dtype=dtype, device=device)
-    prof = profile(model, x, convention=convention, device=device, strict=strict, name=name)
-    return prof, x, notes
-
-
 def main(argv, subcommands: dict, extensions: list) -> int:
     from profiler import report, zoo
 
     args = build_parser(subcommands, extensions).parse_args(argv)
     conv = _check_convention(args.convention)
     _check_device(args.device)
-    kwargs = zoo.parse_kwargs(args.kwargs)
     fmt = format_for(args.format, args.output)
+    prof = zoo.profile_model(args.model, input=args.input, batch=args.batch, convention=conv.name,
+                             device=args.device, strict=args.strict, **zoo.parse_kwargs(args.kwargs))
 
-    if args.device == "meta":
-        # Shape-only from construction on: a 1B-parameter model costs no memory (profiler.fast).
-        from profiler.fast import create_meta
-
-        built = create_meta(args.model, **kwargs)
-        model, info, build_notes = built.model, built.info, built.notes
-    else:
-        model, info = zoo.create(args.model, **kwargs)
-        build_notes = []
-    known = info.zoo != "user" or hasattr(model, "input_size")
-    shape = (args.batch, *input_size(args.input, info.input_size, f"{info.zoo}:{info.name}", rank_known=known))
-    prof, x, notes = run_profile(model, shape, args.device, conv.name, args.strict, info.spec)
-    prof.notes.extend(build_notes + notes)
-
-    rows = report.rows_for(prof, args.depth, args.top)
-    result = report.document(prof, info, rows)
-    if args.summary:
-        result["summary"] = report.summary_sizes(prof)
-    ctx = Context(args=args, model=model, info=info, inputs=x, profile=prof, result=result, model_kwargs=kwargs)
+    ctx = Context(args=args, profile=prof)
     for ext in extensions:
         ext.apply(args, ctx)
 
-    text = report.render(prof, fmt, info=info, by=args.by, depth=args.depth, top=args.top, summary=args.summary,
-                         sections=ctx.sections, result=ctx.result)
+    if fmt == "json":
+        doc = prof.to_dict(depth=args.depth, top=args.top)
+        if args.summary:
+            doc["summary"] = report.summary_sizes(prof)
+        text = report.to_json({**doc, **ctx.result})
+    else:
+        text = report.render(prof, fmt, by=args.by, depth=args.depth, top=args.top, summary=args.summary,
+                             sections=ctx.sections)
     emit(text, args.output, f"the {fmt} report")
     return 0

@@ -6,7 +6,7 @@ torchsummary) and explain every difference.
     >>> r["fvcore"]["theirs"], r["fvcore"]["ours"], r["fvcore"]["unexplained"]
 
 See :func:`profiler.crosscheck.core.crosscheck`. The peers' counting rules are the named conventions of
-:mod:`profiler.crosscheck.conventions` (``--convention ptflops`` ...). Importing this package is cheap:
+:mod:`profiler.conventions.peers` (``--convention ptflops`` ...). Importing this package is cheap:
 the peers are imported when run.
 """
 from __future__ import annotations

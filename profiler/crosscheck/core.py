@@ -39,7 +39,7 @@ def available_tools() -> list[str]:
 
 
 def _normalise(model, inputs, input_size):
-    from profiler.engine import _float_dtype, _normalise_inputs, model_device
+    from profiler.core.engine import _float_dtype, _normalise_inputs, model_device
 
     try:
         return _normalise_inputs(inputs, input_size, model_device(model), _float_dtype(model))
@@ -86,7 +86,7 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     are listed in the returned dict's ``skipped`` attribute (tool -> reason), not in the mapping.
     The model is not modified: every peer runs on its own deep copy.
     """
-    from profiler.engine import profile as run_profile
+    from profiler.core.engine import profile as run_profile
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"crosscheck() needs a torch.nn.Module, got {type(model).__name__}")

@@ -14,7 +14,7 @@ import time
 import torch.nn as nn
 
 from profiler.crosscheck.base import Item, PeerRun, own_cost, own_from_inclusive, quiet, importable
-from profiler.crosscheck.conventions import BATCH_NORM_OPS, SDPA_OPS
+from profiler.conventions.peers import BATCH_NORM_OPS, SDPA_OPS
 
 NAME = "fvcore"
 UNIT = "fvcore flops (= MACs)"

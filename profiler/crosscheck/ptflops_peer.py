@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from profiler.crosscheck.base import Item, PeerRun, is_descendant, own_cost, quiet, importable
-from profiler.crosscheck.conventions import POOL_OPS, PTFLOPS_ACTIVATIONS, SDPA_OPS, UPSAMPLE_OPS, adaptive_mean
+from profiler.conventions.peers import POOL_OPS, PTFLOPS_ACTIVATIONS, SDPA_OPS, UPSAMPLE_OPS, adaptive_mean
 
 NAME = "ptflops"
 UNIT = "MACs"

@@ -15,7 +15,7 @@ import torch.nn as nn
 
 from profiler.counters.registry import numel
 from profiler.crosscheck.base import Item, PeerRun, is_descendant, own_cost, quiet, importable
-from profiler.crosscheck.conventions import SDPA_OPS
+from profiler.conventions.peers import SDPA_OPS
 
 NAME = "thop"
 UNIT = "MACs"

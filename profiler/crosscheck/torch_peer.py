@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from profiler.crosscheck.base import Item, PeerRun, own_cost, own_from_inclusive, importable
-from profiler.crosscheck.conventions import SDPA_OPS
+from profiler.conventions.peers import SDPA_OPS
 
 NAME = "torch"
 UNIT = "FLOPs"

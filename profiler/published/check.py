@@ -122,18 +122,17 @@ def judge(entry: Entry, fig: Figure, counted: int | None, unit: str) -> FigureRe
 class _Profiler:
     """Profiles each distinct (model, input, kwargs) once; every convention is read from that one pass."""
 
-    def __init__(self, device: str = "meta"):
+    def __init__(self, device: str = "auto"):
         self.device = device
         self.cache: dict[str, tuple] = {}
 
     def __call__(self, entry: Entry):
         key = json.dumps([entry.model, list(entry.input), entry.kwargs], sort_keys=True, default=str)
         if key not in self.cache:
-            from profiler.fast import profile_spec
+            from profiler.zoo import profile_model
 
             try:
-                prof, built = profile_spec(entry.model, entry.input, device=self.device,
-                                           model_kwargs=entry.kwargs)
+                prof = profile_model(entry.model, input=entry.input, device=self.device, **(entry.kwargs or {}))
                 self.cache[key] = (prof, list(prof.notes), "")
             except Exception as exc:  # noqa: BLE001 - one broken entry must not stop the check
                 self.cache[key] = (None, [], f"{type(exc).__name__}: {' '.join(str(exc).split())}")
@@ -162,7 +161,7 @@ def check_entry(entry: Entry, profile_fn: Callable) -> EntryResult:
     return EntryResult(entry, figures, status, error, notes, time.perf_counter() - t0)
 
 
-def run_check(entries: Iterable[Entry], *, device: str = "meta", progress: Callable | None = None) -> list[EntryResult]:
+def run_check(entries: Iterable[Entry], *, device: str = "auto", progress: Callable | None = None) -> list[EntryResult]:
     """Check ``entries``; ``progress`` wraps the iterable (e.g. tqdm) if given."""
     profile_fn = _Profiler(device)
     entries = list(entries)

@@ -7,8 +7,7 @@ import json
 
 from profiler.conventions import get_convention
 from profiler.report import format as F
-from profiler.report.document import document as build_document
-from profiler.report.rows import rows_for
+from profiler.core.rows import rows_for
 from profiler.report.tables import render_table
 from profiler.report.tree import tree
 from profiler.report.views import group_table, layer_table, summary_footer, summary_table
@@ -23,12 +22,13 @@ def describe_device(device: str) -> str:
     return f"{device}: one forward pass on random inputs"
 
 
-def header_items(profile, info=None) -> list[tuple[str, str]]:
+def header_items(profile) -> list[tuple[str, str]]:
     conv = get_convention(profile.convention)
-    if info is not None and info.zoo == "user":
-        model = f"{info.name} (your factory; random weights as it builds them)"
-    elif info is not None:
-        model = f"{info.name} (built by {info.zoo} as {info.zoo}:{info.name}; architecture only, random weights)"
+    src = profile.source
+    if src is not None and src.zoo == "user":
+        model = f"{src.name} (your factory; random weights as it builds them)"
+    elif src is not None and src.zoo != "module":
+        model = f"{src.name} (built by {src.zoo} as {src.spec}; architecture only, random weights)"
     else:
         model = profile.model
     inputs = "; ".join(F.shape(s) for s in profile.inputs)
@@ -85,13 +85,12 @@ def _main_table(profile, by, depth, top, summary):
     return layer_table(profile, rows, indent=not top), LAYER_LEGEND.format(unit=unit), "per layer", []
 
 
-def render(profile, fmt: str = "table", *, info=None, by: str = "layer", depth: int | None = None,
-           top: int | None = None, summary: bool = False, sections=(), result: dict | None = None,
-           notes=()) -> str:
+def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | None = None,
+           top: int | None = None, summary: bool = False, sections=(), notes=()) -> str:
     """The report as a string.
 
     fmt: one of :data:`FORMATS`; ``csv`` is the table alone (raw numbers), ``json`` the document
-    (``result`` if given, e.g. with extension keys; else :func:`profiler.report.document.document`).
+    (``Profile.to_dict``; :func:`to_json` adds extension keys).
     by: ``layer`` (per module; ``depth`` folds deeper subtrees, ``top`` keeps the heaviest rows), ``kind`` or
     ``type``; summary: the torchsummary-style view. sections: ``(title, text)`` pairs appended (text formats).
     """
@@ -100,10 +99,8 @@ def render(profile, fmt: str = "table", *, info=None, by: str = "layer", depth: 
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose one of: {', '.join(GROUPINGS)}")
     if fmt == "json":
-        if result is None:
-            result = build_document(profile, info, rows_for(profile, depth, top))
-        return json.dumps(result, indent=2, default=str)
-    head, foot = header_items(profile, info), footer_items(profile, notes)
+        return to_json(profile.to_dict(depth=depth, top=top))
+    head, foot = header_items(profile), footer_items(profile, notes)
     if fmt == "tree":
         body, legend, caption, extra = tree(profile, depth), "", "tree", []
     else:
@@ -161,9 +158,14 @@ def _html_page(head, body, legend, extra, foot, sections) -> str:
     return "\n".join(parts)
 
 
-def to_html(profile, info=None, **kwargs) -> str:
+def to_json(document: dict) -> str:
+    """A JSON document (``Profile.to_dict()``, maybe with extension keys) as indented text."""
+    return json.dumps(document, indent=2, default=str)
+
+
+def to_html(profile, **kwargs) -> str:
     """The report as an HTML fragment (what a notebook shows for a Profile)."""
-    return render(profile, "html", info=info, **kwargs)
+    return render(profile, "html", **kwargs)
 
 
 def to_dataframe(profile, depth: int | None = None, top: int | None = None):
@@ -172,7 +174,7 @@ def to_dataframe(profile, depth: int | None = None, top: int | None = None):
         import pandas as pd
     except ImportError:
         raise ImportError("Profile.to_dataframe() needs pandas, which is not installed: pip install pandas") from None
-    records = build_document(profile, None, rows_for(profile, depth, top))["layers"]
+    records = profile.to_dict(depth=depth, top=top)["layers"]
     df = pd.DataFrame.from_records(records)
     unit = get_convention(profile.convention).unit
     df.attrs.update(model=profile.model, convention=profile.convention, unit=unit)

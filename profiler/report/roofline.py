@@ -1,8 +1,8 @@
 """Roofline-style picture from measured per-layer latency.
 
 Each layer that ran ops is one point: x = arithmetic intensity (MACs per byte moved, from
-:mod:`profiler.traffic`), y = attained throughput (its MACs divided by its measured *self* time, GMAC/s,
-from :mod:`profiler.layer_latency`). The two ceilings are empirical, read off the same measurements (no
+:mod:`profiler.analysis.traffic`), y = attained throughput (its MACs divided by its measured *self* time, GMAC/s,
+from :mod:`profiler.analysis.layer_latency`). The two ceilings are empirical, read off the same measurements (no
 vendor peak is assumed): the horizontal line is the best attained GMAC/s of any layer, the slanted one the
 best attained bandwidth (bytes per second) of any layer, so the ridge where they meet says where layers stop
 being limited by memory on this machine. Layers without MACs (element-wise, concatenations, shuffles) cost

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from profiler.conventions import get_convention
 from profiler.report import format as F
-from profiler.report.rows import layer_rows, percent
+from profiler.core.rows import layer_rows, percent
 
 
 def tree(profile, depth: int | None = None) -> str:

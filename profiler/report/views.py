@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from profiler.conventions import get_convention
 from profiler.report import format as F
-from profiler.report.rows import GroupRow, Row, group_rows, percent, percent_strings
+from profiler.core.rows import GroupRow, Row, group_rows, percent, percent_strings
 from profiler.report.tables import INDENT, Column, Table
 
 # torchsummary lists every module but the root and these containers (their outputs are their children's).
@@ -28,7 +28,7 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
     """Module path (indented by depth), type, kind, kernel/stride/groups, shapes, params, MACs, activations.
 
     Percent columns are shares of the model's totals and, printed, add up to exactly 100.00 (see
-    :func:`~profiler.report.rows.percent_strings`); a totals row closes the table.
+    :func:`~profiler.core.rows.percent_strings`); a totals row closes the table.
     """
     unit = get_convention(profile.convention).unit
     key = _cost_key(profile)

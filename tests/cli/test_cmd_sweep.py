@@ -4,7 +4,7 @@ import csv
 import pytest
 
 from profiler.cli import main
-from profiler.sweep import summarise
+from profiler.studies.sweep import summarise
 
 
 

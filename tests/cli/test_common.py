@@ -1,4 +1,4 @@
-"""CLI helpers: --input parsing against a model's default shape, positive integers, output, progress."""
+"""CLI helpers: --input parsing, positive integers, output, progress."""
 import argparse
 import io
 
@@ -22,26 +22,9 @@ def test_input_dims_rejects(text):
         common.input_dims(text)
 
 
-def test_input_size_against_default_rank():
-    assert common.input_size(None, (3, 299, 299)) == (3, 299, 299)
-    assert common.input_size((224,), (3, 299, 299)) == (3, 224, 224)
-    assert common.input_size((224, 320), (3, 299, 299)) == (3, 224, 320)  # H x W
-    assert common.input_size((1, 28, 28), (3, 224, 224)) == (1, 28, 28)
-    assert common.input_size((112,), (3, 16, 224, 224)) == (3, 16, 112, 112)  # video: the clip length stays
-    assert common.input_size((64,), (2, 1000)) == (2, 64)  # 1-d signal
-    with pytest.raises(UsageError, match="has 4 numbers"):
-        common.input_size((1, 3, 224, 224), (3, 224, 224))
-    # a user's model of unknown rank: three or more numbers are the shape
-    assert common.input_size((1, 4, 8, 8), (3, 224, 224), rank_known=False) == (1, 4, 8, 8)
-
-
 @given(st.lists(st.integers(1, 4096), min_size=1, max_size=3))
-def test_input_roundtrip(dims):
-    text = "x".join(map(str, dims))
-    assert common.input_dims(text) == tuple(dims)
-    shape = common.input_size(tuple(dims), (3, 224, 224))
-    expected = {1: (3, dims[0], dims[0]), 2: (3, *dims), 3: tuple(dims)}[len(dims)]
-    assert shape == expected
+def test_input_dims_roundtrip(dims):
+    assert common.input_dims("x".join(map(str, dims))) == tuple(dims)
 
 
 def test_positive_and_non_negative():

@@ -13,7 +13,7 @@ import types
 import pytest
 
 from profiler.cli import main, profile_cmd
-from profiler.engine import ProfilingError
+from profiler.core.engine import ProfilingError
 
 NET = textwrap.dedent("""
     import torch
@@ -132,7 +132,7 @@ def test_meta_falls_back_to_cpu_with_a_note(capsys, net):
                        "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["device"] == "cpu" and doc["macs"] == conv_macs(8) + head_macs(8)
-    assert any("meta device could not run" in n for n in doc["notes"])
+    assert any("the pass failed on meta" in n and "on the CPU" in n for n in doc["notes"])
     code, out, err = run(capsys, f"{net}:build", "--kwargs", "data_dependent=True", "--input", "16",
                          "--device", "meta")
     assert code == 1 and "forward pass failed" in err  # --device meta was asked for: no fallback
@@ -205,7 +205,7 @@ def test_extensions_get_the_context(capsys, net):
         parser.add_argument("--fake", action="store_true")
 
     def apply(args, ctx):
-        seen.update(inputs=ctx.inputs, info=ctx.info, fake=args.fake)
+        seen.update(inputs=ctx.inputs, source=ctx.profile.source, fake=args.fake)
         ctx.result["fake"] = {"macs_seen": ctx.profile.macs}
         ctx.sections.append(("Fake section", "fake text"))
 
@@ -216,7 +216,7 @@ def test_extensions_get_the_context(capsys, net):
     assert doc["fake"] == {"macs_seen": doc["macs"]} and seen["fake"] is True
     # the pass ran on meta, the extension still gets a real tensor of the profiled shape
     assert seen["inputs"].device.type == "cpu" and list(seen["inputs"].shape) == [1, 3, 16, 16]
-    assert seen["info"].zoo == "user"
+    assert seen["source"].zoo == "user" and seen["source"].build == "meta"
     assert profile_cmd.main(argv, {}, [ext]) == 0
     assert "Fake section\nfake text" in capsys.readouterr().out
 
@@ -252,7 +252,7 @@ def test_device_meta_builds_shape_only_and_rebuilds_for_extensions(capsys, net, 
 
         @staticmethod
         def apply(args, ctx):
-            seen["built"] = {p.device.type for p in ctx.model.parameters()}
+            seen["built"] = ctx.profile.source.build
             real = ctx.real_model()
             seen["real"] = {p.device.type for p in real.parameters()}
             seen["width"] = real.conv.out_channels
@@ -262,7 +262,7 @@ def test_device_meta_builds_shape_only_and_rebuilds_for_extensions(capsys, net, 
     capsys.readouterr()
     assert code == 0
     # nothing allocated at construction; extensions that run real kernels get real weights, same --kwargs
-    assert seen == {"built": {"meta"}, "real": {"cpu"}, "width": 4}
+    assert seen == {"built": "meta", "real": {"cpu"}, "width": 4}
 
 
 def test_extension_tables_are_plain_text_in_every_page_format(capsys, tmp_path):

@@ -9,7 +9,7 @@ import sys
 import pytest
 from _toy import DW_MACS, STEM_MACS, TOTAL_MACS, TOTAL_PARAMS, toy_profile
 
-from profiler.profile import Layer, Profile, UncoveredOp
+from profiler.core.profile import Layer, Profile, UncoveredOp
 from profiler.report import render, to_dataframe
 from profiler.report.tables import INDENT
 

@@ -1,0 +1,559 @@
+"""The engine: observe one forward pass and build a :class:`~profiler.profile.Profile`.
+
+Two observers work together:
+- process-wide module forward hooks (registered for the pass only, so nothing is added to the user's
+  modules) keep the stack of running modules, giving the layer tree and call counts;
+- a ``TorchDispatchMode`` sees every aten op below autograd (functional calls, ``@``, einsum, fused
+  attention kernels included) and charges its cost to the innermost running module.
+
+The user's model is never changed: training flag, requires_grad, hooks and attributes are left alone,
+buffers mutated by the pass (BatchNorm statistics in train mode ...) are restored bit for bit, and a pass on
+another device (``device="meta"`` for shapes only, or a GPU) swaps device copies of the parameters and
+buffers into the modules for the call only, so the model itself never moves.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+import torch.nn as nn
+from torch.nn.modules import module as _module_mod
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from profiler import counters
+from profiler.core import meta_kernels as _meta_kernels
+from profiler.counters.registry import NestedShape, numel
+from profiler.conventions import get_convention
+from profiler.core.kinds import is_attention_module, layer_config, layer_kind
+from profiler.core.profile import Layer, OpStat, Profile, UncoveredOp
+
+
+class ProfilingError(RuntimeError):
+    """The model's forward pass failed; the message names the module that failed and its input shapes."""
+
+
+class UncoveredOpsError(RuntimeError):
+    """``strict=True`` and the pass ran ops without a counting rule."""
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def shapes_of(obj) -> list[list[int]]:
+    """Shapes of every tensor in a nested structure, in traversal order."""
+    out: list[list[int]] = []
+    _collect_shapes(obj, out)
+    return out
+
+
+def _collect_shapes(o, out: list) -> None:
+    # A module-level function, not a closure: a recursive closure is a reference cycle, garbage that only
+    # the cyclic collector frees, and this runs twice per module call.
+    if isinstance(o, torch.Tensor):
+        out.append(_padded_shape(o) if o.is_nested else list(o.shape))
+    elif isinstance(o, (list, tuple)):
+        for x in o:
+            _collect_shapes(x, out)
+    elif isinstance(o, dict):
+        for x in o.values():
+            _collect_shapes(x, out)
+
+
+def _padded_shape(t: torch.Tensor) -> list[int]:
+    """A nested tensor's shape as [components, *largest size per dim] (it has no regular ``shape``)."""
+    sizes = t._nested_tensor_size().tolist()
+    return [len(sizes)] + [max(col) for col in zip(*sizes)] if sizes else [0]
+
+
+def _to_shapes(obj, acc: list):
+    """Replace tensors by ``torch.Size`` in op arguments; acc[0] collects the bytes of the tensors seen.
+
+    A nested tensor becomes a :class:`~profiler.counters.registry.NestedShape` (its components' sizes):
+    element-op rules count its real elements, and rules that need a regular shape fail loudly (the op
+    is then reported as uncovered) rather than guess. Runs for every argument of every op of the pass.
+    """
+    if isinstance(obj, _Tensor):
+        if obj.is_nested:
+            shape = NestedShape(obj._nested_tensor_size().tolist())
+            acc[0] += numel(shape) * obj.element_size()
+            return shape
+        acc[0] += obj.numel() * obj.element_size()  # not .nbytes: a sparse tensor has none
+        return obj.shape
+    if isinstance(obj, (list, tuple)):
+        for x in obj:
+            if isinstance(x, _CONVERTED):
+                return type(obj)([_to_shapes(y, acc) for y in obj])
+        # the common case: sizes, strides, padding ... (no tensor): the same object, nothing built
+    return obj
+
+
+_Tensor = torch.Tensor
+_CONVERTED = (torch.Tensor, list, tuple)
+
+
+def _op_name(func) -> str:
+    """``namespace.name`` of an op: ``aten.convolution``, ``my_lib.my_op`` (custom ops keep their library)."""
+    packet = getattr(func, "_overloadpacket", None)
+    if packet is None:
+        return str(func)
+    qualified = getattr(packet, "_qualified_op_name", None)
+    return qualified.replace("::", ".") if qualified else f"aten.{packet.__name__}"
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def _float_dtype(model: nn.Module) -> torch.dtype:
+    for t in model.parameters():
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()
+
+
+# Context relabelling: the op's own rule cannot tell what its layer is for.
+_BATCHED_PRODUCTS = {"aten.bmm", "aten.baddbmm", "aten.matmul"}
+_ELEMENT_CATEGORIES = {"elementwise", "activation", "pooling"}
+_BIAS_ADDS = {"aten.add", "aten.add_"}
+# scaled_dot_product_attention's math backend (GQA, masks or head sizes the fused kernels refuse) and
+# flex attention reach the dispatcher as plain products around this softmax, which nothing else uses:
+# it marks the product before it (QK^T) and the one after it (AV) as attention whichever module runs them.
+_SOFTMAX_OF_ATTENTION = "aten._safe_softmax"
+
+
+class _State:
+    def __init__(self, modules: dict[int, tuple[str, Layer, str]], bias_ids: set[int]):
+        # id(module) -> (path, its Layer, op context: "recurrent" | "attention" | "norm" | "")
+        self.modules = modules
+        self.root = next(iter(modules.values()))  # ops run outside any module are charged to the root
+        self.bias_ids = bias_ids
+        self.stack: list[tuple[tuple[str, Layer, str], Any]] = []  # (module entry, args of the running call)
+        self.uncovered: dict[str, dict] = {}
+        self.cache: dict[int, tuple] = {}  # id(func) -> (name, rule or None, free); ops live for the pass
+        self.order = 0  # modules seen so far, for Layer.first_call (execution order)
+        self.failure: tuple[str, Any] | None = None  # (path, args) of the module whose forward raised
+        # The last linear-category record (OpStat, MACs) and whether the next one is attention's AV
+        # product: see _SOFTMAX_OF_ATTENTION.
+        self.last_product: tuple[OpStat, int] | None = None
+        self.pending_av = False
+
+    def running(self) -> tuple[str, Any] | None:
+        """(path, args) of the innermost running module, if any."""
+        return (self.stack[-1][0][0], self.stack[-1][1]) if self.stack else None
+
+    # module hooks
+    def pre(self, module, args):
+        entry = self.modules.get(id(module))
+        if entry is None:
+            return
+        layer = entry[1]
+        layer.calls += 1
+        if layer.calls == 1:
+            layer.input_shapes = shapes_of(args)
+            layer.first_call = self.order
+            self.order += 1
+        self.stack.append((entry, args))
+
+    def post(self, module, args, *rest):
+        """Forward hook, called with (kwargs, output) on return and, registered ``always_call``, with
+        (output=None) only when the forward raises."""
+        entry = self.modules.get(id(module))
+        if entry is None:
+            return
+        # Pop down to this module (and past entries an exception left behind).
+        stack = self.stack
+        while stack:
+            if stack.pop()[0] is entry:
+                break
+        if len(rest) == 1:  # the forward raised: the innermost module to unwind is the one that failed
+            if self.failure is None:
+                self.failure = (entry[0], args)
+            return
+        self.failure = None  # a normal return: any earlier exception was caught by the model itself
+        kwargs, output = rest
+        layer = entry[1]
+        if layer.calls == 1 and not layer.output_shapes:
+            if kwargs:  # the pre-hook saw the positional arguments only
+                layer.input_shapes = shapes_of((args, kwargs))
+            layer.output_shapes = shapes_of(output)
+
+    # ops
+    def record(self, func, args, kwargs, out):
+        entry = self.cache.get(id(func))  # by id: an OpOverload's __hash__ is Python code
+        if entry is None:
+            entry = self.cache[id(func)] = (_op_name(func), counters.lookup(func), counters.is_free(func))
+        name, rule, free = entry
+        if free:
+            return
+        path, layer, ctx = self.stack[-1][0] if self.stack else self.root
+        if rule is None:
+            self._uncovered(name, path)
+            return
+        acc = [0]
+        sargs = _to_shapes(args, acc)
+        skw = {k: _to_shapes(v, acc) for k, v in kwargs.items()} if kwargs else {}
+        read = acc[0]
+        acc[0] = 0
+        sout = _to_shapes(out, acc)
+        try:
+            counts = rule(*sargs, out=sout, **skw)
+        except Exception as exc:  # a rule that cannot read these arguments: report, never guess
+            self._uncovered(name, path, f"{type(exc).__name__}: {exc}")
+            return
+        if self.pending_av and "linear" in counts:
+            counts = dict(counts)
+            counts["attention"] = counts.pop("linear")
+            self.pending_av = False
+        if ctx or name in _BIAS_ADDS:
+            counts = self._relabel(name, counts, ctx, args)
+        st = layer.ops.get(name)
+        if st is None:
+            st = layer.ops[name] = OpStat()
+        st.calls += 1
+        st.bytes_read += read
+        st.bytes_written += acc[0]
+        st_counts = st.counts
+        for c, n in counts.items():
+            st_counts[c] = st_counts.get(c, 0) + n
+        if "linear" in counts:
+            self.last_product = (st, counts["linear"])
+        elif "attention" in counts:
+            self.last_product = None
+        elif name == _SOFTMAX_OF_ATTENTION:
+            self._mark_attention()
+
+    def _uncovered(self, name: str, path: str, error: str | None = None):
+        """An op without a rule (or whose rule failed with ``error``) met in ``path``."""
+        u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
+        u["calls"] += 1
+        if error is not None:
+            u["error"] = error
+        if path not in u["modules"]:
+            u["modules"].append(path)
+
+    def _mark_attention(self):
+        """The scores product before this softmax was QK^T, the next product is AV: both attention."""
+        if self.last_product is not None:
+            st, n = self.last_product
+            st.counts["linear"] -= n
+            if not st.counts["linear"]:
+                del st.counts["linear"]
+            st.counts["attention"] = st.counts.get("attention", 0) + n
+            self.last_product = None
+        self.pending_av = True
+
+    def _relabel(self, name, counts, ctx, args):
+        counts = dict(counts)
+        if name in _BIAS_ADDS and "elementwise" in counts and any(
+                isinstance(a, torch.Tensor) and id(a) in self.bias_ids for a in args):
+            counts["bias"] = counts.pop("elementwise")
+        if ctx == "recurrent" and "linear" in counts:
+            counts["recurrent"] = counts.pop("linear")
+        elif ctx == "attention" and name in _BATCHED_PRODUCTS and "linear" in counts:
+            counts["attention"] = counts.pop("linear")
+        elif ctx == "norm":
+            for c in _ELEMENT_CATEGORIES & counts.keys():
+                counts["norm"] = counts.get("norm", 0) + counts.pop(c)
+        return counts
+
+
+class _Observer(TorchDispatchMode):
+    def __init__(self, state: _State, fast_meta: dict | None = None):
+        super().__init__()
+        self.record = state.record
+        # On a meta pass: aten op -> direct shape function (profiler.core.meta_kernels), skipping torch's slow
+        # Python meta kernels; NotImplemented from it means "not the simple case", run torch's kernel.
+        self.fast_meta = fast_meta
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Without this, TorchDispatchMode wraps __torch_dispatch__ in a dynamo-disable frame per op;
+        # the pass is never compiled, so that wrapper is pure overhead.
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = NotImplemented
+        if self.fast_meta is not None:
+            fast = self.fast_meta.get(func)
+            if fast is not None:
+                out = fast(*args, **kwargs)
+        if out is NotImplemented:
+            out = func(*args, **kwargs)
+        self.record(func, args, kwargs, out)
+        return out
+
+
+# -- inputs -------------------------------------------------------------------------------------------
+def _normalise_inputs(inputs, input_size, device, dtype):
+    """(args, kwargs) on ``device``."""
+    if inputs is None and input_size is None:
+        raise ValueError("give `inputs` (a tensor, a tuple of arguments or a dict of keyword arguments) "
+                         "or `input_size`, e.g. input_size=(1, 3, 224, 224)")
+    if inputs is None:
+        size = tuple(input_size)
+        if not size or not all(isinstance(d, int) and d > 0 for d in size):
+            raise ValueError(f"input_size must be positive integers, e.g. (1, 3, 224, 224); got {input_size!r}")
+        if device.type == "meta":
+            return (torch.empty(size, device=device, dtype=dtype),), {}
+        return (torch.randn(size, device=device, dtype=dtype),), {}
+
+    if isinstance(inputs, dict):
+        return (), _move(inputs, device)
+    if type(inputs) is tuple:  # a tuple of arguments; a namedtuple (PackedSequence ...) is one argument
+        return _move(inputs, device), {}
+    return (_move(inputs, device),), {}
+
+
+def _move(o, device):
+    """``o`` with every tensor on ``device`` (containers rebuilt, tensors already there kept)."""
+    if isinstance(o, torch.Tensor):
+        return o if o.device == device else o.to(device)
+    if isinstance(o, nn.utils.rnn.PackedSequence):  # its own .to keeps batch_sizes on the CPU
+        return o.to(device)
+    if isinstance(o, tuple) and hasattr(o, "_fields"):  # a namedtuple takes its fields one by one
+        return type(o)(*(_move(x, device) for x in o))
+    if isinstance(o, (list, tuple)):
+        return type(o)(_move(x, device) for x in o)
+    if isinstance(o, dict):
+        return {k: _move(v, device) for k, v in o.items()}
+    return o
+
+
+# -- the pass -----------------------------------------------------------------------------------------
+# Per (module type, is leaf): (kind, op context, has hyper-parameters to print). Convolutions are not cached:
+# their kind reads groups and kernel size.
+_TYPE_INFO: dict[tuple[type, bool], tuple[str, str, bool]] = {}
+
+
+def _type_info(mod: nn.Module) -> tuple[str, str, bool]:
+    key = (type(mod), not mod._modules)
+    hit = _TYPE_INFO.get(key)
+    if hit is not None:
+        return hit
+    kind = layer_kind(mod)
+    if isinstance(mod, (nn.RNNBase, nn.RNNCellBase)):
+        ctx = "recurrent"
+    elif is_attention_module(mod):
+        ctx = "attention"
+    elif kind == "norm":
+        ctx = "norm"
+    else:
+        ctx = ""
+    hit = (kind, ctx, bool(layer_config(mod)))
+    if not isinstance(mod, nn.modules.conv._ConvNd):
+        _TYPE_INFO[key] = hit
+    return hit
+
+
+class _ModuleTree:
+    """What one walk over the model gives: a :class:`Layer` per module with its children, parameters and
+    buffers, in ``named_modules()`` order (pre-order, each module once, at its first path).
+
+    Each parameter or buffer tensor is counted once (tied weights once), owned by the first module that
+    registers it. One iterative walk: the recursive generators of ``named_modules``/``named_parameters``
+    cost more than the rest of the set-up on models of a few hundred modules.
+    """
+
+    def __init__(self, model: nn.Module):
+        # id(module) -> (path, its Layer, op context: "recurrent" | "attention" | "norm" | "")
+        self.modules: dict[int, tuple[str, Layer, str]] = {}
+        self.layers: dict[str, Layer] = {}
+        self.bias_ids: set[int] = set()  # parameters named bias, bias_ih_l0, in_proj_bias ...
+        self.order: list[nn.Module] = []  # every module once
+        self.trainable = self.frozen = self.buffers = 0
+        seen: set[int] = set()  # parameter and buffer ids
+        stack: list[tuple[str, nn.Module, Layer | None]] = [("", model, None)]
+        while stack:
+            path, mod, parent = stack.pop()
+            if id(mod) in self.modules:  # a shared module: a child of its first path only
+                continue
+            kind, ctx, configurable = _type_info(mod)
+            layer = self.layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind,
+                                              depth=path.count(".") + 1 if path else 0,
+                                              config=layer_config(mod) if configurable else {})
+            self.modules[id(mod)] = (path, layer, ctx)
+            self.order.append(mod)
+            if parent is not None:
+                parent.children.append(path)
+            for name, p in mod._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                if _is_bias_name(name):
+                    self.bias_ids.add(id(p))
+                n = p.numel()
+                layer.params += n
+                if p.requires_grad:
+                    layer.params_trainable += n
+                    self.trainable += n
+                else:
+                    self.frozen += n
+            for b in mod._buffers.values():
+                if b is None or id(b) in seen:
+                    continue
+                seen.add(id(b))
+                layer.buffers += b.numel()
+                self.buffers += b.numel()
+            if mod._modules:
+                prefix = f"{path}." if path else ""
+                stack.extend((prefix + n, c, layer) for n, c in reversed(mod._modules.items()) if c is not None)
+
+
+def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
+    """``t`` on ``target`` for the pass, never ``t`` itself (the pass may write to it).
+
+    On ``meta`` a 0-d tensor stays a CPU copy: models read scalars such as BatchNorm's
+    ``num_batches_tracked`` with ``float()``, which a meta tensor cannot answer, and PyTorch lets a CPU
+    scalar meet tensors of any device.
+    """
+    if target.type == "meta" and t.dim() == 0 and t.device.type != "meta":
+        return t.detach().clone()
+    out = t.to(target)
+    return out.clone() if out is t else out
+
+
+def _is_bias_name(name: str) -> bool:
+    """``bias``, ``bias_ih_l0`` (RNNs), ``in_proj_bias`` (attention) ...: additions of these are bias."""
+    last = name.rsplit(".", 1)[-1]
+    return last.startswith("bias") or last.endswith("bias")
+
+
+def _snapshot_buffers(modules):
+    """Each module's buffer dict and a copy of its values, to undo what the pass does to them."""
+    saved = []
+    for mod in modules:
+        if mod._buffers:
+            refs = dict(mod._buffers)
+            values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
+                      for k, v in refs.items()}
+            saved.append((mod, refs, values))
+    return saved
+
+
+@torch.no_grad()
+def _restore_buffers(saved) -> None:
+    for mod, refs, values in saved:
+        mod._buffers.clear()
+        mod._buffers.update(refs)
+        for k, v in values.items():
+            t = refs[k]
+            if v is not None and t is not None and not torch.equal(t, v):
+                t.copy_(v)
+
+
+def _device_copies(modules, target: torch.device) -> dict[int, torch.Tensor]:
+    """id(tensor) -> its copy on ``target``, for every parameter and buffer (a tied tensor, one copy)."""
+    copies: dict[int, torch.Tensor] = {}
+    for mod in modules:
+        for tensors in (mod._parameters, mod._buffers):
+            for t in tensors.values():
+                if t is not None and id(t) not in copies:
+                    copies[id(t)] = _device_copy(t, target)
+    return copies
+
+
+def _swap_in(modules, copies: dict[int, torch.Tensor]):
+    """Put the copies in the modules' parameter and buffer dicts; returns what :func:`_swap_back` needs.
+
+    Not ``torch.func.functional_call``: it swaps a module once per name it is registered under, so a
+    module shared by two paths got its *copies* put back and the user's model was left on meta.
+    """
+    saved = []
+    for mod in modules:
+        if mod._parameters or mod._buffers:
+            saved.append((mod, dict(mod._parameters), dict(mod._buffers)))
+            for tensors in (mod._parameters, mod._buffers):
+                for name, t in tensors.items():
+                    if t is not None:
+                        tensors[name] = copies[id(t)]
+    return saved
+
+
+def _swap_back(saved) -> None:
+    for mod, params, buffers in saved:
+        mod._parameters.clear()
+        mod._parameters.update(params)
+        mod._buffers.clear()
+        mod._buffers.update(buffers)
+
+
+def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str = "macs", device=None,
+            strict: bool = False, name: str | None = None) -> Profile:
+    """Profile one forward pass of ``model``.
+
+    inputs: a tensor, a tuple of positional arguments or a dict of keyword arguments; or give
+    ``input_size`` (e.g. ``(1, 3, 224, 224)``) for one random float tensor.
+    convention: how totals are weighted (``macs`` = multiply-accumulates of conv/linear/attention/recurrent
+    without bias, the default; ``flops`` = 2 x macs; ``all``; see ``profiler.conventions``).
+    device: run the pass there (``"meta"`` = shapes only, nothing allocated); the model itself stays put.
+    strict: raise :class:`UncoveredOpsError` if any op met has no counting rule.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"profile() needs a torch.nn.Module, got {type(model).__name__}")
+    get_convention(convention)  # fail early on a bad name
+    home = model_device(model)
+    target = torch.device(device) if device is not None else home
+    args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
+
+    tree = _ModuleTree(model)
+    layers = tree.layers
+
+    if target != home:
+        # Device copies swapped in for the call only (meta copies allocate nothing); the pass writes to
+        # them, so there are no buffer values to restore.
+        copies = _device_copies(tree.order, target)
+        bias_ids = {id(copies[i]) for i in tree.bias_ids}
+        saved = []
+    else:
+        copies = None
+        bias_ids = tree.bias_ids
+        saved = _snapshot_buffers(tree.order)
+    swapped = []
+
+    state = _State(tree.modules, bias_ids)
+    h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
+    h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
+    t0 = time.perf_counter()
+    try:
+        if copies is not None:
+            swapped = _swap_in(tree.order, copies)
+        with torch.no_grad(), _Observer(state, _meta_kernels.kernels() if target.type == "meta" else None):
+            model(*args, **kwargs)
+    except Exception as exc:
+        path, where_args = state.failure or state.running() or ("", args)
+        failing = layers.get(path)
+        raise ProfilingError(
+            f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
+            f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        h_pre.remove()
+        h_post.remove()
+        # torch's handle forgets the with_kwargs flag it set for a global hook: drop it ourselves.
+        _module_mod._global_forward_hooks_with_kwargs.pop(h_post.id, None)
+        _swap_back(swapped)
+        _restore_buffers(saved)
+    elapsed = time.perf_counter() - t0
+
+    coverage = [UncoveredOp(op, u["calls"], u["modules"], u["error"]) for op, u in sorted(state.uncovered.items())]
+    if strict and coverage:
+        listing = "; ".join(f"{u.op} x{u.calls} in {', '.join(m or '(root)' for m in u.modules[:3])}"
+                            for u in coverage)
+        raise UncoveredOpsError(f"{len(coverage)} op(s) have no counting rule: {listing}")
+
+    prof = Profile(
+        model=name or type(model).__name__,
+        inputs=shapes_of((args, kwargs)),
+        convention=get_convention(convention).name,
+        layers=list(layers.values()),
+        coverage=coverage,
+        params_trainable=tree.trainable,
+        params_frozen=tree.frozen,
+        buffers=tree.buffers,
+        device=str(target),
+    )
+    prof.elapsed_s = elapsed
+    return prof

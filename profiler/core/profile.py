@@ -1,0 +1,211 @@
+"""The result of profiling: plain data, no formatting.
+
+A :class:`Profile` holds one :class:`Layer` per module (in ``named_modules`` order, the root first).
+Each layer keeps its *own* ops (those run while it was the innermost running module) as raw counts per
+(op, category); totals under a convention are computed from those on demand, so one pass serves every
+convention. Raw counts are MACs for conv/linear/attention/recurrent and element ops for the other
+categories. ``Profile.macs`` and ``Layer.macs`` always mean MACs; ``total(convention)`` is a convention's figure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from profiler.conventions import Convention, get_convention
+from profiler.counters import CATEGORIES, MAC_CATEGORIES
+
+
+@dataclass
+class OpStat:
+    """One aten op inside one layer, summed over its calls."""
+    calls: int = 0
+    counts: dict[str, int] = field(default_factory=dict)  # category -> MACs or element ops
+    bytes_read: int = 0  # bytes of the tensor inputs
+    bytes_written: int = 0  # bytes of the tensor outputs
+
+
+@dataclass
+class Layer:
+    path: str  # "" for the root module
+    type: str  # class name
+    kind: str  # one of profiler.core.kinds.KINDS
+    depth: int  # 0 for the root
+    calls: int = 0
+    input_shapes: list = field(default_factory=list)  # of the first call
+    output_shapes: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)  # kernel/stride/groups ...
+    params: int = 0  # parameters this module owns directly (each tensor counted once model-wide)
+    params_trainable: int = 0
+    buffers: int = 0  # buffer elements owned directly
+    ops: dict[str, OpStat] = field(default_factory=dict)  # own ops: "aten.name" -> OpStat
+    children: list[str] = field(default_factory=list)
+    first_call: int = -1  # rank of the first call in execution order (0 = first module run; -1 = never run)
+
+    @property
+    def name(self) -> str:
+        return self.path or "(root)"
+
+    def counts(self) -> dict[str, int]:
+        """Own raw counts per category."""
+        out: dict[str, int] = {}
+        for st in self.ops.values():
+            for c, n in st.counts.items():
+                out[c] = out.get(c, 0) + n
+        return out
+
+    def cost(self, convention: Convention | str) -> float:
+        """Own cost under ``convention``."""
+        conv = get_convention(convention)
+        return sum(conv.cost(self, op, c, n) for op, st in self.ops.items() for c, n in st.counts.items())
+
+    @property
+    def macs(self) -> int:
+        """Own multiply-accumulates (conv + linear + attention + recurrent, no bias)."""
+        counts = self.counts()
+        return sum(counts.get(c, 0) for c in MAC_CATEGORIES)
+
+
+@dataclass
+class UncoveredOp:
+    """An op met during the pass that has no counting rule (its cost is unknown, not zero)."""
+    op: str
+    calls: int
+    modules: list[str]
+    error: str = ""  # set when a rule exists but failed on these arguments
+
+
+@dataclass
+class Source:
+    """Where a profiled model came from, as :func:`profiler.zoo.profile_model` resolved and built it."""
+    zoo: str  # builtin | timm | torchvision | pytorchcv | user | module (an nn.Module handed in)
+    name: str  # the name within its zoo (a user's ``path.py:factory``; a module's class name)
+    input_size: tuple  # one sample's input shape, no batch dimension: (C, H, W), (C, T, H, W) ...
+    batch: int = 1
+    build: str = "cpu"  # meta | meta-params | cpu: how the module was constructed (profiler.zoo.build.BUILDS)
+    device: str = "auto"  # the device asked for: auto | meta | cpu | cuda[:N]
+    kwargs: dict = field(default_factory=dict)  # constructor arguments
+
+    @property
+    def spec(self) -> str:
+        """What to pass to :func:`profiler.zoo.create` to build the same architecture again."""
+        return self.name if self.zoo == "user" else f"{self.zoo}:{self.name}"
+
+
+@dataclass
+class Profile:
+    model: str
+    inputs: list  # input shapes
+    convention: str
+    layers: list[Layer]
+    coverage: list[UncoveredOp]
+    params_trainable: int
+    params_frozen: int
+    buffers: int
+    device: str = "cpu"  # where the pass ran ("meta" = shapes only)
+    notes: list[str] = field(default_factory=list)
+    source: Source | None = None  # set when the model was built by name (profiler.zoo.profile_model)
+
+    def __post_init__(self):
+        self._by_path = {layer.path: layer for layer in self.layers}
+
+    # -- totals -----------------------------------------------------------------------------------
+    @property
+    def params(self) -> int:
+        """Unique parameters (shared/tied tensors once), trainable + frozen."""
+        return self.params_trainable + self.params_frozen
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of conv + linear + attention + recurrent, bias not counted, whatever the
+        profile's convention (that one's figure is :meth:`total`)."""
+        cats = self.by_category
+        return sum(cats[c] for c in MAC_CATEGORIES)
+
+    def total(self, convention: Convention | str | None = None) -> int:
+        """The total under ``convention`` (default: the profile's own), in that convention's :attr:`unit`."""
+        conv = get_convention(convention or self.convention)
+        return int(round(sum(layer.cost(conv) for layer in self.layers)))
+
+    @property
+    def unit(self) -> str:
+        """Unit of :meth:`total` under the profile's convention (MACs, FLOPs, ops ...)."""
+        return get_convention(self.convention).unit
+
+    @property
+    def by_category(self) -> dict[str, int]:
+        """Raw totals per category (MACs or element ops), every category present."""
+        out = {c: 0 for c in CATEGORIES}
+        for layer in self.layers:
+            for c, n in layer.counts().items():
+                out[c] = out.get(c, 0) + n
+        return out
+
+    def by_op(self) -> dict[str, dict[str, int]]:
+        """Raw totals per aten op and category."""
+        out: dict[str, dict[str, int]] = {}
+        for layer in self.layers:
+            for op, st in layer.ops.items():
+                d = out.setdefault(op, {})
+                for c, n in st.counts.items():
+                    d[c] = d.get(c, 0) + n
+        return out
+
+    # -- tree -------------------------------------------------------------------------------------
+    def layer(self, path: str) -> Layer:
+        return self._by_path[path]
+
+    def subtree(self, path: str):
+        """The layer at ``path`` and all its descendants."""
+        stack = [self._by_path[path]]
+        while stack:
+            layer = stack.pop()
+            yield layer
+            stack.extend(self._by_path[c] for c in reversed(layer.children))
+
+    def inclusive_cost(self, path: str, convention: Convention | str | None = None) -> int:
+        conv = get_convention(convention or self.convention)
+        return int(round(sum(layer.cost(conv) for layer in self.subtree(path))))
+
+    def inclusive_params(self, path: str) -> int:
+        return sum(layer.params for layer in self.subtree(path))
+
+    def leaves(self) -> list[Layer]:
+        return [layer for layer in self.layers if not layer.children]
+
+    def by_kind(self, convention: Convention | str | None = None) -> dict[str, dict[str, int]]:
+        """Own cost and parameters summed per layer kind (every layer's own share, so sums are totals)."""
+        from profiler.core.kinds import KINDS
+
+        conv = get_convention(convention or self.convention)
+        out = {k: {"macs": 0, "params": 0} for k in KINDS}
+        for layer in self.layers:
+            d = out.setdefault(layer.kind, {"macs": 0, "params": 0})
+            d["macs"] += layer.cost(conv)
+            d["params"] += layer.params
+        return {k: {"macs": int(round(v["macs"])), "params": v["params"]} for k, v in out.items()}
+
+    # -- export -----------------------------------------------------------------------------------
+    def to_dict(self, depth: int | None = None, top: int | None = None) -> dict[str, Any]:
+        """The JSON document ``profile-model --format json`` writes (see :mod:`profiler.core.document`);
+        ``depth``/``top`` fold the per-layer records as the tables do."""
+        from profiler.core.document import document
+
+        return document(self, depth=depth, top=top)
+
+    # -- views (formatting lives in profiler.report; these only delegate) -----------------------------
+    def _repr_html_(self) -> str:
+        """The per-layer table as HTML, for a Jupyter cell."""
+        from profiler.report import to_html
+
+        return to_html(self)
+
+    def to_dataframe(self, depth: int | None = None, top: int | None = None):
+        """One row per module (own and inclusive params/cost, shares, shapes) as a pandas DataFrame;
+        raises ImportError with the fix when pandas is not installed."""
+        from profiler.report import to_dataframe
+
+        return to_dataframe(self, depth=depth, top=top)
+
+    def __repr__(self) -> str:
+        return (f"Profile({self.model}: {self.total():,} {self.unit} [{self.convention}], "
+                f"{self.params:,} params, {len(self.layers)} modules, {len(self.coverage)} uncovered ops)")

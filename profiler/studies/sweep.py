@@ -1,0 +1,194 @@
+"""Profile every architecture of a zoo at its default size, shape-only (meta), in worker processes.
+
+Each worker is a separate process that imports torch once and profiles the names it is sent, one at a time;
+one that runs past the per-model timeout or grows past the memory cap is killed and replaced, and the model
+is recorded as ``timeout`` / ``memory`` / ``crashed``. Rows are plain dicts (:data:`COLUMNS`), written to a
+CSV as they arrive so an interrupted sweep can be resumed.
+"""
+from __future__ import annotations
+
+import csv
+import multiprocessing as mp
+import os
+import time
+from multiprocessing.connection import wait
+
+COLUMNS = ("zoo", "name", "input", "macs", "params", "seconds", "status", "error", "build", "uncovered", "notes")
+#: status values: ok (counted, every op covered), uncovered (counted, some ops without a rule: see
+#: ``uncovered``), failed (an exception; ``error`` says which), timeout, memory, crashed.
+OK_STATUSES = ("ok", "uncovered")
+
+
+def profile_row(zoo: str, name: str) -> dict:
+    """One CSV row for ``zoo:name`` profiled at its default input size on meta (batch 1, MACs)."""
+    import warnings
+
+    from profiler.zoo import profile_model
+
+    t0 = time.perf_counter()
+    row = {"zoo": zoo, "name": name, "input": "", "macs": "", "params": "", "status": "failed", "error": "",
+           "build": "", "uncovered": "", "notes": ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prof = profile_model(f"{zoo}:{name}")
+        row.update(input="x".join(str(d) for d in prof.inputs[0][1:]) if prof.inputs else "",
+                   macs=prof.macs, params=prof.params, build=prof.source.build,
+                   uncovered=" ".join(u.op for u in prof.coverage), notes=" | ".join(prof.notes),
+                   status="uncovered" if prof.coverage else "ok")
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a row with its reason
+        cause = exc.__cause__ if exc.__cause__ is not None and "forward pass failed" in str(exc) else None
+        msg = " ".join(str(exc).split())
+        row["error"] = f"{type(exc).__name__}: {msg[:400]}" + (f" [{type(cause).__name__}]" if cause else "")
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    return row
+
+
+def _worker(conn) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # shapes only: threads buy nothing and the machine is shared
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        conn.send(profile_row(*job))
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class _Slot:
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.start()
+
+    def start(self):
+        self.conn, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()
+        self.job = None
+        self.t0 = 0.0
+
+    def send(self, job):
+        self.job, self.t0 = job, time.perf_counter()
+        self.conn.send(job)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+    def stop(self):
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.kill()
+
+
+def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gib: float = 8.0, on_row=None):
+    """Profile every ``(zoo, name)`` in ``jobs_list`` in ``jobs`` worker processes; yields rows as they finish.
+
+    timeout: seconds per model (construction + pass). max_memory_gib: resident memory per worker (GiB)
+    beyond which its model is abandoned.
+    """
+    ctx = mp.get_context("spawn")
+    pending = list(jobs_list)
+    slots = [_Slot(ctx) for _ in range(max(1, min(jobs, len(pending) or 1)))]
+    cap = int(max_memory_gib * 2**30)
+    try:
+        while pending or any(s.job for s in slots):
+            for s in slots:
+                if s.job is None and pending:
+                    s.send(pending.pop(0))
+            busy = [s for s in slots if s.job is not None]
+            ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout=1.0)
+            for s in busy:
+                row = None
+                if s.conn in ready:
+                    try:
+                        row = s.conn.recv()
+                    except (EOFError, OSError):
+                        row = None
+                    if row is not None:
+                        s.job = None
+                        yield row
+                        continue
+                if s.proc.sentinel in ready or not s.proc.is_alive():
+                    status, err = "crashed", f"worker exited with code {s.proc.exitcode}"
+                elif time.perf_counter() - s.t0 > timeout:
+                    status, err = "timeout", f"no result after {timeout:g} s"
+                elif cap and _rss_bytes(s.proc.pid) > cap:
+                    status, err = "memory", f"worker passed {max_memory_gib:g} GiB resident"
+                else:
+                    continue
+                zoo, name = s.job
+                elapsed = round(time.perf_counter() - s.t0, 3)
+                s.kill()
+                s.start()
+                yield {"zoo": zoo, "name": name, "input": "", "macs": "", "params": "", "seconds": elapsed,
+                       "status": status, "error": err, "build": "", "uncovered": "", "notes": ""}
+    finally:
+        for s in slots:
+            s.stop()
+
+
+def read_rows(path: str) -> list[dict]:
+    """The rows of an earlier sweep's CSV (``--resume``); [] when there is none."""
+    from profiler.errors import UsageError
+
+    if not path or not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("zoo", "name", "status") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UsageError(f"cannot resume from {path!r}: not a sweep CSV (no column {', '.join(missing)})")
+        return list(reader)
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Counts per status, success rate (ok + uncovered over all) and failures grouped by reason."""
+    by_status: dict[str, int] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    counted = sum(by_status.get(s, 0) for s in OK_STATUSES)
+    failures = [r for r in rows if r["status"] not in OK_STATUSES]
+    reasons: dict[str, list[str]] = {}
+    for r in failures:
+        reasons.setdefault(_reason(r["error"]), []).append(r["name"])
+    uncovered: dict[str, list[str]] = {}
+    for r in rows:
+        for op in (r.get("uncovered") or "").split():
+            uncovered.setdefault(op, []).append(r["name"])
+    builds: dict[str, int] = {}
+    for r in rows:
+        if r["status"] in OK_STATUSES:
+            builds[r.get("build") or "?"] = builds.get(r.get("build") or "?", 0) + 1
+    timed = sorted((float(r["seconds"]), r["name"]) for r in rows if r["status"] in OK_STATUSES and r["seconds"])
+    seconds = {"median": timed[len(timed) // 2][0], "max": timed[-1][0], "max_name": timed[-1][1],
+               "total": sum(t for t, _ in timed)} if timed else {}
+    return {"total": len(rows), "counted": counted, "seconds": seconds, "rate": counted / len(rows) if rows else 0.0,
+            "by_status": by_status, "failures": failures, "reasons": reasons, "uncovered": uncovered,
+            "builds": builds}
+
+
+def _reason(error: str) -> str:
+    """The error without the model-specific detail, to group failures."""
+    head = error.split(" with input shapes ")[0]
+    return head[:160]

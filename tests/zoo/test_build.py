@@ -1,0 +1,210 @@
+"""Shape-only profiling: a model built and run on meta gives exactly the counts of a real pass; models that
+cannot be built or run on meta fall back, with a note, and still give the real counts."""
+import textwrap
+
+import pytest
+import torch
+import torch.nn as nn
+
+import profiler
+from profiler import zoo
+from profiler.core import meta_kernels
+from profiler.zoo.build import create_meta, profile_model
+
+
+def _real(spec, size):
+    model, _ = zoo.create(spec)
+    return profiler.profile(model, input_size=(1, *size), device="cpu")
+
+
+def _same_counts(a, b, fused_attention=False):
+    if fused_attention:
+        # On the CPU, scaled_dot_product_attention runs one fused kernel; the meta device has no fused
+        # kernel and runs the math decomposition, whose q/k scaling and contiguous copies are extra element
+        # and memory ops. Every MAC category (attention's QK^T and AV included) and the softmax still agree.
+        skip = {"elementwise", "memory"}
+        assert {c: n for c, n in a.by_category.items() if c not in skip} == \
+            {c: n for c, n in b.by_category.items() if c not in skip}
+        assert a.macs == b.macs
+        return
+    assert a.by_category == b.by_category
+    assert (a.params, a.params_trainable, a.buffers) == (b.params, b.params_trainable, b.buffers)
+    assert {layer.path: layer.counts() for layer in a.layers} == {layer.path: layer.counts() for layer in b.layers}
+    assert {layer.path: (layer.input_shapes, layer.output_shapes) for layer in a.layers} == \
+        {layer.path: (layer.input_shapes, layer.output_shapes) for layer in b.layers}
+
+
+@pytest.mark.parametrize("spec,size", [
+    ("torchvision:resnet18", (3, 64, 64)),
+    ("torchvision:mobilenet_v3_small", (3, 96, 96)),
+    ("torchvision:shufflenet_v2_x0_5", (3, 64, 64)),
+    ("timm:mixnet_s", (3, 64, 64)),
+    ("timm:vit_tiny_patch16_224", (3, 224, 224)),  # attention through SDPA
+])
+def test_meta_build_and_pass_count_exactly_what_a_real_pass_counts(spec, size, monkeypatch):
+    monkeypatch.setenv("PROFILER_CHECK_META", "1")  # every fast meta kernel checked against torch's
+    prof = profile_model(spec, input=size)
+    assert prof.source.build == "meta" and prof.device == "meta" and not prof.notes
+    assert all(p.device.type == "meta" for p in create_meta(spec).model.parameters())  # nothing allocated
+    _same_counts(prof, _real(spec, size), fused_attention="vit" in spec)
+
+
+def test_cost_is_independent_of_resolution_in_counts_only():
+    small = profile_model("torchvision:resnet18", input=64)
+    big = profile_model("torchvision:resnet18", input=(1024, 1024))
+    conv1_small = small.layer("conv1").macs
+    assert big.layer("conv1").macs == conv1_small * (1024 // 64) ** 2  # stride-2 7x7 conv: output scales with input
+
+
+def test_fast_kernel_disagreement_is_caught():
+    wrong = meta_kernels._checked(torch.ops.aten.relu.default, lambda x: torch.empty(1, device="meta"))
+    with pytest.raises(AssertionError, match="disagrees"):
+        wrong(torch.empty(2, 3, device="meta"))
+
+
+def _write(tmp_path, body):
+    path = tmp_path / "net.py"
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+def test_initialiser_reading_data_builds_with_parameters_on_meta(tmp_path):
+    # timm-style drop-path schedule: .item() of a tensor made in __init__ cannot run under torch.device("meta")
+    path = _write(tmp_path, """
+        import torch, torch.nn as nn
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rates = [x.item() for x in torch.linspace(0, 0.1, 2)]
+                self.conv = nn.Conv2d(3, 8, 3)
+                self.fc = nn.Linear(8, 4)
+                self.fc2 = nn.Linear(4, 4)
+                self.fc2.weight = self.fc.weight if False else self.fc2.weight
+            def forward(self, x):
+                return self.fc2(self.fc(self.conv(x).mean((2, 3))))
+        def build():
+            return Net()
+    """)
+    spec = f"{path}:build"
+    built = create_meta(spec)
+    assert built.build == "meta-params" and "failed" in built.notes[0]
+    assert all(p.device.type == "meta" for p in built.model.parameters())
+    prof = profile_model(spec, input=(3, 16, 16))
+    model, _ = zoo.create(spec)
+    _same_counts(prof, profiler.profile(model, input_size=(1, 3, 16, 16)))
+    assert prof.macs == 8 * 14 * 14 * 27 + 8 * 4 + 4 * 4
+
+
+def test_tied_parameters_stay_tied_when_moved_to_meta(tmp_path):
+    path = _write(tmp_path, """
+        import torch, torch.nn as nn
+        class Net(nn.Module):
+            input_size = (4,)  # one sample: a 4-vector
+            def __init__(self):
+                super().__init__()
+                self.n = int(torch.tensor(3).item())
+                self.a = nn.Linear(4, 4, bias=False)
+                self.b = nn.Linear(4, 4, bias=False)
+                self.b.weight = self.a.weight
+            def forward(self, x):
+                return self.b(self.a(x))
+        def build():
+            return Net()
+    """)
+    built = create_meta(f"{path}:build")
+    assert built.build == "meta-params"
+    assert built.model.a.weight is built.model.b.weight
+    prof = profile_model(f"{path}:build")
+    assert prof.params == 16 and prof.macs == 2 * 16
+
+
+def test_initialiser_reading_parameters_falls_back_to_a_cpu_build(tmp_path):
+    path = _write(tmp_path, """
+        import torch, torch.nn as nn
+        class Net(nn.Module):
+            input_size = (4,)  # one sample: a 4-vector
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 3)
+                self.scale = float(self.fc.weight.abs().max())  # reads parameter data
+            def forward(self, x):
+                return self.fc(x)
+        def build():
+            return Net()
+    """)
+    built = create_meta(f"{path}:build")
+    assert built.build == "cpu" and len(built.notes) == 3  # two failed meta attempts, then the cpu note
+    prof = profile_model(f"{path}:build")
+    assert prof.device == "meta" and prof.macs == 12  # the pass itself still ran shape-only
+
+
+def test_data_dependent_forward_reruns_on_real_tensors_with_a_note(tmp_path):
+    path = _write(tmp_path, """
+        import torch, torch.nn as nn
+        class Net(nn.Module):
+            input_size = (4,)  # one sample: a 4-vector
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 3)
+            def forward(self, x):
+                if x.sum() > -1e9:  # needs the data
+                    return self.fc(x)
+                return x
+        def build():
+            return Net()
+    """)
+    prof = profile_model(f"{path}:build")
+    assert prof.device == "cpu" and prof.source.build == "cpu"
+    assert any("failed on meta" in n for n in prof.notes)
+    assert prof.macs == 12
+
+
+def test_real_device_builds_normally():
+    prof = profile_model("torchvision:resnet18", input=32, device="cpu")
+    assert prof.source.build == "cpu" and prof.device == "cpu" and prof.inputs == [[1, 3, 32, 32]]
+
+
+def test_meta_without_fallback_refuses_a_data_dependent_forward(tmp_path):
+    path = _write(tmp_path, """
+        import torch, torch.nn as nn
+        class Net(nn.Module):
+            input_size = (4,)  # one sample: a 4-vector
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 3)
+            def forward(self, x):
+                return self.fc(x) * int(x.sum().item() > 0)
+        def build():
+            return Net()
+    """)
+    with pytest.raises(profiler.ProfilingError):
+        profile_model(f"{path}:build", device="meta")
+
+
+def test_source_says_what_was_built_and_how():
+    prof = profile_model("torchvision:resnet18", input=(64, 96), batch=2, num_classes=10)
+    src = prof.source
+    assert (src.zoo, src.name, src.spec, src.input_size, src.batch) == \
+        ("torchvision", "resnet18", "torchvision:resnet18", (3, 64, 96), 2)
+    assert src.kwargs == {"num_classes": 10} and src.device == "auto" and prof.inputs == [[2, 3, 64, 96]]
+    assert prof.layer("fc").macs == 2 * 512 * 10  # the constructor argument reached the builder
+    doc = prof.to_dict()
+    assert (doc["model"], doc["zoo"], doc["input"], doc["build"]) == ("resnet18", "torchvision", [2, 3, 64, 96], "meta")
+
+
+def test_a_module_goes_the_same_way_in():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False))
+    prof = profile_model(model, input=(3, 10, 10))
+    assert prof.macs == 4 * 3 * 9 * 8 * 8 and prof.source.zoo == "module" and prof.device == "meta"
+    assert all(p.device.type == "cpu" for p in model.parameters())  # the user's module never moved
+    from profiler.errors import UsageError
+    with pytest.raises(UsageError, match="input="):
+        profile_model(model)
+
+
+def test_bad_names_are_usage_errors():
+    from profiler.errors import UsageError
+    with pytest.raises(UsageError):
+        create_meta("timm:no_such_model_xyz")
+    with pytest.raises(UsageError):
+        profile_model("torchvision:resnet18", batch=0)
