@@ -14,9 +14,10 @@ from profiler.core.engine import ProfilingError, UncoveredOpsError, profile
 from profiler.core.profile import Layer, OpStat, Profile, Source, UncoveredOp
 from profiler.zoo.build import profile_model
 from profiler.analysis.analytic import separable_conv_cost, separable_ratio, standard_conv_cost
+from profiler.analysis.mfu import mfu
 from profiler import crosscheck  # callable package: profiler.crosscheck(model, inputs); peers imported lazily
 
-__all__ = ["profile", "profile_model", "Profile", "Source", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
+__all__ = ["profile", "profile_model", "mfu", "Profile", "Source", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
            "list_conventions", "register_convention", "ProfilingError", "UncoveredOpsError",
            "separable_ratio", "standard_conv_cost", "separable_conv_cost", "crosscheck"]
 __version__ = "0.1.0"

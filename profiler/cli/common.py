@@ -102,6 +102,17 @@ positive_int = _int_at_least(1, "a positive integer")
 non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
+def positive_float(text: str) -> float:
+    """argparse type for a number > 0 (``--step-time``, ``--peak-tflops``)."""
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        v = None
+    if v is None or not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return v
+
+
 def output_file(text: str) -> str:
     """argparse type for a file to write (``--output``, ``--plot`` ...): its folder must exist, so a typo is
     reported while parsing rather than after the work."""

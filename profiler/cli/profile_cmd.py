@@ -17,7 +17,8 @@ import argparse
 import re
 
 from profiler.cli.common import (Context, emit, format_for, input_dims, make_parser, non_negative_int, output_file,
-                                 positive_int)
+                                 positive_float, positive_int)
+from profiler.core.step import LOSSES, OPTIMIZERS
 
 EPILOG = """examples:
   profile-model mixnet_s --input 224                   per-layer table (timm's mixnet_s, 1x3x224x224)
@@ -27,6 +28,8 @@ EPILOG = """examples:
   profile-model vit_base_patch16_224 --format json --output vit.json
   profile-model my_net.py:build --kwargs width=0.5 num_classes=10 --input 3x32x32
   profile-model list mobilenet                         names across zoos
+  profile-model torchvision:resnet50 --train --optimizer adamw --loss cross-entropy --batch 32
+                                                       a training step: forward/backward/optimizer per layer
 
 MACs under the default convention 'macs' = multiply-accumulates of conv + linear + attention + recurrent,
 bias not counted (the papers' FLOPs / Mult-Adds); --convention flops doubles them."""
@@ -59,6 +62,17 @@ def build_parser(subcommands: dict, extensions: list):
     g.add_argument("--device", type=device_arg, default="auto", metavar="{auto,cpu,cuda,meta}",
                    help="where the pass runs: meta = shapes only; auto (default) = meta, CPU if meta fails")
     g.add_argument("--strict", action="store_true", help="fail (exit 1) if an op has no counting rule")
+    t = p.add_argument_group("training step")
+    t.add_argument("--train", action="store_true",
+                   help="count a training step: forward, loss, the backward autograd runs and, with --optimizer, "
+                        "one optimizer step; per-layer forward/backward/optimizer columns")
+    t.add_argument("--optimizer", default=None, choices=sorted(OPTIMIZERS), help="optimizer of the step (--train)")
+    t.add_argument("--loss", default="sum", choices=LOSSES,
+                   help="sum (default: of every floating output) or cross-entropy against random classes (--train)")
+    t.add_argument("--step-time", type=positive_float, default=None, metavar="SECONDS",
+                   help="measured seconds of one training step: with --peak-tflops, prints the MFU")
+    t.add_argument("--peak-tflops", type=positive_float, default=None, metavar="TFLOPS",
+                   help="the hardware's peak, in 10^12 FLOP/s (e.g. 989 for an H100's dense bf16)")
     o = p.add_argument_group("output")
     o.add_argument("--format", default=None, choices=FORMATS,
                    help="table (default), markdown, csv, json, html, tree (inclusive ptflops-style tree)")
@@ -88,6 +102,18 @@ def _check_convention(name: str):
         raise UsageError(str(exc)) from None
 
 
+def _check_training(args) -> None:
+    from profiler.errors import UsageError
+
+    if not args.train:
+        given = [o for o, v in (("--optimizer", args.optimizer), ("--step-time", args.step_time),
+                                ("--peak-tflops", args.peak_tflops), ("--loss", args.loss != "sum" or None)) if v]
+        if given:
+            raise UsageError(f"{', '.join(given)} describe a training step: add --train")
+    if (args.step_time is None) != (args.peak_tflops is None):
+        raise UsageError("the MFU needs both --step-time SECONDS and --peak-tflops TFLOPS")
+
+
 def _check_device(device: str) -> None:
     from profiler.errors import UsageError
 
@@ -108,8 +134,10 @@ def main(argv, subcommands: dict, extensions: list) -> int:
     conv = _check_convention(args.convention)
     _check_device(args.device)
     fmt = format_for(args.format, args.output)
+    _check_training(args)
+    step = dict(backward=True, loss=args.loss, optimizer=args.optimizer) if args.train else {}
     prof = zoo.profile_model(args.model, input=args.input, batch=args.batch, convention=conv.name,
-                             device=args.device, strict=args.strict, **zoo.parse_kwargs(args.kwargs))
+                             device=args.device, strict=args.strict, **step, **zoo.parse_kwargs(args.kwargs))
 
     ctx = Context(args=args, profile=prof)
     for ext in extensions:

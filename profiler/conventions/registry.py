@@ -71,5 +71,5 @@ register_convention(Convention(
     {c: 2 for c in MAC_CATEGORIES}))
 register_convention(Convention(
     "all", "ops", "MACs of conv/linear/attention/recurrent plus every element op once "
-    "(bias, norm, activation, pooling, elementwise); memory moves not counted",
+    "(bias, norm, activation, pooling, elementwise, optimizer); memory moves not counted",
     {c: 1 for c in CATEGORIES if c != "memory"}))

@@ -10,6 +10,9 @@ extensions add their own keys (``crosscheck``, ``latency`` ...).
 every layer record's ``macs``/``params`` is its own share (plus folded descendants, see ``folded``), so the
 records add up to the totals and their ``*_pct`` to 100; ``macs_inclusive``/``params_inclusive`` are whole
 subtrees; ``counts`` are the raw counts per category (MACs or element ops) behind ``macs``.
+A training step (``profile(..., backward=True)``) adds ``by_phase`` (forward, loss, backward, optimizer, in
+``unit``), ``phases`` (those run) and, per layer, ``phases`` (own cost per phase; ``recompute`` is the part of
+the backward that re-ran checkpointed forwards).
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ def layer_record(r: Row, total_cost: float, total_params: int) -> dict:
         "params_inclusive": r.params_inclusive,
         "macs_inclusive": int(round(r.cost_inclusive)),
         "counts": dict(r.counts),
+        **({"phases": {k: int(round(v)) for k, v in r.phase_cost.items()}} if r.phase_cost else {}),
         "activations": None if r.synthetic else r.activations,
         "folded": r.folded,
         "other": r.synthetic,  # True for the "(N other modules)" row of --top
@@ -76,6 +80,7 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
         "by_category": profile.by_category,
         "layers": [layer_record(r, total_cost, profile.params) for r in rows],
         "by_kind": profile.by_kind(conv),
+        **({"by_phase": profile.by_phase, "phases": list(profile.phases)} if profile.is_step else {}),
         "coverage": [asdict(u) for u in profile.coverage],
         "notes": list(profile.notes),
     }

@@ -27,6 +27,8 @@ from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.core.kinds import is_attention_module, layer_config, layer_kind
 from profiler.core.profile import Layer, OpStat, Profile, UncoveredOp
+from profiler.core.step import train_step
+from profiler.counters.backward import RECOMPUTING
 
 
 class ProfilingError(RuntimeError):
@@ -122,6 +124,8 @@ _BIAS_ADDS = {"aten.add", "aten.add_"}
 # flex attention reach the dispatcher as plain products around this softmax, which nothing else uses:
 # it marks the product before it (QK^T) and the one after it (AV) as attention whichever module runs them.
 _SOFTMAX_OF_ATTENTION = "aten._safe_softmax"
+_MAC_SET = frozenset(counters.MAC_CATEGORIES)
+_NODE_TAG = "profiler.module"  # key of an autograd node's metadata naming the module that made it
 
 
 class _State:
@@ -139,6 +143,11 @@ class _State:
         # product: see _SOFTMAX_OF_ATTENTION.
         self.last_product: tuple[OpStat, int] | None = None
         self.pending_av = False
+        # A training step: the phase being run, and which module each autograd node came from.
+        self.phase = "forward"
+        self.param_owner: dict[int, tuple[str, Layer, str]] = {}  # id(parameter copy) -> module entry
+        self.recomputing = False  # a checkpointed forward re-run during the backward was met
+        self.optimizer_owner: tuple[str, Layer, str] | None = None
 
     def running(self) -> tuple[str, Any] | None:
         """(path, args) of the innermost running module, if any."""
@@ -188,7 +197,11 @@ class _State:
         name, rule, free = entry
         if free:
             return
-        path, layer, ctx = self.stack[-1][0] if self.stack else self.root
+        phase = self.phase
+        if phase == "forward":
+            path, layer, ctx = self.stack[-1][0] if self.stack else self.root
+        else:
+            (path, layer, ctx), phase = self._step_entry(phase, args)
         if rule is None:
             self._uncovered(name, path)
             return
@@ -209,9 +222,12 @@ class _State:
             self.pending_av = False
         if ctx or name in _BIAS_ADDS:
             counts = self._relabel(name, counts, ctx, args)
-        st = layer.ops.get(name)
+        if phase == "optimizer":
+            counts = {("optimizer" if c not in _MAC_SET and c != "memory" else c): n for c, n in counts.items()}
+        ops = layer.ops if phase == "forward" else layer.step_ops.setdefault(phase, {})
+        st = ops.get(name)
         if st is None:
-            st = layer.ops[name] = OpStat()
+            st = ops[name] = OpStat()
         st.calls += 1
         st.bytes_read += read
         st.bytes_written += acc[0]
@@ -224,6 +240,35 @@ class _State:
             self.last_product = None
         elif name == _SOFTMAX_OF_ATTENTION:
             self._mark_attention()
+
+    def _step_entry(self, phase: str, args):
+        """(module entry, phase) of an op of a training step's loss, backward or optimizer phase."""
+        if phase == "backward":
+            if self.stack:  # a module's forward runs inside the backward: a checkpointed forward re-run
+                self.recomputing = True
+                return self.stack[-1][0], "recompute"
+            node = torch._C._current_autograd_node()
+            entry = node.metadata.get(_NODE_TAG) if node is not None else None
+            return entry or self.root, phase
+        if phase == "optimizer":
+            # Single-tensor optimizers loop over the parameters: the ops after one that touches a
+            # parameter or its gradient update that parameter's state, so they go to its module too.
+            # A foreach kernel takes lists of every parameter: the root.
+            for a in args:
+                entry = self.param_owner.get(id(a))
+                if entry is not None:
+                    self.optimizer_owner = entry
+                    break
+                if isinstance(a, (list, tuple)):
+                    self.optimizer_owner = None
+                    break
+            return self.optimizer_owner or self.root, phase
+        return (self.stack[-1][0] if self.stack else self.root), phase
+
+    def tag_node(self, node) -> None:
+        """Node-creation hook: an autograd node belongs to the innermost module running when it is made
+        (its backward is charged there; the loss's nodes to the root)."""
+        node.metadata[_NODE_TAG] = self.stack[-1][0] if self.stack else self.root
 
     def _uncovered(self, name: str, path: str, error: str | None = None):
         """An op without a rule (or whose rule failed with ``error``) met in ``path``."""
@@ -481,9 +526,42 @@ def _swap_back(saved) -> None:
         mod._buffers.update(buffers)
 
 
+def _step_copies(modules, target: torch.device) -> dict[int, torch.Tensor]:
+    """Like :func:`_device_copies`, for a training step: detached leaf copies (parameters stay parameters
+    with their ``requires_grad``), so that gradients, optimizer updates and optimizer state land on the
+    copies and the user's tensors never get a ``.grad`` or a changed value."""
+    copies: dict[int, torch.Tensor] = {}
+    for mod in modules:
+        for tensors in (mod._parameters, mod._buffers):
+            for t in tensors.values():
+                if t is None or id(t) in copies:
+                    continue
+                c = _device_copy(t.detach(), target)
+                if isinstance(t, nn.Parameter):
+                    c = nn.Parameter(c, requires_grad=t.requires_grad)
+                copies[id(t)] = c
+    return copies
+
+
+def _detached(o):
+    """Inputs cut from the user's autograd graph, each tensor keeping its ``requires_grad``: the input
+    gradient is computed exactly for the inputs that ask for one, and lands on no user tensor."""
+    if isinstance(o, torch.Tensor):
+        d = o.detach()
+        return d.requires_grad_(True) if o.requires_grad and d.is_floating_point() else d
+    if isinstance(o, tuple) and hasattr(o, "_fields"):
+        return type(o)(*(_detached(x) for x in o))
+    if isinstance(o, (list, tuple)):
+        return type(o)(_detached(x) for x in o)
+    if isinstance(o, dict):
+        return {k: _detached(v) for k, v in o.items()}
+    return o
+
+
 def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str = "macs", device=None,
-            strict: bool = False, name: str | None = None) -> Profile:
-    """Profile one forward pass of ``model``.
+            strict: bool = False, name: str | None = None, backward: bool = False, loss=None,
+            optimizer=None) -> Profile:
+    """Profile one forward pass of ``model`` (or, with ``backward=True``, one training step).
 
     inputs: a tensor, a tuple of positional arguments or a dict of keyword arguments; or give
     ``input_size`` (e.g. ``(1, 3, 224, 224)``) for one random float tensor.
@@ -491,10 +569,21 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     without bias, the default; ``flops`` = 2 x macs; ``all``; see ``profiler.conventions``).
     device: run the pass there (``"meta"`` = shapes only, nothing allocated); the model itself stays put.
     strict: raise :class:`UncoveredOpsError` if any op met has no counting rule.
+    backward: count a training step: the forward, the loss (``loss(output)``, default the sum of every
+    floating tensor of the output), the backward autograd runs (each op charged to the module whose forward
+    made its autograd node; a checkpointed forward re-run shows as phase ``recompute``) and, with
+    ``optimizer`` (an optimizer class or a factory ``params -> Optimizer``), one ``step()`` over the
+    trainable parameters. It all runs on copies of the parameters and buffers: the model's weights,
+    ``.grad``, buffers and ``requires_grad`` come back as they were, and no optimizer state is left.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"profile() needs a torch.nn.Module, got {type(model).__name__}")
     get_convention(convention)  # fail early on a bad name
+    if not backward and (loss is not None or optimizer is not None):
+        raise ValueError("loss= and optimizer= describe a training step: pass backward=True too")
+    if isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError("optimizer= takes an optimizer class or a factory params -> Optimizer (e.g. "
+                        "torch.optim.AdamW), not an optimizer already holding parameters")
     home = model_device(model)
     target = torch.device(device) if device is not None else home
     args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
@@ -502,7 +591,12 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     tree = _ModuleTree(model)
     layers = tree.layers
 
-    if target != home:
+    if backward:
+        copies = _step_copies(tree.order, target)
+        bias_ids = {id(copies[i]) for i in tree.bias_ids}
+        saved = []
+        args, kwargs = _detached(args), _detached(kwargs)
+    elif target != home:
         # Device copies swapped in for the call only (meta copies allocate nothing); the pass writes to
         # them, so there are no buffer values to restore.
         copies = _device_copies(tree.order, target)
@@ -515,15 +609,34 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     swapped = []
 
     state = _State(tree.modules, bias_ids)
+    params = []
+    if backward:
+        for mod in tree.order:
+            entry = tree.modules[id(mod)]
+            for p in mod._parameters.values():
+                if p is not None and id(copies[id(p)]) not in state.param_owner:
+                    state.param_owner[id(copies[id(p)])] = entry
+                    params.append(copies[id(p)])
     h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
     h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
     t0 = time.perf_counter()
+    fast = _meta_kernels.kernels() if target.type == "meta" else None
     try:
         if copies is not None:
             swapped = _swap_in(tree.order, copies)
-        with torch.no_grad(), _Observer(state, _meta_kernels.kernels() if target.type == "meta" else None):
-            model(*args, **kwargs)
+        if backward:
+            torch._C._autograd._push_node_creation_hook(state.tag_node)
+            try:
+                with torch.enable_grad(), _Observer(state, fast):
+                    train_step(model, args, kwargs, state, loss, optimizer, params)
+            finally:
+                torch._C._autograd._pop_node_creation_hook()
+        else:
+            with torch.no_grad(), _Observer(state, fast):
+                model(*args, **kwargs)
     except Exception as exc:
+        if state.phase not in ("forward", "recompute") and not state.stack:
+            raise ProfilingError(f"the training step's {state.phase} failed: {type(exc).__name__}: {exc}") from exc
         path, where_args = state.failure or state.running() or ("", args)
         failing = layers.get(path)
         raise ProfilingError(
@@ -555,5 +668,21 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
         buffers=tree.buffers,
         device=str(target),
     )
+    if backward:
+        prof.phases = ["forward", "loss", "backward"] + (["recompute"] if state.recomputing else []) + \
+            (["optimizer"] if optimizer is not None else [])
+        prof.notes.extend(_step_notes(prof))
     prof.elapsed_s = elapsed
     return prof
+
+
+def _step_notes(prof: Profile) -> list[str]:
+    """What a reader of a training step's totals must know: kernels that recompute, checkpointing."""
+    notes = []
+    met = {op for layer in prof.layers for op in layer.step_ops.get("backward", {})}
+    for op in sorted(met & RECOMPUTING.keys()):
+        notes.append(f"the fused attention backward {op} {RECOMPUTING[op]} (counted in the backward)")
+    if "recompute" in prof.phases:
+        notes.append(f"activation checkpointing: {prof.recomputed:,} {prof.unit} of the backward re-run "
+                     "checkpointed forwards (phase 'recompute', counted in the backward)")
+    return notes

@@ -37,30 +37,48 @@ class Layer:
     params: int = 0  # parameters this module owns directly (each tensor counted once model-wide)
     params_trainable: int = 0
     buffers: int = 0  # buffer elements owned directly
-    ops: dict[str, OpStat] = field(default_factory=dict)  # own ops: "aten.name" -> OpStat
+    ops: dict[str, OpStat] = field(default_factory=dict)  # own forward ops: "aten.name" -> OpStat
     children: list[str] = field(default_factory=list)
     first_call: int = -1  # rank of the first call in execution order (0 = first module run; -1 = never run)
+    # Ops of the other phases of a training step ("loss", "backward", "recompute", "optimizer"), as ``ops``.
+    step_ops: dict[str, dict[str, OpStat]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.path or "(root)"
 
-    def counts(self) -> dict[str, int]:
-        """Own raw counts per category."""
+    def phase_ops(self) -> dict[str, dict[str, OpStat]]:
+        """phase -> own ops of that phase; ``forward`` first (the only phase of a forward-only profile)."""
+        return {"forward": self.ops, **self.step_ops}
+
+    def _op_stats(self, phase: str | None):
+        if phase is None and not self.step_ops:
+            return self.ops.items()  # a forward-only profile: no per-phase walk
+        if phase is None:
+            return [item for ops in self.phase_ops().values() for item in ops.items()]
+        return self.phase_ops().get(phase, {}).items()
+
+    def counts(self, phase: str | None = None) -> dict[str, int]:
+        """Own raw counts per category (MACs or element ops), of every phase or of ``phase``."""
         out: dict[str, int] = {}
-        for st in self.ops.values():
+        for _, st in self._op_stats(phase):
             for c, n in st.counts.items():
                 out[c] = out.get(c, 0) + n
         return out
 
-    def cost(self, convention: Convention | str) -> float:
-        """Own cost under ``convention``."""
+    @property
+    def phases(self) -> dict[str, dict[str, int]]:
+        """phase -> own raw counts per category, for the phases this layer ran ops in (``forward`` always)."""
+        return {phase: self.counts(phase) for phase in self.phase_ops()}
+
+    def cost(self, convention: Convention | str, phase: str | None = None) -> float:
+        """Own cost under ``convention``, of every phase or of ``phase``."""
         conv = get_convention(convention)
-        return sum(conv.cost(self, op, c, n) for op, st in self.ops.items() for c, n in st.counts.items())
+        return sum(conv.cost(self, op, c, n) for op, st in self._op_stats(phase) for c, n in st.counts.items())
 
     @property
     def macs(self) -> int:
-        """Own multiply-accumulates (conv + linear + attention + recurrent, no bias)."""
+        """Own multiply-accumulates (conv + linear + attention + recurrent, no bias), every phase."""
         counts = self.counts()
         return sum(counts.get(c, 0) for c in MAC_CATEGORIES)
 
@@ -104,6 +122,9 @@ class Profile:
     device: str = "cpu"  # where the pass ran ("meta" = shapes only)
     notes: list[str] = field(default_factory=list)
     source: Source | None = None  # set when the model was built by name (profiler.zoo.profile_model)
+    # The phases this profile ran: ["forward"], or a training step's "forward", "loss", "backward" and
+    # (with an optimizer) "optimizer"; a backward that recomputed checkpointed modules also ran "recompute".
+    phases: list[str] = field(default_factory=lambda: ["forward"])
 
     def __post_init__(self):
         self._by_path = {layer.path: layer for layer in self.layers}
@@ -120,6 +141,29 @@ class Profile:
         profile's convention (that one's figure is :meth:`total`)."""
         cats = self.by_category
         return sum(cats[c] for c in MAC_CATEGORIES)
+
+    @property
+    def is_step(self) -> bool:
+        """A training step (forward, loss, backward ...) rather than one forward pass."""
+        return self.phases != ["forward"]
+
+    @property
+    def by_phase(self) -> dict[str, int]:
+        """Total per phase under the profile's convention: forward, loss, backward (recomputed forward
+        included, see :attr:`recomputed`) and optimizer; the phases add up to :meth:`total`."""
+        conv = get_convention(self.convention)
+        out = {"forward": 0.0, "loss": 0.0, "backward": 0.0, "optimizer": 0.0}
+        for layer in self.layers:
+            for phase in layer.phase_ops():
+                key = "backward" if phase == "recompute" else phase
+                out[key] = out.get(key, 0.0) + layer.cost(conv, phase)
+        return {k: int(round(v)) for k, v in out.items()}
+
+    @property
+    def recomputed(self) -> int:
+        """The part of the backward phase that re-ran checkpointed forwards, under the profile's convention."""
+        conv = get_convention(self.convention)
+        return int(round(sum(layer.cost(conv, "recompute") for layer in self.layers)))
 
     def total(self, convention: Convention | str | None = None) -> int:
         """The total under ``convention`` (default: the profile's own), in that convention's :attr:`unit`."""

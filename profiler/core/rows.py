@@ -33,6 +33,7 @@ class Row:
     params_inclusive: int = 0  # the whole subtree, whatever is shown
     cost_inclusive: float = 0.0
     counts: dict = field(default_factory=dict)  # raw counts per category behind ``cost`` (MACs or element ops)
+    phase_cost: dict = field(default_factory=dict)  # a training step: phase -> cost (``cost`` is their sum)
     folded: int = 0  # descendant modules folded into this row (depth cut-off or "others" row)
     has_shown_children: bool = False  # its children appear as rows of their own
     synthetic: bool = False  # an "other modules" row, not a module
@@ -60,17 +61,22 @@ def layer_rows(profile, depth: int | None = None, convention: Convention | str |
         raise ValueError(f"depth must be >= 0, got {depth}")
     own_cost = {layer.path: layer.cost(conv) for layer in profile.layers}
     own_counts = {layer.path: layer.counts() for layer in profile.layers}
+    step = profile.is_step
+    own_phase = {layer.path: ({ph: layer.cost(conv, ph) for ph in profile.phases} if step else {})
+                 for layer in profile.layers}
 
     # Inclusive sums bottom-up (layers are in pre-order: children come after their parent).
     inc_cost = dict(own_cost)
     inc_params = {layer.path: layer.params for layer in profile.layers}
     inc_counts = {path: dict(c) for path, c in own_counts.items()}
+    inc_phase = {path: dict(c) for path, c in own_phase.items()}
     size = {layer.path: 1 for layer in profile.layers}
     for layer in reversed(profile.layers):
         for child in layer.children:
             inc_cost[layer.path] += inc_cost[child]
             inc_params[layer.path] += inc_params[child]
             _add_counts(inc_counts[layer.path], inc_counts[child])
+            _add_counts(inc_phase[layer.path], inc_phase[child])
             size[layer.path] += size[child]
 
     rows = []
@@ -85,6 +91,7 @@ def layer_rows(profile, depth: int | None = None, convention: Convention | str |
             cost=inc_cost[layer.path] if cut else own_cost[layer.path],
             params_inclusive=inc_params[layer.path], cost_inclusive=inc_cost[layer.path],
             counts=inc_counts[layer.path] if cut else own_counts[layer.path],
+            phase_cost=inc_phase[layer.path] if cut else own_phase[layer.path],
             folded=size[layer.path] - 1 if cut else 0,
             has_shown_children=bool(layer.children) and not cut,
         ))
@@ -106,10 +113,13 @@ def top_rows(rows: list[Row], n: int) -> list[Row]:
     if rest:
         modules = sum(1 + r.folded for r in rest)
         counts: dict[str, int] = {}
+        phase_cost: dict[str, float] = {}
         for r in rest:
             _add_counts(counts, r.counts)
+            _add_counts(phase_cost, r.phase_cost)
         kept.append(Row(path=f"({modules} other modules)", type="", kind="", depth=0,
                         params=sum(r.params for r in rest), cost=sum(r.cost for r in rest), counts=counts,
+                        phase_cost=phase_cost,
                         folded=modules, synthetic=True))
     return kept
 

@@ -4,8 +4,9 @@
 allocation). Everything else met during a pass is reported as uncovered by the engine.
 """
 from profiler.counters import activation, attention, conv, elementwise, linear, memory, norm, pooling, recurrent  # noqa: F401
+from profiler.counters import backward  # noqa: F401  - after the forward families: it reuses their rules
 from profiler.counters.registry import RULES, FREE, is_free, lookup, register, register_free  # noqa: F401
 
 CATEGORIES = ("conv", "linear", "attention", "recurrent", "bias", "norm", "activation", "pooling",
-              "elementwise", "memory")
+              "elementwise", "optimizer", "memory")
 MAC_CATEGORIES = ("conv", "linear", "attention", "recurrent")

@@ -59,3 +59,10 @@ per_input(
     "sum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "var_mean", "std_mean",
     "norm", "linalg_vector_norm", "logsumexp", "all", "any", "topk", "sort", "aminmax", "nansum",
 )
+
+# Losses: one op per element of the prediction.
+per_input(
+    "elementwise",
+    "nll_loss_forward", "nll_loss2d_forward", "nll_loss", "nll_loss_nd", "mse_loss", "l1_loss", "smooth_l1_loss",
+    "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss", "kl_div",
+)

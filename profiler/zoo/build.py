@@ -19,6 +19,7 @@ import torch.nn as nn
 
 from profiler.core.engine import ProfilingError, profile
 from profiler.core.profile import Profile, Source
+from profiler.core.step import loss_function, optimizer_factory
 from profiler.errors import UsageError
 from profiler.zoo import names
 from profiler.zoo.inputs import sample_shape
@@ -111,7 +112,7 @@ def _rebuild_on_cpu(spec: str, kwargs: dict, notes: list[str]) -> Built:
 
 
 def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs", device: str = "auto",
-                  strict: bool = False, **kwargs) -> Profile:
+                  strict: bool = False, backward: bool = False, loss=None, optimizer=None, **kwargs) -> Profile:
     """Build ``model`` and profile one forward pass; the Profile's ``source`` says how.
 
     model: a zoo name (``mixnet_s``, ``torchvision:resnet50``, ``path/to/net.py:build``; see
@@ -124,6 +125,9 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     device: ``auto`` (default: built and counted on meta, shapes only; a real CPU pass with a note when meta
     cannot run the model), ``meta`` (shapes only, an error instead of the fallback), ``cpu`` or ``cuda``
     (a real build and pass there).
+    backward, loss, optimizer: count a training step instead of one forward pass (see :func:`profiler.profile`);
+    ``loss`` may also be ``"sum"`` or ``"cross-entropy"`` (random class targets of the output's shape), and
+    ``optimizer`` a name: ``"sgd"``, ``"adam"``, ``"adamw"``.
     kwargs: constructor arguments (``num_classes=10`` ...).
     """
     if not isinstance(batch, int) or batch < 1:
@@ -147,6 +151,8 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
                          rank_known=known)
     source = _source(built, shape, batch, device, kwargs)
     run = dict(input_size=(batch, *shape), convention=convention, strict=strict, name=info.spec)
+    if backward or loss is not None or optimizer is not None:
+        run.update(backward=backward, loss=loss_function(loss), optimizer=optimizer_factory(optimizer))
     if device not in ("auto", "meta"):
         prof = profile(built.model, device=device, **run)
     else:
