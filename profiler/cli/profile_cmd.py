@@ -109,7 +109,7 @@ def _check_training(args) -> None:
         given = [o for o, v in (("--optimizer", args.optimizer), ("--step-time", args.step_time),
                                 ("--peak-tflops", args.peak_tflops), ("--loss", args.loss != "sum" or None)) if v]
         if given:
-            raise UsageError(f"{', '.join(given)} describe a training step: add --train")
+            raise UsageError(f"{', '.join(given)} {'describes' if len(given) == 1 else 'describe'} a training step: add --train")
     if (args.step_time is None) != (args.peak_tflops is None):
         raise UsageError("the MFU needs both --step-time SECONDS and --peak-tflops TFLOPS")
 
@@ -140,6 +140,11 @@ def main(argv, subcommands: dict, extensions: list) -> int:
                              device=args.device, strict=args.strict, **step, **zoo.parse_kwargs(args.kwargs))
 
     ctx = Context(args=args, profile=prof)
+    if args.step_time is not None:
+        from profiler.report.training import mfu_record, mfu_section
+
+        ctx.result["mfu"] = mfu_record(prof, args.step_time, args.peak_tflops)
+        ctx.sections.append(mfu_section(prof, args.step_time, args.peak_tflops))
     for ext in extensions:
         ext.apply(args, ctx)
 

@@ -22,6 +22,14 @@ def describe_device(device: str) -> str:
     return f"{device}: one forward pass on random inputs"
 
 
+def describe_pass(profile) -> str:
+    text = describe_device(profile.device)
+    if profile.is_step:
+        step = ", ".join(p for p in profile.phases if p != "recompute")
+        text = text.replace("one forward pass", "one training step") + f"; a training step: {step}"
+    return text
+
+
 def header_items(profile) -> list[tuple[str, str]]:
     conv = get_convention(profile.convention)
     src = profile.source
@@ -34,7 +42,7 @@ def header_items(profile) -> list[tuple[str, str]]:
     inputs = "; ".join(F.shape(s) for s in profile.inputs)
     batch = f" (batch {profile.inputs[0][0]})" if len(profile.inputs) == 1 and profile.inputs[0] else ""
     return [("model", model), ("input", inputs + batch), ("convention", f"{conv.name} = {conv.description}"),
-            ("pass", describe_device(profile.device))]
+            ("pass", describe_pass(profile))]
 
 
 def footer_items(profile, extra_notes=()) -> list[tuple[str, str]]:
@@ -47,9 +55,26 @@ def footer_items(profile, extra_notes=()) -> list[tuple[str, str]]:
                   f"{F.count(profile.buffers)} buffer elements"),
         ("coverage", coverage_line(profile)),
     ]
+    if profile.is_step:
+        items.insert(1, ("phases", phase_line(profile)))
     for note in list(profile.notes) + list(extra_notes):
         items.append(("note", note))
     return items
+
+
+def phase_line(profile) -> str:
+    """A training step's totals per phase and the backward/forward ratio (against the '3x' rule of thumb)."""
+    conv = get_convention(profile.convention)
+    ph = profile.by_phase
+    parts = [f"{name} {F.count(ph[name])}" for name in ("forward", "loss", "backward", "optimizer")]
+    line = f"{'; '.join(parts)} {conv.unit} [{conv.name}]"
+    if profile.recomputed:
+        line += f" (the backward includes {F.count(profile.recomputed)} re-run by activation checkpointing)"
+    if ph["forward"]:
+        ratio = ph["backward"] / ph["forward"]
+        line += (f"; backward/forward = {ratio:.3f} (the '3x' rule of thumb assumes 2.000: a whole step = "
+                 f"{(ph['forward'] + ph['backward']) / ph['forward']:.3f} x the forward)")
+    return line
 
 
 def coverage_line(profile) -> str:
