@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from profiler import profile, zoo  # noqa: E402
 from profiler.crosscheck.core import crosscheck  # noqa: E402
-from profiler.crosscheck.tables import grouped_reasons  # noqa: E402
+from profiler.report.crosscheck import grouped_reasons  # noqa: E402
 
 MODELS = ["timm:mixnet_s", "timm:mobilenetv1_100", "torchvision:mobilenet_v2", "torchvision:shufflenet_v2_x1_0",
           "timm:efficientnet_b0", "torchvision:resnet50", "timm:vit_base_patch16_224"]

@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from profiler.errors import UsageError
     from profiler.published import load_registry, run_check, select, summary
-    from profiler.published.render import render_json, render_markdown, render_table
+    from profiler.report.published import render_json, render_markdown, render_table
 
     entries = load_registry(args.registry)
     chosen = select(entries, args.only)

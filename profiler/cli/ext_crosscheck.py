@@ -21,7 +21,7 @@ def apply(args, ctx) -> None:
     if tools is None:
         return
     from profiler.crosscheck import TOOLS, crosscheck
-    from profiler.crosscheck.tables import reasons_table, summary_table
+    from profiler.report.crosscheck import reasons_table, summary_table
     from profiler.errors import UsageError
 
     bad = [t for t in tools if t not in TOOLS]

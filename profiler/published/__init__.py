@@ -7,8 +7,9 @@
 The registry (``registry.yaml`` beside this file) holds one entry per published figure: the model as
 ``ZOO:NAME``, its input size, the published MACs with the source's counting convention, the published
 parameter count, accuracy, the source (paper and table, or zoo document), a tolerance and, where the build
-differs from the paper, the explanation. ``profile-model check`` runs it; a user's own file in the same
-format is their CI check. See :mod:`profiler.published.registry` for the format.
+differs from the paper, the explanation. ``profile-model check`` runs it and prints the results with
+:mod:`profiler.report.published`; a user's own file in the same format is their CI check. See
+:mod:`profiler.published.registry` for the format.
 """
 from profiler.published.check import EntryResult, FigureResult, run_check, select, summary
 from profiler.published.registry import (DEFAULT_TOLERANCE, PARAM_CONVENTIONS, Entry, Figure, Quantity,

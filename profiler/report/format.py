@@ -67,5 +67,7 @@ def kernel_stride_groups(config: dict) -> str:
     return " ".join(parts)
 
 
-def percent(p: float | None, decimals: int = 2) -> str:
-    return "-" if p is None else f"{p:.{decimals}f}"
+def percent(p: float | None, decimals: int = 2, suffix: str = "") -> str:
+    """A percentage already computed (``profiler.core.rows.percent``): ``percent(12.345) == "12.35"``,
+    ``percent(0.5, 4, suffix="%") == "0.5000%"``; ``None`` (a share of a zero total) is ``-``, without suffix."""
+    return "-" if p is None else f"{p:.{decimals}f}{suffix}"

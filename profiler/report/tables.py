@@ -1,7 +1,7 @@
 """A table as data (raw values for machines, display strings for people) and its renderers.
 
 Formats: ``table`` (tabulate's plain text), ``markdown`` (GitHub pipes), ``csv`` (raw values, one header line),
-``html`` (a ``<table>``; cells escaped). A totals row is kept apart so every format can mark it.
+``html`` (tabulate's ``<table>``; cells escaped). A totals row is kept apart so every format can mark it.
 """
 from __future__ import annotations
 
@@ -97,23 +97,20 @@ def to_csv(table: Table) -> str:
 
 
 def to_html(table: Table, caption: str = "") -> str:
+    """tabulate's HTML table (``class="profiler-table"``, the caption first); every cell escaped, numbers
+    right-aligned, the totals row last and in bold. Indentation is no-break spaces, so it survives HTML."""
     e = html.escape
     cols, rows, totals = _visible(table)
-    out = ['<table class="profiler-table">']
-    if caption:
-        out.append(f"<caption>{e(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f'<th style="text-align:{c.align}">{e(c.header)}</th>'
-                                        for c in cols) + "</tr></thead>")
-    out.append("<tbody>")
-    for r in rows:
-        out.append("<tr>" + "".join(f'<td style="text-align:{c.align};white-space:pre">{e(str(x))}</td>'
-                                    for c, x in zip(cols, r)) + "</tr>")
-    out.append("</tbody>")
+    # "unsafehtml" so the totals can be marked up; every cell is escaped here instead.
+    cells = [[e(str(x)) for x in r] for r in rows]
     if totals is not None:
-        out.append("<tfoot><tr>" + "".join(f'<th style="text-align:{c.align}">{e(str(x))}</th>'
-                                           for c, x in zip(cols, totals)) + "</tr></tfoot>")
-    out.append("</table>")
-    return "\n".join(out)
+        cells.append([f"<strong>{e(str(x))}</strong>" if x else "" for x in totals])
+    body = str(_tabulate(cells, [e(c.header) for c in cols], "unsafehtml", [c.align for c in cols]))
+    # tabulate styles right-aligned cells only; notebooks right-align every cell and browsers centre <th>,
+    # so the left ones are said too (no cell text can hold "<td>": it is escaped).
+    body = body.replace("<th>", '<th style="text-align: left;">').replace("<td>", '<td style="text-align: left;">')
+    head = '<table class="profiler-table">' + (f"\n<caption>{e(caption)}</caption>" if caption else "")
+    return head + body.removeprefix("<table>")
 
 
 def render_table(table: Table, fmt: str, caption: str = "") -> str:

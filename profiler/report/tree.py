@@ -21,8 +21,8 @@ def tree(profile, depth: int | None = None) -> str:
         extra = F.kernel_stride_groups(r.config)
         lines.append(
             "  " * r.depth + f"{r.name} ({r.type}): "
-            f"{F.scaled(r.params_inclusive)} params ({F.percent(pp, 3)}%), "
-            f"{F.scaled(r.cost_inclusive, conv.unit)} ({F.percent(pc, 3)}% {conv.unit})"
+            f"{F.scaled(r.params_inclusive)} params ({F.percent(pp, 3, '%')}), "
+            f"{F.scaled(r.cost_inclusive, conv.unit)} ({F.percent(pc, 3, '%')} {conv.unit})"
             + (f", {extra}" if extra else "") + (f", out {F.shapes(r.output_shapes)}" if r.output_shapes else ""))
     lines.append(f"(inclusive totals per module; {conv.unit} under convention '{conv.name}': {conv.description})")
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Text renderings of a crosscheck result (tabulate): one row per peer, and the reasons grouped.
 
 Every number carries its unit: the peer's own (MACs; fvcore "flops" = MACs; torch FLOPs = 2 x MACs;
-parameters for torchsummary).
+parameters for torchsummary). The result is :func:`profiler.crosscheck.crosscheck`'s data; nothing here counts.
 """
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from collections import defaultdict
 
 from tabulate import tabulate
 
+from profiler.core.rows import percent
+from profiler.report.format import percent as fmt_percent
 
-def _pct(part: int, whole: int) -> str:
-    return f"{100.0 * part / whole:.4f}%" if whole else "-"
+
+def _share(part: int, whole: int) -> str:
+    """``part`` as a percentage of ``whole``, four decimals and the sign (``-`` when ``whole`` is 0)."""
+    return fmt_percent(percent(part, whole), 4, suffix="%")
 
 
 def summary_rows(result: dict) -> list[list]:
@@ -19,12 +23,12 @@ def summary_rows(result: dict) -> list[list]:
     for tool, e in result.items():
         explained = sum(i["macs"] for i in e["explained"])
         rows.append([tool, e["unit"], f"{e['theirs']:,}", f"{e['ours']:,}", e.get("convention", ""),
-                     f"{explained:+,}", f"{e['unexplained']:+,}", _pct(abs(e["unexplained"]), e["theirs"])])
+                     f"{explained:+,}", f"{e['unexplained']:+,}", _share(abs(e["unexplained"]), e["theirs"])])
         p = e.get("params")
         if p is not None and (p["theirs"] != p["ours"] or p["unexplained"]):
             pe = sum(i["macs"] for i in p["explained"])
             rows.append([f"{tool} (params)", "params", f"{p['theirs']:,}", f"{p['ours']:,}", "unique parameters",
-                         f"{pe:+,}", f"{p['unexplained']:+,}", _pct(abs(p["unexplained"]), p["theirs"])])
+                         f"{pe:+,}", f"{p['unexplained']:+,}", _share(abs(p["unexplained"]), p["theirs"])])
     return rows
 
 

@@ -1,4 +1,5 @@
-"""Text renderings of a check (table, Markdown, JSON). Renderers never count."""
+"""Text renderings of a published-figures check (table, Markdown, JSON): the results of
+:func:`profiler.published.run_check` as people read them. Renderers never count."""
 from __future__ import annotations
 
 import json

@@ -1,0 +1,66 @@
+"""Text renderings of a crosscheck result (profiler.report.crosscheck), on a hand-made result: each peer's
+row in its own unit, the params row only where the parameters differ, the reasons grouped and ordered."""
+import re
+
+from profiler.report.crosscheck import HEADERS, grouped_reasons, reasons_table, summary_rows, summary_table
+
+# theirs - ours - sum(explained) == unexplained, in each peer's unit
+RESULT = {
+    "fvcore": {"unit": "fvcore flops (= MACs)", "convention": "fvcore", "theirs": 1_000_000, "ours": 990_000,
+               "explained": [{"what": "batch norm", "layer": "bn1", "macs": 6_000},
+                             {"what": "upsample", "layer": "", "macs": -1_000},
+                             {"what": "batch norm", "layer": "bn2", "macs": 2_000}],
+               "unexplained": 3_000,
+               "params": {"theirs": 50, "ours": 50, "explained": [], "unexplained": 0}},
+    "torchsummary": {"unit": "MACs", "convention": "torchsummary", "theirs": 0, "ours": 0, "explained": [],
+                     "unexplained": 0,
+                     "params": {"theirs": 60, "ours": 50, "unexplained": 2,
+                                "explained": [{"what": "class token missed", "layer": "", "macs": 8}]}},
+}
+
+
+def test_summary_rows():
+    assert summary_rows(RESULT) == [
+        ["fvcore", "fvcore flops (= MACs)", "1,000,000", "990,000", "fvcore", "+7,000", "+3,000", "0.3000%"],
+        ["torchsummary", "MACs", "0", "0", "torchsummary", "+0", "+0", "-"],  # a zero count: no share
+        ["torchsummary (params)", "params", "60", "50", "unique parameters", "+8", "+2", "3.3333%"],
+    ]
+
+
+def test_negative_unexplained_share_is_of_its_size():
+    r = {"t": dict(RESULT["fvcore"], ours=1_010_000, unexplained=-17_000)}
+    assert summary_rows(r)[0][5:] == ["+7,000", "-17,000", "1.7000%"]
+
+
+def test_summary_table_text():
+    lines = summary_table(RESULT).splitlines()
+    assert re.split(r"\s{2,}", lines[0]) == HEADERS
+    assert set(lines[1]) == {"-", " "}
+    assert re.split(r"\s{2,}", lines[2].strip()) == summary_rows(RESULT)[0]
+    assert len(lines) == 5
+    assert summary_table(RESULT, "github").startswith("| tool ")
+
+
+def test_grouped_reasons_largest_first():
+    assert grouped_reasons(RESULT["fvcore"]) == [("batch norm", 2, 8_000, "bn1"), ("upsample", 1, -1_000, "(root)")]
+    assert grouped_reasons({"explained": [{"what": "a", "layer": "x", "macs": -5}, {"what": "b", "layer": "y",
+                                                                                  "macs": 3}]}) == [
+        ("a", 1, -5, "x"), ("b", 1, 3, "y")]  # by size, whatever the sign
+    assert grouped_reasons({"explained": []}) == []
+
+
+def test_reasons_table():
+    rows = [re.split(r"\s{2,}", line.strip()) for line in reasons_table(RESULT).splitlines()]
+    assert rows[0] == ["tool", "reason (their count minus ours)", "layers", "e.g. layer", "amount"]
+    assert rows[2:] == [
+        ["fvcore", "batch norm", "2", "bn1", "+8,000 fvcore flops (= MACs)"],
+        ["fvcore", "upsample", "1", "(root)", "-1,000 fvcore flops (= MACs)"],
+        ["torchsummary (params)", "class token missed", "1", "(root)", "+8 params"],
+    ]
+    without = reasons_table(RESULT, params=False)
+    assert "class token" not in without and "batch norm" in without
+
+
+def test_reasons_when_everyone_agrees():
+    r = {"torch": {"unit": "FLOPs", "theirs": 10, "ours": 10, "explained": [], "unexplained": 0}}
+    assert reasons_table(r) == "(every peer agrees with our count in its convention)"
