@@ -3,7 +3,8 @@ torchinfo and torchsummary on the same model and input, and reconcile each with 
 
 Adds ``result["crosscheck"]`` = ``{tool: {"theirs", "ours", "explained": [{"what", "layer", "macs"}],
 "unexplained", "unit", ...}}`` (``theirs - ours - sum(explained.macs) == unexplained``, in the tool's unit),
-``result["crosscheck_skipped"]`` (tool -> why it did not run), and two text sections.
+``result["crosscheck_skipped"]`` (tool -> why it did not run), and two text sections. With ``--train``,
+``torch`` also checks the training step (``result["crosscheck_step"]``, :mod:`profiler.crosscheck.step`).
 """
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def apply(args, ctx) -> None:
         text += "\nnot run: " + "; ".join(f"{t} ({why})" for t, why in result.skipped.items())
     ctx.sections.append(("Cross-check with peer tools (each in its own unit and convention)", text))
     ctx.sections.append(("Cross-check: reasons for each difference", reasons_table(result)))
+    if getattr(args, "train", False) and (not tools or "torch" in tools):
+        # The one peer that counts a backward: the same training step under FlopCounterMode.
+        from profiler.core.step import loss_function
+        from profiler.crosscheck.step import crosscheck_step
+
+        step = {"torch (training step)": crosscheck_step(ctx.real_model(), ctx.inputs,
+                                                         loss=loss_function(args.loss))}
+        ctx.result["crosscheck_step"] = step["torch (training step)"]
+        ctx.sections.append(("Cross-check of the training step (forward, loss, backward) with FlopCounterMode",
+                             summary_table(step) + "\n\n" + reasons_table(step, params=False)))
