@@ -4,12 +4,15 @@ Both run the same step on the CPU (forward, loss, backward; FlopCounterMode on a
 our count under the ``torch`` convention (2 FLOPs per multiply-accumulate, element ops not counted) is
 reconciled with its total, and every op it has no formula for (it counts 0 there) is named with its layer and
 phase: the CPU fused-attention backward (``_scaled_dot_product_flash_attention_for_cpu_backward``) above all.
+Its weight-gradient formula for grouped and depthwise convolutions ignores the groups (``groups`` times the
+true count): named too, per layer.
 """
 from __future__ import annotations
 
 import copy
 import time
 
+import torch
 import torch.nn as nn
 
 from profiler.crosscheck.base import Item, quiet
@@ -34,10 +37,32 @@ def run_step(model: nn.Module, args, kwargs, loss=None) -> tuple[int, float]:
     return int(fc.get_total_flops()), time.perf_counter() - t0
 
 
+def _grouped_weight_gradient(layer) -> int:
+    """FLOPs of a grouped convolution's weight gradient in this layer's backward (0 if none was computed)."""
+    cfg = layer.config or {}
+    groups = int(cfg.get("groups") or 1)
+    if groups < 2 or "aten.convolution_backward" not in layer.step_ops.get("backward", {}):
+        return 0
+    weight = int(cfg["out_channels"]) * int(cfg["in_channels"]) // groups
+    for k in cfg.get("kernel_size") or ():
+        weight *= int(k)
+    if layer.params_trainable < weight:  # the weight is frozen: no weight gradient
+        return 0
+    return 2 * layer.ops["aten.convolution"].counts.get("conv", 0) if "aten.convolution" in layer.ops else 0
+
+
 def explain_step(prof) -> list[Item]:
-    """Our ops of every phase that FlopCounterMode has no formula for, with what they cost under ``torch``."""
+    """Our ops of every phase that FlopCounterMode has no formula for, with what they cost under ``torch``;
+    and its weight-gradient formula for grouped convolutions, which ignores the groups."""
     conv = get_convention(CONVENTION)
     items = []
+    for layer in prof.layers:
+        wgrad = _grouped_weight_gradient(layer)
+        if wgrad:
+            groups = int(layer.config["groups"])
+            items.append(Item(f"backward: FlopCounterMode's convolution_backward weight-gradient formula ignores "
+                              f"groups (counts {groups} x the weight gradient; fixed upstream in pytorch PR "
+                              f"#183405, not in torch {torch.__version__})", layer.path, (groups - 1) * wgrad))
     for layer in prof.layers:
         for phase, ops in layer.phase_ops().items():
             for op, st in ops.items():
