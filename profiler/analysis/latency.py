@@ -1,10 +1,15 @@
 """Wall-clock inference latency of a model, measured honestly.
 
-:func:`measure_latency` runs ``warmup`` untimed forward passes, then ``runs`` timed ones, each in eval mode
-under ``torch.no_grad()``; on CUDA every timed pass is bracketed by ``torch.cuda.synchronize`` so the time
-covers the kernels, not just their launch. Times are ``time.perf_counter`` differences in milliseconds.
-The result is a distribution summary (median and quartiles), because single timings on a shared machine
-are noisy and skewed by outliers.
+:func:`measure_latency` runs ``warmup`` untimed forward passes, then takes ``runs`` timed samples, all in
+eval mode under ``torch.no_grad()``. The timing is PyTorch's own benchmark timer,
+:class:`torch.utils.benchmark.Timer`: one sample is ``Timer.timeit(number=1)``, i.e. Timer's own warm-up
+(two untimed passes) followed by one timed forward pass, with torch's intra-op thread count pinned by
+Timer's ``num_threads`` and Python's garbage collector paused during the pass (as ``timeit`` does). Timer's
+clock is ``time.perf_counter``; on CUDA it first calls ``torch.cuda.synchronize`` on the measured device,
+so a pass's time covers its kernels, not just their launch. A fixed number of ``timeit(1)`` samples (rather
+than ``blocked_autorange``, which chooses its own count and reports means of blocks) keeps ``runs`` exactly
+what the caller asked and every sample one pass. The result is a distribution summary (median and
+quartiles), because single timings on a shared machine are noisy and skewed by outliers.
 
 The user's model is never changed: the training flag of every submodule is restored afterwards, and when
 the requested device or dtype differs from the model's, a deep copy is moved instead of the model.
@@ -13,15 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import math
-import time
+import timeit
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 import torch.nn as nn
 
 from profiler.errors import UsageError
+
+if TYPE_CHECKING:
+    from torch.utils.benchmark import Timer
 
 __all__ = ["LatencyStats", "measure_latency", "summarize", "parse_dtype"]
 
@@ -36,6 +45,11 @@ _DTYPES = {
 @dataclass(frozen=True)
 class LatencyStats:
     """Summary of ``runs`` timed forward passes (all times in milliseconds).
+
+    One sample (an entry of ``samples_ms``) is the wall-clock time of one forward pass, as timed by
+    ``torch.utils.benchmark.Timer.timeit(number=1)`` in :func:`measure_latency` (synchronized on CUDA).
+    ``warmup`` counts the untimed passes run before the first sample, besides the two untimed passes that
+    Timer runs before every sample.
 
     Quartiles use linear interpolation between order statistics (numpy's default percentile method);
     ``iqr_ms = q3_ms - q1_ms``. ``threads`` is torch's CPU intra-op thread count during the measurement;
@@ -211,6 +225,51 @@ def _measuring(net: nn.Module, threads: int | None):
             torch.set_num_threads(old_threads)
 
 
+def _clock(dev: torch.device):
+    """Timer's clock: ``time.perf_counter``, on CUDA after ``torch.cuda.synchronize(dev)``.
+
+    Timer's default clock synchronizes torch's *current* accelerator whenever one is present; this one
+    synchronizes the measured device (``cuda:1`` too) and nothing when the measurement runs on the CPU.
+    """
+    if dev.type != "cuda":
+        return timeit.default_timer
+
+    def synchronized() -> float:
+        torch.cuda.synchronize(dev)
+        return timeit.default_timer()
+
+    return synchronized
+
+
+def _timer_class() -> type[Timer]:
+    """``torch.utils.benchmark.Timer``, imported on first use.
+
+    Importing it imports ``torch.utils.cpp_extension`` (for Timer's C++ mode, unused here), which logs "No
+    CUDA runtime is found, using CUDA_HOME=..." on a machine with a CUDA build of torch and the CUDA toolkit
+    but no GPU; that message concerns building extensions, not timing, so it is held back during the import.
+    """
+    log = logging.getLogger("torch.utils.cpp_extension")
+    old = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        from torch.utils.benchmark import Timer
+    finally:
+        log.setLevel(old)
+    return Timer
+
+
+def _pass_timer(net: nn.Module, args, kwargs, dev: torch.device, threads: int) -> Timer:
+    """A :class:`torch.utils.benchmark.Timer` whose statement is one forward pass ``net(*args, **kwargs)``."""
+    return _timer_class()(stmt="net(*args, **kwargs)", globals={"net": net, "args": args, "kwargs": kwargs},
+                          timer=_clock(dev), num_threads=threads, label=type(net).__name__,
+                          description=str(dev))
+
+
+def _sample_ms(timer: Timer) -> float:
+    """One sample: ``timer.timeit(number=1)`` (two untimed warm-up passes, then one timed pass), in ms."""
+    return timer.timeit(number=1).times[0] * 1e3
+
+
 def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 10, device="cpu",
                     dtype=None, threads: int | None = None) -> LatencyStats:
     """Median and spread of ``runs`` timed forward passes of ``model`` on ``inputs``.
@@ -218,32 +277,26 @@ def measure_latency(model: nn.Module, inputs, *, runs: int = 50, warmup: int = 1
     inputs: a tensor, a tuple of positional arguments, a dict of keyword arguments, a list (passed as one
     argument), or an input size such as ``(1, 3, 224, 224)`` (one random float tensor). Floating input
     tensors are cast to the run's dtype.
-    device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ... (CUDA passes are synchronized before and after each run).
+    device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ... (on CUDA the device is synchronized before and after
+    each timed pass).
     dtype: ``None`` (the model's own floating dtype), a ``torch.dtype`` or a name such as ``"float16"``.
     threads: CPU intra-op threads for the measurement (``None``: leave torch's setting); restored afterwards.
 
-    Each run is one forward pass in eval mode under ``torch.no_grad()``, after ``warmup`` untimed passes.
-    The model is not modified: submodules' training flags are restored, and if device or dtype differ from
-    the model's, a deep copy runs instead.
+    ``warmup`` untimed passes come first; then each of the ``runs`` samples is
+    ``torch.utils.benchmark.Timer.timeit(number=1)``: Timer's two untimed warm-up passes and one timed pass.
+    One sample is therefore the time of exactly one forward pass, and the model runs
+    ``warmup + 3 * runs`` times in all, each in eval mode under ``torch.no_grad()``.
+    The model is not modified: submodules' training flags and torch's thread count are restored, and if
+    device or dtype differ from the model's, a deep copy runs instead.
     """
     net, dev, run_dtype, (args, kwargs, batch) = _setup("measure_latency", model, inputs, runs, warmup, device,
                                                          dtype, threads)
 
-    cuda = dev.type == "cuda"
-    samples: list[float] = []
     with _measuring(net, threads):
         for _ in range(warmup):
             net(*args, **kwargs)
-        if cuda:
-            torch.cuda.synchronize(dev)
-        for _ in range(runs):
-            if cuda:
-                torch.cuda.synchronize(dev)
-            t0 = time.perf_counter()
-            net(*args, **kwargs)
-            if cuda:
-                torch.cuda.synchronize(dev)
-            samples.append((time.perf_counter() - t0) * 1e3)
         used_threads = torch.get_num_threads()
+        timer = _pass_timer(net, args, kwargs, dev, used_threads)
+        samples = [_sample_ms(timer) for _ in range(runs)]
     return summarize(samples, warmup=warmup, device=str(dev), dtype=str(run_dtype).removeprefix("torch."),
                      batch=batch, threads=used_threads)

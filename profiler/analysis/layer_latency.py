@@ -6,6 +6,11 @@ so a kernel is charged to the module that launched it). Per run, a layer's *incl
 its calls; its *self* time is that minus the inclusive time of the modules it called. After ``warmup``
 untimed runs, ``runs`` timed runs give each layer's median and quartiles (milliseconds).
 
+The whole passes are timed as in :func:`profiler.analysis.latency.measure_latency`, by
+``torch.utils.benchmark.Timer.timeit(number=1)`` (two untimed passes, then one timed pass): each run is one
+such sample without the hooks and one with them, interleaved. The layers' figures of a run are those of its
+timed hooked pass (the last of its three); Timer cannot time inside a pass, so the hooks read the clock.
+
 The hooks themselves cost a few microseconds per module call: tiny layers look slower than they are and the
 sum of the layers exceeds :func:`profiler.analysis.latency.measure_latency`'s model time; ``overhead_ms`` reports
 the difference of the medians so the reader can judge.
@@ -19,7 +24,7 @@ import torch
 import torch.nn as nn
 from torch.nn.modules import module as _module_mod
 
-from profiler.analysis.latency import LatencyStats, _measuring, _setup, summarize
+from profiler.analysis.latency import LatencyStats, _measuring, _pass_timer, _sample_ms, _setup, summarize
 
 
 @dataclass
@@ -64,7 +69,13 @@ class LayerLatencies:
                 "layers": [layer.to_dict() for layer in self.layers], "notes": list(self.notes)}
 
 
-class _Timer:
+class _HookClock:
+    """Forward pre/post hooks that add up each module's inclusive and self time (seconds) and calls.
+
+    ``last`` holds (inclusive, self, calls) of the most recent completed top-level pass: when the outermost
+    module returns, the pass's figures are moved there and the accumulators start afresh for the next pass.
+    """
+
     def __init__(self, paths: dict[int, str], sync):
         self.paths = paths
         self.sync = sync
@@ -72,6 +83,7 @@ class _Timer:
         self.inclusive: dict[str, float] = {}
         self.self_time: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        self.last: tuple[dict[str, float], dict[str, float], dict[str, int]] = ({}, {}, {})
 
     def pre(self, module, args):
         path = self.paths.get(id(module))
@@ -98,10 +110,14 @@ class _Timer:
         self.calls[path] = self.calls.get(path, 0) + 1
         if self.stack:
             self.stack[-1][2] += dt
+        else:  # the outermost module returned: one pass is complete
+            self.last = (self.inclusive, self.self_time, self.calls)
+            self.inclusive, self.self_time, self.calls = {}, {}, {}
 
     def reset(self):
         self.stack.clear()
         self.inclusive, self.self_time, self.calls = {}, {}, {}
+        self.last = ({}, {}, {})
 
 
 def measure_layer_latency(model: nn.Module, inputs, *, runs: int = 20, warmup: int = 5, device="cpu", dtype=None,
@@ -109,51 +125,47 @@ def measure_layer_latency(model: nn.Module, inputs, *, runs: int = 20, warmup: i
     """Median per-layer time (ms) over ``runs`` forward passes, after ``warmup`` untimed ones.
 
     inputs, device, dtype, threads: as :func:`profiler.analysis.latency.measure_latency` (eval mode, ``no_grad``; the
-    user's model is not changed: a copy runs where device or dtype differ, training flags are restored).
+    user's model is not changed: a copy runs where device or dtype differ, training flags and torch's thread
+    count are restored).
+    One run is two ``Timer.timeit(number=1)`` samples, one without the hooks (``plain_median_ms``) and one
+    with them (``model`` and the layers); the model runs ``warmup + 6 * runs`` times in all.
     """
     net, dev, run_dtype, (args, kwargs, batch) = _setup("measure_layer_latency", model, inputs, runs, warmup,
                                                          device, dtype, threads)
 
     paths = {id(m): p for p, m in net.named_modules()}
     types = {p: type(m).__name__ for p, m in net.named_modules()}
-    cuda = dev.type == "cuda"
-    sync = (lambda: torch.cuda.synchronize(dev)) if cuda else None
-    timer = _Timer(paths, sync)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else None
+    clock = _HookClock(paths, sync)
     inclusive: dict[str, list[float]] = {}
     selfs: dict[str, list[float]] = {}
     calls: dict[str, int] = {}
     hooked: list[float] = []
     plain: list[float] = []
 
-    def one_pass(with_hooks: bool) -> float:
-        if sync:
-            sync()
-        if with_hooks:
-            timer.reset()
-            h1 = _module_mod.register_module_forward_pre_hook(timer.pre)
-            h2 = _module_mod.register_module_forward_hook(timer.post)
-        t0 = time.perf_counter()
+    def hooked_sample(timer) -> float:
+        clock.reset()
+        h1 = _module_mod.register_module_forward_pre_hook(clock.pre)
+        h2 = _module_mod.register_module_forward_hook(clock.post)
         try:
-            net(*args, **kwargs)
-            if sync:
-                sync()
+            return _sample_ms(timer)
         finally:
-            if with_hooks:
-                h1.remove()
-                h2.remove()
-        return (time.perf_counter() - t0) * 1e3
+            h1.remove()
+            h2.remove()
 
     with _measuring(net, threads):
         for _ in range(warmup):
-            one_pass(False)
-        for _ in range(runs):  # interleaved so load on a shared machine hits both alike
-            plain.append(one_pass(False))
-            hooked.append(one_pass(True))
-            for p, t in timer.inclusive.items():
-                inclusive.setdefault(p, []).append(t * 1e3)
-                selfs.setdefault(p, []).append(timer.self_time[p] * 1e3)
-                calls[p] = timer.calls[p]
+            net(*args, **kwargs)
         used = torch.get_num_threads()
+        timer = _pass_timer(net, args, kwargs, dev, used)
+        for _ in range(runs):  # interleaved so load on a shared machine hits both alike
+            plain.append(_sample_ms(timer))
+            hooked.append(hooked_sample(timer))
+            last_inclusive, last_self, last_calls = clock.last  # the timed pass: the last of the three
+            for p, t in last_inclusive.items():
+                inclusive.setdefault(p, []).append(t * 1e3)
+                selfs.setdefault(p, []).append(last_self[p] * 1e3)
+                calls[p] = last_calls[p]
 
     dname = str(run_dtype).removeprefix("torch.")
     common = dict(warmup=warmup, device=str(dev), dtype=dname, batch=batch, threads=used)

@@ -69,3 +69,45 @@ def test_real_model_runs_and_meta_model_is_refused():
         measure_layer_latency(model.to("meta"), (1, 3, 16, 16), runs=1)
     with pytest.raises(UsageError):
         measure_layer_latency(nn.Linear(2, 2), torch.zeros(1, 2), runs=0)
+
+
+TIMER_WARMUP = 2  # untimed passes torch.utils.benchmark.Timer.timeit(number=1) runs before its timed one
+
+
+def test_layers_come_from_the_timed_pass_and_counts_are_exact():
+    class SleepWhenTimed(nn.Module):
+        """Sleeps 10 ms only on every third call: the timed pass of each Timer.timeit(1) sample."""
+
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def forward(self, x):
+            self.n += 1
+            if self.n % (1 + TIMER_WARMUP) == 0:
+                time.sleep(0.01)
+            return x
+
+    model = nn.Sequential(SleepWhenTimed(), nn.Identity()).train()
+    before = torch.get_num_threads()
+    res = measure_layer_latency(model, torch.zeros(1), runs=3, warmup=0, threads=1)
+    assert model[0].n == 3 * 2 * (1 + TIMER_WARMUP)  # per run: a plain and a hooked sample of 3 passes each
+    by = res.by_path()
+    assert by["0"].self_ms.median_ms >= 10 and by["0"].calls == 1  # the timed pass, not a warm-up pass
+    assert res.model.median_ms >= 10 and res.plain_median_ms >= 10
+    assert res.runs == 3 and res.model.runs == 3 and by["0"].inclusive.runs == 3
+    assert res.model.threads == 1 and torch.get_num_threads() == before and model.training
+    assert not module_mod._global_forward_hooks and not module_mod._global_forward_pre_hooks
+
+    class Count(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        def forward(self, x):
+            self.n += 1
+            return x
+
+    counted = Count()
+    measure_layer_latency(counted, torch.zeros(1), runs=2, warmup=4)
+    assert counted.n == 4 + 2 * 2 * (1 + TIMER_WARMUP)
