@@ -138,7 +138,8 @@ def layer_reports(out: str) -> list[str]:
 # -- separable ratio -----------------------------------------------------------------------------------------
 def separable_reports(out: str) -> list[str]:
     from profiler import profile_model
-    from profiler.analysis.separable import pairs_table, separable_pairs
+    from profiler.analysis.separable import separable_pairs
+    from profiler.report.sections import separable_table
 
     md = ["## Depthwise separable convolutions: counted vs analytic cost ratio", "",
           "Per depthwise -> pointwise pair: counted MACs of the pair over the MACs of a dense k x k conv M -> N "
@@ -146,7 +147,7 @@ def separable_reports(out: str) -> list[str]:
           "padding scale every cost alike. `profile-model NAME --separable` prints this table.", ""]
     for spec, title in SEPARABLE_MODELS:
         prof = profile_model(spec)
-        md += [f"### {title}", "", pairs_table(separable_pairs(prof), tablefmt="github"), ""]
+        md += [f"### {title}", "", separable_table(separable_pairs(prof), tablefmt="github"), ""]
     return md
 
 

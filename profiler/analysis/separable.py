@@ -20,7 +20,8 @@ Why they agree, and when they cannot:
   ``c/N + c/k^2``, since the analytic formula assumes one filter per input channel.
 
 The general expression ``c/N + c*(Hp*Wp)/(Ho*Wo)/k^2`` is computed as well and always equals the counted
-ratio (a consistency check of the counts). Ratios are exact :class:`~fractions.Fraction` values.
+ratio (a consistency check of the counts). Ratios are exact :class:`~fractions.Fraction` values. The table is
+:func:`profiler.report.sections.separable_table`.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from fractions import Fraction
 
 from profiler.analysis.analytic import separable_ratio
 
-__all__ = ["SeparablePair", "find_pairs", "separable_pairs", "pairs_table", "pairs_json", "summary"]
+__all__ = ["SeparablePair", "find_pairs", "separable_pairs", "pairs_json", "summary"]
 
 
 @dataclass
@@ -175,44 +176,6 @@ def summary(pairs: list[SeparablePair]) -> dict:
         "ratio": float(Fraction(sep, std)) if std else None,
         "ratio_exact": str(Fraction(sep, std)) if std else None,
     }
-
-
-def _fmt_ratio(r: Fraction) -> str:
-    return f"{float(r):.5f} ({r})"
-
-
-def pairs_table(pairs: list[SeparablePair], tablefmt: str = "simple") -> str:
-    """The per-pair table (text), followed by the notes and the whole-network line."""
-    from tabulate import tabulate
-
-    if not pairs:
-        return "no depthwise -> pointwise pairs found (no depthwise conv feeds a dense 1x1 conv)"
-    rows = []
-    notes = []
-    for i, p in enumerate(pairs, 1):
-        mark = "yes" if p.agree else "no"
-        if p.notes:
-            mark += f" [{i}]"
-            notes.extend(f"[{i}] {n}" for n in p.notes)
-        rows.append([i, p.depthwise, p.pointwise, "x".join(map(str, p.kernel)), f"{p.in_channels}->{p.out_channels}",
-                     _describe(p.stride), _describe(p.output_hw), f"{p.dw_macs:,}", f"{p.pw_macs:,}",
-                     f"{p.standard_macs:,}", _fmt_ratio(p.counted_ratio), _fmt_ratio(p.analytic_ratio),
-                     f"{1 / float(p.counted_ratio):.2f}x", mark])
-    headers = ["#", "depthwise", "pointwise", "k", "M->N", "stride", "out HxW", "dw MACs", "pw MACs",
-               "standard MACs", "counted ratio", "1/N + 1/k^2", "saving", "equal"]
-    s = summary(pairs)
-    text = tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True,
-                    colalign=("right", "left", "left", "right", "right", "right", "right", "right", "right",
-                              "right", "right", "right", "right", "left"))
-    lines = [text, "",
-             "MACs = multiply-accumulates per forward pass (conv, bias not counted). counted ratio = (dw MACs + "
-             "pw MACs) / MACs of a dense k x k conv M->N with the depthwise's stride and padding (same output).",
-             f"{s['agree']} of {s['pairs']} pairs equal 1/N + 1/k^2 exactly. All pairs: {s['separable_macs']:,} "
-             f"MACs separable vs {s['standard_macs']:,} MACs standard = {s['ratio']:.5f} "
-             f"({1 / s['ratio']:.2f}x fewer MACs)."]
-    if notes:
-        lines += ["", *notes]
-    return "\n".join(lines)
 
 
 def pairs_json(pairs: list[SeparablePair]) -> dict:

@@ -8,7 +8,8 @@ its own ops, so a tensor read by two ops counts twice and nothing is assumed to 
 traffic of an unfused, cache-less execution, an upper bound on what reaches DRAM.
 
 Units: bytes (B); intensity in MACs per byte (multiply-accumulates of conv/linear/attention/recurrent, no
-bias, divided by bytes read + written); ``None`` where a layer moves no bytes.
+bias, divided by bytes read + written); ``None`` where a layer moves no bytes. The table is
+:func:`profiler.report.sections.traffic_table`.
 """
 from __future__ import annotations
 
@@ -84,19 +85,3 @@ def traffic(profile) -> Traffic:
     rows = [layer_traffic(layer) for layer in profile.layers if layer.ops]
     rows.sort(key=lambda t: (t.first_call < 0, t.first_call))
     return Traffic(model=profile.model, layers=rows)
-
-
-def traffic_table(tr: Traffic, *, top: int | None = None, tablefmt: str = "simple") -> str:
-    """Table of layers (heaviest traffic first when ``top`` is set), sizes in MB (10^6 B)."""
-    from tabulate import tabulate
-
-    rows = tr.layers
-    if top is not None:
-        rows = sorted(rows, key=lambda t: -t.bytes_total)[:top]
-    body = [(t.path or "(root)", t.type, f"{t.macs / 1e6:,.2f}", f"{t.bytes_read / 1e6:,.3f}",
-             f"{t.bytes_written / 1e6:,.3f}", "-" if t.intensity is None else f"{t.intensity:,.2f}")
-            for t in rows]
-    body.append(("total", "", f"{tr.macs / 1e6:,.2f}", f"{tr.bytes_read / 1e6:,.3f}",
-                 f"{tr.bytes_written / 1e6:,.3f}", "-" if tr.intensity is None else f"{tr.intensity:,.2f}"))
-    return tabulate(body, headers=["layer", "type", "MMACs", "read MB", "written MB", "MACs/B"],
-                    tablefmt=tablefmt, disable_numparse=True)

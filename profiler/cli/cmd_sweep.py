@@ -36,6 +36,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from profiler import zoo
+    from profiler.report.sections import sweep_summary_markdown, sweep_summary_text
     from profiler.studies import sweep
 
     if args.timeout <= 0:
@@ -73,52 +74,8 @@ def run(args) -> int:
         bar.close()
 
     s = sweep.summarise(rows)
-    print(summary_text(args.zoo, s, out))
+    print(sweep_summary_text(args.zoo, s, out))
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(summary_markdown(args.zoo, s, out))
+            f.write(sweep_summary_markdown(args.zoo, s, out))
     return 0
-
-
-def summary_text(zoo: str, s: dict, out: str) -> str:
-    lines = [f"{zoo}: {s['counted']}/{s['total']} architectures counted ({100 * s['rate']:.1f} %), "
-             f"statuses: {', '.join(f'{k} {v}' for k, v in sorted(s['by_status'].items()))}; CSV: {out}"]
-    if s["uncovered"]:
-        lines.append("ops without a counting rule (models):")
-        for op, models in sorted(s["uncovered"].items(), key=lambda kv: -len(kv[1])):
-            lines.append(f"  {op}: {len(models)} ({', '.join(models[:4])}{' ...' if len(models) > 4 else ''})")
-    if s["failures"]:
-        lines.append("failures:")
-        for r in s["failures"]:
-            lines.append(f"  {r['name']}: {r['status']}: {r['error']}")
-    return "\n".join(lines)
-
-
-def summary_markdown(zoo: str, s: dict, out: str) -> str:
-    from tabulate import tabulate
-
-    parts = [f"# Whole-zoo sweep: {zoo}\n",
-             f"Every architecture at its zoo's default input size, batch 1, shape-only on the meta device. "
-             f"MACs = multiply-accumulates of conv + linear + attention + recurrent, no bias. Rows: `{out}`.\n",
-             f"- counted: **{s['counted']} / {s['total']} ({100 * s['rate']:.1f} %)**",
-             f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(s['by_status'].items()))}",
-             f"- how the counted models were built: "
-             f"{', '.join(f'{k}: {v}' for k, v in sorted(s['builds'].items()))} "
-             "(meta = nothing allocated; meta-params = parameters on meta, an initialiser read data; "
-             "cpu = real weights, the pass on meta)\n"]
-    if s["seconds"]:
-        secs = s["seconds"]
-        parts.insert(-1, f"- seconds per counted model (build + pass, one worker): median {secs['median']:.2f} s, "
-                         f"max {secs['max']:.1f} s ({secs['max_name']}), total {secs['total'] / 60:.1f} min")
-    if s["uncovered"]:
-        parts.append("## Ops without a counting rule\n")
-        parts.append(tabulate([(op, len(m), ", ".join(m[:6]) + (" ..." if len(m) > 6 else ""))
-                               for op, m in sorted(s["uncovered"].items(), key=lambda kv: -len(kv[1]))],
-                              headers=["op", "models", "examples"], tablefmt="github"))
-        parts.append("")
-    if s["failures"]:
-        parts.append("## Failures\n")
-        parts.append(tabulate([(r["name"], r["status"], r["error"].replace("|", "\\|")) for r in s["failures"]],
-                              headers=["model", "status", "reason"], tablefmt="github"))
-        parts.append("")
-    return "\n".join(parts) + "\n"

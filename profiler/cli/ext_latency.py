@@ -57,11 +57,11 @@ def apply(args, ctx) -> None:
             raise UsageError("--roofline needs --latency (it plots measured per-layer latency)")
         return
     import torch
-    from tabulate import tabulate
 
     from profiler.errors import UsageError
     from profiler.analysis.latency import measure_latency, parse_dtype
     from profiler.analysis.layer_latency import measure_layer_latency
+    from profiler.report.sections import latency_section, layer_latency_section
 
     dtypes = _parse_list(args.dtype, "dtype", lambda t: (t, parse_dtype(t)))
     shape = tuple(ctx.inputs.shape) if isinstance(ctx.inputs, torch.Tensor) else None
@@ -71,7 +71,7 @@ def apply(args, ctx) -> None:
     device = args.latency_device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = ctx.real_model()
 
-    rows, table = [], []
+    rows = []
     for name, dt in dtypes:
         for b in batches:
             x = torch.randn((b, *shape[1:]))
@@ -82,36 +82,16 @@ def apply(args, ctx) -> None:
             except Exception as exc:  # noqa: BLE001 - e.g. fp16 kernels missing on this CPU: say so, go on
                 msg = " ".join(str(exc).split())[:160]
                 rows.append({"dtype": name, "batch": b, "error": f"{type(exc).__name__}: {msg}"})
-                table.append((name, b, "failed", "", "", msg))
                 continue
             d = st.to_dict()
             d.pop("samples_ms", None)
             rows.append(d)
-            per_image = st.median_ms / b
-            table.append((st.dtype, b, f"{st.median_ms:.3f}", f"{st.iqr_ms:.3f}", f"{per_image:.3f}",
-                          f"{st.device}, {st.threads} thread(s)"))
-    ctx.sections.append((f"Latency (ms, median and IQR over {args.runs} runs after {args.warmup} warm-up; "
-                         f"eval, no_grad; {ctx.profile.macs:,} {ctx.profile.unit} at batch {shape[0]})",
-                         tabulate(table, headers=["dtype", "batch", "median ms", "IQR ms", "ms / image", "where"],
-                                  disable_numparse=True)))
+    ctx.sections.append(latency_section(rows, ctx.profile, runs=args.runs, warmup=args.warmup, batch=shape[0]))
 
-    name0, dt0 = dtypes[0]
+    _, dt0 = dtypes[0]
     lat = measure_layer_latency(model, torch.randn(shape), runs=args.runs, warmup=args.warmup, device=device,
                                 dtype=dt0)
-    prof_layers = {layer.path: layer for layer in ctx.profile.layers}
-    slowest = sorted((la for la in lat.layers if la.path), key=lambda la: -la.self_ms.median_ms)[:args.latency_top]
-    body = []
-    for la in slowest:
-        pl = prof_layers.get(la.path)
-        macs = pl.macs if pl is not None else 0
-        ms = la.self_ms.median_ms
-        body.append((la.path, la.type, f"{ms:.3f}", f"{la.self_ms.iqr_ms:.3f}", f"{macs / 1e6:,.2f}",
-                     f"{macs / (ms * 1e6):.2f}" if ms > 0 and macs else "-"))
-    ctx.sections.append((f"Per-layer latency ({lat.device}, {lat.dtype}, batch {lat.batch}; self time = the "
-                         f"layer's own work, ms; hooks add {lat.overhead_ms:.2f} ms to a {lat.plain_median_ms:.2f} ms "
-                         f"pass), slowest {len(body)}",
-                         tabulate(body, headers=["layer", "type", "self ms", "IQR ms", "MMACs", "GMAC/s"],
-                                  disable_numparse=True)))
+    ctx.sections.append(layer_latency_section(lat, ctx.profile, args.latency_top))
     ctx.result["latency"] = {"unit": "ms", "model": rows, "layers": lat.to_dict()}
 
     if args.roofline:

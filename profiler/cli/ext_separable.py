@@ -15,8 +15,9 @@ def add_arguments(parser) -> None:
 def apply(args, ctx) -> None:
     if not getattr(args, "separable", False):
         return
-    from profiler.analysis.separable import pairs_json, pairs_table, separable_pairs
+    from profiler.analysis.separable import pairs_json, separable_pairs
+    from profiler.report.sections import separable_section
 
     pairs = separable_pairs(ctx.profile)
     ctx.result["separable"] = pairs_json(pairs)
-    ctx.sections.append(("Depthwise separable pairs (MACs, bias not counted)", pairs_table(pairs)))
+    ctx.sections.append(separable_section(pairs))

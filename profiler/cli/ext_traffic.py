@@ -20,11 +20,9 @@ def add_arguments(parser) -> None:
 def apply(args, ctx) -> None:
     if not getattr(args, "traffic", False):
         return
-    from profiler.analysis.traffic import traffic, traffic_table
+    from profiler.analysis.traffic import traffic
+    from profiler.report.sections import traffic_section
 
-    top = getattr(args, "traffic_top", None)
     tr = traffic(ctx.profile)
     ctx.result["traffic"] = tr.to_dict()
-    title = ("Memory traffic per layer (MB = 10^6 B read/written by the layer's own ops; MACs/B = "
-             "multiply-accumulates per byte)" + (f", top {top} by bytes" if top else ""))
-    ctx.sections.append((title, traffic_table(tr, top=top)))
+    ctx.sections.append(traffic_section(tr, top=getattr(args, "traffic_top", None)))

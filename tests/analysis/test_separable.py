@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 import profiler
-from profiler.analysis.separable import find_pairs, pairs_json, pairs_table, separable_pairs
+from profiler.analysis.separable import find_pairs, pairs_json, separable_pairs, summary
 
 # MobileNet v1 body (paper, Table 1): (depthwise channels M, pointwise outputs N, depthwise stride, input side).
 # The last depthwise is printed "s2" in the table but must be stride 1 (7x7 in, 7x7 out); zoos use 1.
@@ -54,11 +54,12 @@ def test_stride_one_pairs_have_no_notes_and_stride_two_pairs_explain(mobilenet_p
             assert len(p.notes) == 1 and "ratio is unchanged" in p.notes[0]
 
 
-def test_table_and_json(mobilenet_pairs):
-    text = pairs_table(mobilenet_pairs)
-    assert "13 of 13 pairs equal 1/N + 1/k^2 exactly" in text
-    assert "1033/9216" in text  # 1/1024 + 1/9
+def test_json_and_summary(mobilenet_pairs):
+    # (the table of these pairs is tested in tests/report/test_sections.py)
     doc = pairs_json(mobilenet_pairs)
+    assert doc["pairs"][-1]["ratio_exact"] == "1033/9216"  # 1/1024 + 1/9
+    assert (doc["summary"]["pairs"], doc["summary"]["agree"]) == (13, 13)
+    assert summary(mobilenet_pairs) == doc["summary"]
     assert [d["ratio"] for d in doc["pairs"]] == [float(Fraction(1, n) + Fraction(1, 9)) for _, n, _, _ in
                                                   MOBILENET_V1_BODY]
     sep = sum(9 * m * (side // s) ** 2 + m * n * (side // s) ** 2 for m, n, s, side in MOBILENET_V1_BODY)
@@ -131,9 +132,11 @@ def test_squeeze_excitation_is_stepped_over_and_split_depthwise_is_not_a_pair():
     assert p.kernel == (5, 5) and p.counted_ratio == Fraction(1, 16) + Fraction(1, 25)
 
 
-def test_no_pairs_message():
+def test_no_pairs():
     model = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU())
-    assert "no depthwise -> pointwise pairs" in pairs_table(_pairs_of(model))
+    assert _pairs_of(model) == []
+    assert summary([]) == {"pairs": 0, "agree": 0, "separable_macs": 0, "standard_macs": 0, "ratio": None,
+                           "ratio_exact": None}
 
 
 def test_batch_and_real_tensors_give_the_same_ratio():
