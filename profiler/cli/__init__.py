@@ -56,7 +56,3 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return fail(exc)
-
-
-def entry() -> None:
-    sys.exit(main())

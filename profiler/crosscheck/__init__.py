@@ -28,7 +28,13 @@ def available_tools() -> list[str]:
     return _available()
 
 
-TOOLS = ("ptflops", "ptflops_aten", "fvcore", "torch", "thop", "torchinfo", "torchsummary")
+def __getattr__(name: str):
+    # ``TOOLS`` (the peer names) is defined once, in core.py, and read from there on first use.
+    if name == "TOOLS":
+        from profiler.crosscheck.core import TOOLS
+
+        return TOOLS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _CallablePackage(types.ModuleType):

@@ -61,11 +61,6 @@ def quiet():
         yield out
 
 
-def modules_by_path(model: nn.Module) -> dict[str, nn.Module]:
-    """Path -> module, in the Profile's naming (``named_modules`` order, first name of a shared module)."""
-    return dict(model.named_modules())
-
-
 def own_from_inclusive(inclusive: dict[str, int], model: nn.Module) -> dict[str, int]:
     """Per-layer own counts from per-module inclusive counts (a module's minus its direct children's)."""
     own = {}
@@ -90,19 +85,3 @@ def own_cost(layer, convention, keep=None) -> int:
 
 def is_descendant(path: str, ancestor: str) -> bool:
     return path != ancestor and (ancestor == "" or path.startswith(ancestor + "."))
-
-
-def tied_parameter_items(model: nn.Module, counted: set[str], what: str) -> list[Item]:
-    """+numel for every extra module in ``counted`` that registers an already-seen parameter tensor."""
-    owners: dict[int, list[str]] = {}
-    sizes: dict[int, int] = {}
-    for path, mod in model.named_modules(remove_duplicate=False):
-        if path not in counted:
-            continue
-        for p in mod._parameters.values():
-            if p is not None:
-                owners.setdefault(id(p), [])
-                if path not in owners[id(p)]:
-                    owners[id(p)].append(path)
-                sizes[id(p)] = p.numel()
-    return [Item(what, paths[1], sizes[pid] * (len(paths) - 1)) for pid, paths in owners.items() if len(paths) > 1]

@@ -1,6 +1,7 @@
 """Architectures that no installed zoo has, registered as the `builtin` zoo.
 
-Each architecture module registers itself on import; add new modules to the import list below.
+Each architecture module registers itself on import; every module of this package whose name does not
+start with ``_`` (and is not ``registry``) is imported below, so a new architecture needs only its file.
 """
 from profiler.models.registry import (  # noqa: F401
     create_model,

@@ -2,22 +2,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """(N, g*c, H, W) -> (N, c*g, H, W): channel i of group j goes to position i*g + j."""
     n, c, h, w = x.shape
     return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
-
-
-class ChannelShuffle(nn.Module):
-    def __init__(self, groups: int):
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, x):
-        return channel_shuffle(x, self.groups)
-
-    def extra_repr(self):
-        return f"groups={self.groups}"

@@ -1,49 +1,11 @@
-"""CrossNet: a parametric family of mobile networks built from "pods" of cross-connected bottlenecks.
-
-Names follow the grammar of the CrossNet study (soeaver/CrossNet-PyTorch, README tables)::
+"""CrossNet: a parametric family of mobile networks built from "pods" of cross-connected bottlenecks
+(soeaver/CrossNet-PyTorch), registered in the ``builtin`` zoo by name::
 
     crossnet{depth}k{kernel}_b{base}e{expansion}[g{groups}][_{head}head][-{tail}tail]
 
-e.g. ``crossnet58k5_b70e04g2`` (the model reported as "CrossNet (ours)": 304 MFLOPs, 3.28M params).
-
-- ``depth``: 9 convs per pod plus 4 (3 stem convs + the tail 1x1), so ``pods = (depth - 4) / 9``.
-  49 -> pods per stage (1, 1, 1, 2) and 58 -> (1, 1, 2, 2), as in the study ("49=1112, 58=1122").
-  Other depths of the form 9*P + 4 (40, 67, 76, ...) spread the extra pods from the last stage backwards
-  (40 -> 1111, 67 -> 1222, 76 -> 2222, 85 -> 2223, ...): an extrapolation of 1112 -> 1122, not a published rule.
-- ``kernel``: depthwise kernel size (3, 5, 7, ...), also used by the stem's depthwise conv.
-- ``base``: inner width of stage 1; stage i has inner width ``w = base * 2**i``.
-- ``expansion``: written without the dot, ``e04`` = 0.4, ``e05`` = 0.5, ``e075`` = 0.75, ``e1`` = 1.0
-  (a leading 0 means "0.", otherwise the digits are an integer). Stage output width ``o = int(w * e)``,
-  computed in floating point exactly like the study's code (``int(basic_width * expansion)``).
-- ``groups``: groups of the projection 1x1 convs (default 1 when omitted, e.g. ``crossnet58k5_b70e04``).
-- ``head``: stem width (default 24, the study's "head24"/"24head"); ``tail``: width of the last 1x1 (default 1024).
-
-Architecture (from the seed tables, section A, and the study's detection backbone code):
-
-- stem: conv 3x3/2 (3 -> head) BN ReLU; conv 1x1 (head -> head) BN ReLU; depthwise kxk/2 BN ReLU.
-- 4 stages, strides 1, 2, 2, 2 (applied by the first pod of each stage).
-- pod = three transformations passing a pair (x1, x2); the pod outputs x1.
-  * first ("linear bottleneck"): 1x1 (in -> w) BN ReLU; dw kxk (stride s) BN ReLU = f;
-    grouped 1x1 (w -> o, groups g) BN; identity added iff s == 1 and in == o. Passes (out, f).
-  * j-th cross transformation, j = 1, 2: 1x1 (o -> w) BN ReLU; dw kxk BN ReLU = f;
-    c = cat(f, x2) with (j + 1) * w channels; grouped 1x1 (c -> o, groups g) BN; + x1. Passes (out, c).
-- tail: 1x1 (o_last -> tail) BN ReLU; global average pool; FC tail -> num_classes (with bias).
-
-Choices where the description leaves room (each checked against the published 3.28M / 304M):
-
-- All convs are bias-free (BN follows each); only the FC has a bias.
-- The concatenation order is (f, x2) and x2 of the j-th cross transformation is the *concatenation* passed
-  by the previous one (so the projection input grows w, 2w, 3w), as in the study's code.
-- The published FLOPs of the "FINAL" table (304 for b70) are conv + FC multiply-accumulates without bias;
-  the 309 of the summary table is that plus the ReLU element count, see the seed tables.
-- The stem is 24 wide for every base width ("head24" in the FINAL table), although the study's detection
-  backbone uses 32 for b80 and 48 for b90/b100: with 24 the b80 and b100 rows reproduce (3.91M/383, 5.38M/570).
-- Published precision: the study *truncates*. crossnet58k5_b70e04g2 has 3,285,158 parameters (published
-  3.28, but round() gives 3.29) and 304,356,640 conv MACs + 1,024,000 FC MACs (published 304 = floor of the
-  conv-only count). All nine checkable rows of ``crossnet_table.yaml`` match under floor(), three do not under
-  round(); the FC bias is real (without it b80 would drop to 3.90).
-- Names whose widths are not divisible by ``groups`` cannot be built (grouped conv constraint): the
-  factory raises ``ValueError`` naming the offending width.
+e.g. ``crossnet58k5_b70e04g2`` ("CrossNet (ours)": 304 MFLOPs, 3.28M params). The name grammar, the
+architecture, the choices the study leaves open and the evidence for each are in docs/crossnet.md; the
+published rows are in ``crossnet_table.yaml``.
 """
 from __future__ import annotations
 

@@ -51,12 +51,6 @@ def _scale(max_value: float) -> tuple[float, str]:
     return 1.0, ""
 
 
-def convention_label(convention) -> str:
-    """'MACs [macs: multiply-accumulates of conv + linear ..., bias not counted ...]' for axis labels."""
-    conv = get_convention(convention)
-    return f"{conv.unit} [convention '{conv.name}']"
-
-
 # -- what to draw ---------------------------------------------------------------------------------------
 def _order_key(layer):
     # Modules never run (first_call -1) go last, in definition order.
@@ -297,3 +291,59 @@ def save_figure(fig: Figure, path: str, dpi: int = 150) -> str:
     meta = {"Software": None} if ext == ".png" else ({"Date": None} if ext == ".svg" else {})
     fig.savefig(path, dpi=dpi, metadata=meta)
     return str(path)
+
+
+# -- block-family study (profiler.studies.blocks) ------------------------------------------------------------
+def _plain_tick(v, _pos=None) -> str:
+    return f"{v:g}"
+
+
+def _minor_tick(v, _pos=None) -> str:
+    # label only the 2s and 5s of each decade, so that narrow and wide axes both stay readable
+    import math
+
+    if v <= 0:
+        return ""
+    mantissa = round(v / 10 ** math.floor(math.log10(v)), 6)
+    return f"{v:g}" if mantissa in (2, 5) else ""
+
+
+def plot_blocks(rows) -> Figure:
+    """The block study's rows (:class:`profiler.studies.blocks.BlockRow`), one panel per dataset: latency
+    (median, whiskers Q1..Q3) against MACs, one point per block type, CPU and (when measured) CUDA."""
+    from profiler.report.sections import blocks_by_dataset
+
+    if not rows or rows[0].cpu is None:
+        raise UsageError("--plot needs latency measurements (--runs of at least 1)")
+    groups = blocks_by_dataset(rows)
+    fig = Figure(figsize=(5.2 * len(groups), 4.4))
+    axes = fig.subplots(1, len(groups), squeeze=False)
+    for ax, (ds, group) in zip(axes[0], groups.items()):
+        for dev, marker, color in (("cpu", "o", "tab:blue"), ("cuda", "s", "tab:orange")):
+            pts = [(r.macs / 1e6, getattr(r, dev)) for r in group if getattr(r, dev) is not None]
+            if not pts:
+                continue
+            x = [p[0] for p in pts]
+            y = [s.median_ms for _, s in pts]
+            err = [[s.median_ms - s.q1_ms for _, s in pts], [s.q3_ms - s.median_ms for _, s in pts]]
+            ax.errorbar(x, y, yerr=err, fmt=marker, color=color, ms=5, capsize=3, label=dev.upper())
+            if dev == "cpu":
+                prev = None
+                for xi, yi, name in sorted(zip(x, y, (r.block for r in group))):
+                    # a neighbour at nearly the same MACs (plain/residual) gets its label below the point
+                    below = prev is not None and xi / prev < 1.3
+                    ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, -10 if below else 4),
+                                fontsize=7)
+                    prev = xi
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers (0.5, 2, 20) rather than 2x10^0 on log axes
+            axis.set_major_formatter(FuncFormatter(_plain_tick))
+            axis.set_minor_formatter(FuncFormatter(_minor_tick))
+        ax.set_xlabel("MACs (millions, convention `macs`)")
+        ax.set_ylabel("latency, batch 1 (ms; median, bars Q1-Q3)")
+        ax.set_title(f"{ds} ({'x'.join(map(str, group[0].input[1:]))})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig

@@ -6,6 +6,7 @@ convention are in the headers. Nothing here counts: the numbers come from the Pr
 from __future__ import annotations
 
 from profiler.conventions import get_convention
+from profiler.counters.registry import numel
 from profiler.report import format as F
 from profiler.core.rows import GroupRow, Row, group_rows, percent, percent_strings
 from profiler.report.tables import INDENT, Column, Table
@@ -38,11 +39,16 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
         Column("input_shape", "input shape"), Column("output_shape", "output shape"),
         Column("params", "params", "right"), Column("params_pct", "% params", "right"),
         Column(key, cost_header(profile), "right"), Column(f"{key}_pct", f"% {unit}", "right"),
+    ]
+    phases = [p for p in STEP_COLUMNS if p in profile.phases] if profile.is_step else []
+    cols += [Column(f"{key}_{p}", f"{p} {unit}", "right") for p in phases]
+    cols += [
         Column("activations", "output activations (elements)", "right"),
         Column("folded", "folded modules", "right", visible=False),
         Column("convention", "convention", visible=False),
     ]
     total_cost = profile.total(profile.convention)
+    by_phase = profile.by_phase if phases else {}
     total_params = profile.params
     p_params = percent_strings([r.params for r in rows], total_params)
     p_cost = percent_strings([r.cost for r in rows], total_cost)
@@ -53,21 +59,34 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
         # A container whose children are rows of their own shows only what it owns; blank when that is 0,
         # so nobody reads a container's 0 as "this block is free".
         blank = r.has_shown_children
+        step_raw = [int(round(_phase_cost(r, p))) for p in phases]
         t.add(
             [r.name, None if r.synthetic else r.depth, r.type, r.kind, F.kernel_stride_groups(r.config),
              F.shapes(r.input_shapes), F.shapes(r.output_shapes), r.params,
              _round(percent(r.params, total_params)), int(round(r.cost)), _round(percent(r.cost, total_cost)),
-             None if r.synthetic else r.activations, r.folded, profile.convention],
+             *step_raw, None if r.synthetic else r.activations, r.folded, profile.convention],
             [label, "" if r.synthetic else str(r.depth), r.type, r.kind, F.kernel_stride_groups(r.config),
              F.shapes(r.input_shapes), F.shapes(r.output_shapes),
              "" if blank and not r.params else F.count(r.params), "" if blank and not r.params else pp,
              "" if blank and not r.cost else F.count(r.cost), "" if blank and not r.cost else pc,
+             *("" if blank and not v else F.count(v) for v in step_raw),
              "" if r.synthetic or not r.output_shapes else F.count(r.activations), str(r.folded), profile.convention])
+    step_totals = [by_phase[p] for p in phases]
     t.totals_raw = ["total", None, "", "", "", "", "", total_params, 100.0 if total_params else None,
-                    total_cost, 100.0 if total_cost else None, None, None, profile.convention]
+                    total_cost, 100.0 if total_cost else None, *step_totals, None, None, profile.convention]
     t.totals_shown = ["total", "", "", "", "", "", "", F.count(total_params), "100.00" if total_params else "-",
-                      F.count(total_cost), "100.00" if total_cost else "-", "", "", profile.convention]
+                      F.count(total_cost), "100.00" if total_cost else "-", *map(F.count, step_totals), "", "",
+                      profile.convention]
     return t
+
+
+#: Per-phase columns of a training step's per-layer table (the backward includes its checkpointed re-runs).
+STEP_COLUMNS = ("forward", "loss", "backward", "optimizer")
+
+
+def _phase_cost(r: Row, phase: str) -> float:
+    cost = r.phase_cost.get(phase, 0.0)
+    return cost + r.phase_cost.get("recompute", 0.0) if phase == "backward" else cost
 
 
 def group_table(profile, by: str = "kind") -> Table:
@@ -121,8 +140,8 @@ def summary_sizes(profile, bytes_per_element: int = 4) -> dict:
     input: elements of the inputs; forward/backward pass: 2 x (output elements of every listed module, each
     call) (the 2 is torchsummary's allowance for gradients); params: unique parameters.
     """
-    inputs = sum(_numel(s) for s in profile.inputs)
-    acts = sum(_numel_all(layer.output_shapes) * max(layer.calls, 1) for layer in summary_layers(profile))
+    inputs = sum(numel(s) for s in profile.inputs)
+    acts = sum(sum(numel(s) for s in layer.output_shapes) * max(layer.calls, 1) for layer in summary_layers(profile))
     out = {
         "input_mb": inputs * bytes_per_element / MB,
         "forward_backward_mb": 2 * acts * bytes_per_element / MB,
@@ -155,17 +174,6 @@ def summary_footer(profile) -> list[tuple[str, str]]:
             ("Forward/backward pass size (MB)", f"{s['forward_backward_mb']:.2f}"),
             ("Params size (MB)", f"{s['params_mb']:.2f}"),
             ("Estimated Total Size (MB)", f"{s['total_mb']:.2f}")]
-
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
-
-
-def _numel_all(shapes) -> int:
-    return sum(_numel(s) for s in shapes)
 
 
 def _round(p: float | None) -> float | None:

@@ -47,8 +47,9 @@ def test_v1_published(name, mflops, params_m):
     assert round(count_params(m) / 1e6, 1) == params_m
 
 
-@pytest.mark.xfail(strict=True, reason="official README lists 138M for 1.0x g=3; the official network has "
-                   "137.46M MACs (the v1 paper's own Table 1 says 137)")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="official README lists 138M for 1.0x g=3; the official network has "
+                          "137.46M MACs (the v1 paper's own Table 1 says 137)")
 def test_v1_official_readme_g3_x1_0():
     assert round(count_macs(create_model("shufflenet_v1_g3_x1_0"), SIZE) / 1e6) == 138
 
@@ -77,8 +78,9 @@ def test_v2_official_published(width, mflops, params_m):
     assert round(count_params(m) / 1e6, 1) == params_m
 
 
-@pytest.mark.xfail(strict=True, reason="published 41M at 0.5x; the official code's 0.5x network has 40.48M MACs "
-                   "(identical to torchvision's, since out = 2 * in in every stage at 0.5x)")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="published 41M at 0.5x; the official code's 0.5x network has 40.48M MACs "
+                          "(identical to torchvision's, since out = 2 * in in every stage at 0.5x)")
 def test_v2_official_x0_5_macs():
     assert round(count_macs(create_model("shufflenet_v2_official_x0_5"), SIZE) / 1e6) == 41
 

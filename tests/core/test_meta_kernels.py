@@ -1,0 +1,342 @@
+"""profiler/core/meta_kernels.py: the fast shape functions of the meta pass, against torch's own meta kernels.
+
+A fast kernel either declines (``NotImplemented``: torch's kernel runs) or returns outputs with the shape,
+strides and dtype torch's meta kernel gives for the same call. In the simple case it is written for
+(contiguous floating meta tensors of one dtype) it must not decline: a kernel that always declined would
+otherwise pass every comparison. Expected values come from torch (the aten op called on meta tensors,
+outside any profiler mode) or from closed forms, never from the kernels under test.
+``PROFILER_CHECK_META=1`` wraps every kernel in that same comparison; the last tests check the switch and
+that a meta pass goes through the table.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+from hypothesis import assume, given, strategies as st
+
+import profiler
+from profiler.core import meta_kernels
+
+aten = torch.ops.aten
+FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+dtypes = st.sampled_from(FLOATS)
+UNARY = {f"aten.{n}.default" for n in ("gelu", "silu", "sigmoid", "relu", "hardswish", "hardsigmoid", "tanh",
+                                       "elu", "leaky_relu", "rsqrt", "sqrt", "exp", "neg", "erf")}
+SCALAR_OPS = {f"aten.{n}.Scalar" for n in ("mul", "add", "div", "sub")}
+BINARY = ("add", "mul", "sub", "div")
+
+
+def meta(shape, dtype=torch.float32):
+    return torch.empty(tuple(shape), dtype=dtype, device="meta")
+
+
+def describe(out):
+    if isinstance(out, torch.Tensor):
+        return tuple(out.shape), tuple(out.stride()), out.dtype, out.device.type
+    return tuple(describe(o) for o in out)
+
+
+def fast(op, *args, **kwargs):
+    """The fast kernel's outputs for a call it must handle, checked against torch's meta kernel."""
+    out = meta_kernels.KERNELS[op](*args, **kwargs)
+    assert out is not NotImplemented, f"the fast kernel of {op} declined a plain call"
+    assert describe(out) == describe(op(*args, **kwargs))
+    return out
+
+
+def declines(op, *args, **kwargs) -> bool:
+    return meta_kernels.KERNELS[op](*args, **kwargs) is NotImplemented
+
+
+def shapes(min_dims=1, max_dims=4, min_side=0, max_side=5):
+    return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(tuple)
+
+
+def test_the_table_holds_the_documented_ops():
+    names = {str(op) for op in meta_kernels.KERNELS}
+    assert names == {
+        "aten.native_batch_norm.default", "aten._native_batch_norm_legit_no_training.default",
+        "aten._native_batch_norm_legit.default", "aten.native_layer_norm.default", "aten.addmm.default",
+        "aten.mm.default", "aten.bmm.default", "aten.convolution.default", *UNARY, *SCALAR_OPS,
+        "aten._softmax.default", "aten._safe_softmax.default", *(f"aten.{n}.Tensor" for n in BINARY),
+        "aten.mean.dim", "aten.cat.default"}
+
+
+# -- norms ----------------------------------------------------------------------------------------------
+@given(shapes(min_dims=2, max_dims=5, min_side=1), dtypes, st.booleans(), st.booleans())
+def test_batch_norm(shape, dtype, training, affine):
+    assume(not training or math.prod(shape) > shape[1])  # training statistics need two values per channel
+    x = meta(shape, dtype)
+    c = (shape[1],)
+    w = b = meta(c, dtype) if affine else None
+    mean, var = meta(c, dtype), meta(c, dtype)
+    stats = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype  # half types: float32 stats
+    for op, args in [(aten.native_batch_norm.default, (x, w, b, mean, var, training, 0.1, 1e-5)),
+                     (aten._native_batch_norm_legit.default, (x, w, b, mean, var, training, 0.1, 1e-5)),
+                     (aten._native_batch_norm_legit_no_training.default, (x, w, b, mean, var, 0.1, 1e-5))]:
+        out, save_mean, save_invstd = fast(op, *args)
+        assert out.shape == shape and out.dtype == dtype and out.is_contiguous()
+        assert save_mean.shape == save_invstd.shape == c and save_mean.dtype == stats
+
+
+def test_batch_norm_of_a_vector_declines():
+    x = meta((5,))
+    assert declines(aten.native_batch_norm.default, x, None, None, None, None, True, 0.1, 1e-5)
+
+
+@given(shapes(min_dims=1, max_dims=4), st.integers(1, 4), dtypes, st.booleans())
+def test_layer_norm(shape, k, dtype, affine):
+    k = min(k, len(shape))
+    normalized = list(shape[len(shape) - k:])
+    w = b = meta(normalized, dtype) if affine else None
+    out, mean, rstd = fast(aten.native_layer_norm.default, meta(shape, dtype), normalized, w, b, 1e-5)
+    assert out.shape == shape
+    assert mean.shape == rstd.shape == shape[:len(shape) - k] + (1,) * k  # kept dims of size 1
+
+
+# -- products -------------------------------------------------------------------------------------------
+sides = st.integers(0, 6)
+
+
+@given(sides, sides, sides, sides, dtypes)
+def test_matrix_products(n, k, m, batch, dtype):
+    a, b = meta((n, k), dtype), meta((k, m), dtype)
+    assert fast(aten.mm.default, a, b).shape == (n, m)
+    for bias in (meta((m,), dtype), meta((1, m), dtype), meta((n, m), dtype)):  # nn.Linear's bias: (m,)
+        assert fast(aten.addmm.default, bias, a, b).shape == (n, m)
+    assert fast(aten.addmm.default, meta((m,), dtype), a, b, beta=0.5, alpha=2).shape == (n, m)
+    # a transposed (non-contiguous) operand, as F.linear passes its weight: still a contiguous output
+    assert fast(aten.addmm.default, meta((m,), dtype), a, meta((m, k), dtype).t()).is_contiguous()
+    assert fast(aten.bmm.default, meta((batch, n, k), dtype), meta((batch, k, m), dtype)).shape == (batch, n, m)
+
+
+def test_products_decline_mixed_dtypes_and_bad_shapes():
+    a32, b16 = meta((2, 3)), meta((3, 4), torch.float16)
+    assert declines(aten.mm.default, a32, b16)
+    assert declines(aten.mm.default, a32, meta((4, 2)))
+    assert declines(aten.addmm.default, meta((4,), torch.float16), a32, meta((3, 4)))
+    assert declines(aten.bmm.default, meta((2, 2, 3)), meta((3, 3, 4)))
+
+
+# -- convolution ----------------------------------------------------------------------------------------
+@st.composite
+def convolutions(draw):
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 3))
+    cin = groups * draw(st.integers(1, 3))
+    cout = groups * draw(st.integers(1, 3))
+    kernel = [draw(st.integers(1, 4)) for _ in range(nd)]
+    stride = [draw(st.integers(1, 3)) for _ in range(nd)]
+    padding = [draw(st.integers(0, 2)) for _ in range(nd)]
+    dilation = [draw(st.integers(1, 2)) for _ in range(nd)]
+    size = [draw(st.integers(1, 12)) for _ in range(nd)]
+    return draw(st.integers(0, 3)), cin, cout, groups, kernel, stride, padding, dilation, size, draw(dtypes), \
+        draw(st.booleans())
+
+
+def _out_size(size, k, s, p, d):
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1  # the closed form of every framework's conv
+
+
+@given(convolutions())
+def test_convolution(conv):
+    n, cin, cout, groups, kernel, stride, padding, dilation, size, dtype, bias = conv
+    nd = len(size)
+    out = [_out_size(*a) for a in zip(size, kernel, stride, padding, dilation)]
+    assume(all(o >= 1 for o in out))
+    # An input that is also channels-last contiguous (one channel, or 1x1 spatial) is torch's to decide.
+    assume(nd == 1 or cin > 1 and any(s > 1 for s in size))
+    x, w = meta((n, cin, *size), dtype), meta((cout, cin // groups, *kernel), dtype)
+    y = fast(aten.convolution.default, x, w, meta((cout,), dtype) if bias else None, stride, padding, dilation,
+             False, [0] * nd, groups)
+    assert y.shape == (n, cout, *out)
+
+
+def test_convolution_closed_form_examples():
+    # ResNet stem 224 -> 112 (7x7/2, pad 3); MobileNet depthwise 3x3/2 pad 1 on 112 -> 56; dilated 3x3 pad 2 keeps 28
+    for size, k, s, p, d, expected in [(224, 7, 2, 3, 1, 112), (112, 3, 2, 1, 1, 56), (28, 3, 1, 2, 2, 28)]:
+        x, w = meta((1, 8, size, size)), meta((8, 8, k, k))
+        y = fast(aten.convolution.default, x, w, None, [s, s], [p, p], [d, d], False, [0, 0], 1)
+        assert y.shape == (1, 8, expected, expected)
+
+
+def test_convolution_declines_what_torch_decides():
+    w = meta((4, 3, 3, 3))
+    args = ([1, 1], [0, 0], [1, 1])
+    assert declines(aten.convolution.default, meta((2, 3, 8, 8)), meta((3, 4, 3, 3)), None, *args, True, [0, 0], 1)
+    cl = meta((2, 3, 8, 8)).to(memory_format=torch.channels_last)
+    assert declines(aten.convolution.default, cl, w, None, *args, False, [0, 0], 1)
+    assert declines(aten.convolution.default, meta((2, 1, 8, 8)), meta((4, 1, 3, 3)), None, *args, False, [0, 0], 1)
+    assert declines(aten.convolution.default, meta((2, 3, 8, 8), torch.float16), w, None, *args, False, [0, 0], 1)
+    assert declines(aten.convolution.default, meta((2, 3, 2, 2)), w, None, *args, False, [0, 0], 1)  # empty output
+
+
+# -- element ops and reductions -------------------------------------------------------------------------
+scalars = st.one_of(st.integers(-3, 3), st.floats(-2, 2, allow_nan=False), st.booleans())
+
+
+def _op(name):
+    packet, overload = name.split(".")[1:]
+    return getattr(getattr(aten, packet), overload)
+
+
+@given(shapes(min_dims=0), dtypes, scalars)
+def test_unary_and_scalar_ops(shape, dtype, scalar):
+    x = meta(shape, dtype)
+    for name in sorted(UNARY):
+        assert fast(_op(name), x).shape == shape
+    fast(aten.gelu.default, x, approximate="tanh")
+    fast(aten.leaky_relu.default, x, 0.2)
+    for name in sorted(SCALAR_OPS):
+        assert fast(_op(name), x, scalar).dtype == dtype  # a Python scalar does not promote a float tensor
+    fast(aten.add.Scalar, x, scalar, alpha=2)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="meta_kernels._unary ignores the scalar of mul/add/div/sub.Scalar: a complex scalar "
+                          "gives torch a complex64 result, the fast kernel a float32 one")
+def test_scalar_ops_with_a_complex_scalar():
+    x = meta((2, 3))
+    for name in sorted(SCALAR_OPS):
+        out = meta_kernels.KERNELS[_op(name)](x, 1j)
+        assert out is NotImplemented or describe(out) == describe(_op(name)(x, 1j))
+
+
+@given(shapes(min_dims=1), dtypes, st.data())
+def test_softmax(shape, dtype, data):
+    x = meta(shape, dtype)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    assert fast(aten._softmax.default, x, dim, False).shape == shape
+    assert fast(aten._safe_softmax.default, x, dim).shape == shape
+    assert declines(aten._softmax.default, x, dim, True)
+    assert declines(aten._safe_softmax.default, x, dim, torch.float64)
+
+
+@given(shapes(min_dims=0), dtypes, scalars)
+def test_binary_ops(shape, dtype, scalar):
+    x, y = meta(shape, dtype), meta(shape, dtype)
+    for name in BINARY:
+        op = getattr(aten, name).Tensor
+        assert fast(op, x, y).shape == shape
+        assert fast(op, x, scalar).dtype == dtype  # x * 2.0 reaches aten.mul.Tensor with a Python float
+    fast(aten.add.Tensor, x, y, alpha=2)
+
+
+def test_binary_ops_decline_broadcasting_promotion_and_strides():
+    x = meta((2, 3))
+    assert declines(aten.add.Tensor, x, meta((3,)))
+    assert declines(aten.mul.Tensor, x, meta((2, 3), torch.float64))
+    assert declines(aten.mul.Tensor, x, meta((3, 2)).t())
+    assert declines(aten.mul.Tensor, meta((3, 2)).t(), x)
+    assert declines(aten.mul.Tensor, x, 1j)
+    assert declines(aten.relu.default, meta((3, 2)).t())
+    assert declines(aten.relu.default, meta((2, 3), torch.int64))
+
+
+@given(shapes(min_dims=1), dtypes, st.booleans(), st.data())
+def test_mean_dim(shape, dtype, keepdim, data):
+    x = meta(shape, dtype)
+    n = len(shape)
+    dims = data.draw(st.lists(st.integers(-n, n - 1), max_size=n, unique_by=lambda d: d % n))
+    y = fast(aten.mean.dim, x, dims, keepdim)
+    reduced = {d % n for d in dims} or set(range(n))  # no dims: all of them
+    kept = [1 if i in reduced else s for i, s in enumerate(shape)] if keepdim else \
+        [s for i, s in enumerate(shape) if i not in reduced]
+    assert y.shape == tuple(kept)
+    fast(aten.mean.dim, x, None, keepdim)
+    assert declines(aten.mean.dim, x, dims, keepdim, dtype=torch.float64)
+
+
+@given(st.integers(1, 5), st.integers(1, 4), dtypes, st.data())
+def test_cat(ndim, pieces, dtype, data):
+    # 4-d and 5-d pieces at least 2 wide everywhere: never also channels-last contiguous (torch's to decide)
+    side = st.integers(2 if ndim >= 4 else 0, 4)
+    shape = [data.draw(side) for _ in range(ndim)]
+    dim = data.draw(st.integers(-ndim, ndim - 1))
+    tensors = []
+    for _ in range(pieces):
+        s = list(shape)
+        s[dim] = data.draw(side)
+        tensors.append(meta(s, dtype))
+    y = fast(aten.cat.default, tensors, dim)
+    assert y.shape[dim % ndim] == sum(t.shape[dim] for t in tensors)
+
+
+def test_cat_declines():
+    x = meta((2, 3, 4, 4))
+    assert declines(aten.cat.default, [x, x.to(memory_format=torch.channels_last)], 1)
+    assert declines(aten.cat.default, [x, meta((2, 3, 4, 4), torch.float16)], 1)
+    assert declines(aten.cat.default, [x, meta((2, 3, 5, 4))], 1)  # sizes differ outside the cat dim
+    assert declines(aten.cat.default, [], 0)
+
+
+# -- the PROFILER_CHECK_META switch -------------------------------------------------------------------
+def _wrong_relu(x):
+    return torch.empty(1, device="meta")  # a broken shape function
+
+
+def test_kernels_are_unchecked_without_the_switch(monkeypatch):
+    monkeypatch.delenv("PROFILER_CHECK_META", raising=False)
+    assert meta_kernels.kernels() is meta_kernels.KERNELS
+    monkeypatch.setenv("PROFILER_CHECK_META", "0")
+    assert meta_kernels.kernels() is meta_kernels.KERNELS
+
+
+def test_the_switch_checks_every_kernel(monkeypatch):
+    monkeypatch.setenv("PROFILER_CHECK_META", "1")
+    checked = meta_kernels.kernels()
+    assert checked.keys() == meta_kernels.KERNELS.keys()
+    assert all(checked[op] is not fn for op, fn in meta_kernels.KERNELS.items())
+    x = meta((2, 3, 8, 8))
+    y = checked[aten.convolution.default](x, meta((4, 3, 3, 3)), None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1)
+    assert y.shape == (2, 4, 8, 8)
+    assert checked[aten.relu.default](meta((3, 2)).t()) is NotImplemented  # a decline passes through
+
+    monkeypatch.setitem(meta_kernels.KERNELS, aten.relu.default, _wrong_relu)
+    with pytest.raises(AssertionError, match="disagrees"):
+        meta_kernels.kernels()[aten.relu.default](x)
+
+
+def test_a_decline_does_not_run_torchs_kernel(monkeypatch):
+    calls = []
+
+    def op(*args):
+        calls.append(args)
+
+    monkeypatch.setitem(meta_kernels.KERNELS, op, lambda *args: NotImplemented)
+    monkeypatch.setenv("PROFILER_CHECK_META", "1")
+    assert meta_kernels.kernels()[op](meta((2,))) is NotImplemented
+    assert not calls
+
+
+def _model():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(8 * 36, 4))
+
+
+def test_a_meta_pass_uses_the_fast_kernels(monkeypatch):
+    monkeypatch.delenv("PROFILER_CHECK_META", raising=False)
+    calls = []
+    relu = meta_kernels.KERNELS[aten.relu.default]
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return relu(*args, **kwargs)
+
+    monkeypatch.setitem(meta_kernels.KERNELS, aten.relu.default, spy)
+    meta_prof = profiler.profile(_model().eval(), input_size=(2, 3, 6, 6), device="meta")
+    assert calls == [(2, 8, 6, 6)]
+    cpu_prof = profiler.profile(_model().eval(), input_size=(2, 3, 6, 6), device="cpu")
+    assert len(calls) == 1  # a real pass never uses them
+    assert meta_prof.macs == cpu_prof.macs == 2 * 36 * 8 * 27 + 2 * 8 * 36 * 4
+
+
+def test_a_meta_pass_under_the_switch_catches_a_wrong_kernel(monkeypatch):
+    monkeypatch.setitem(meta_kernels.KERNELS, aten.relu.default, _wrong_relu)
+    monkeypatch.setenv("PROFILER_CHECK_META", "1")
+    with pytest.raises(profiler.ProfilingError, match="in module '2' \\(ReLU\\).*disagrees") as info:
+        profiler.profile(_model().eval(), input_size=(2, 3, 6, 6), device="meta")
+    assert isinstance(info.value.__cause__, AssertionError)
