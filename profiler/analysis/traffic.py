@@ -73,7 +73,7 @@ class Traffic:
 
 
 def layer_traffic(layer) -> LayerTraffic:
-    """Traffic of one :class:`~profiler.profile.Layer`'s own ops."""
+    """Traffic of one :class:`~profiler.core.profile.Layer`'s own ops."""
     return LayerTraffic(path=layer.path, type=layer.type, kind=layer.kind, macs=layer.macs,
                         bytes_read=sum(st.bytes_read for st in layer.ops.values()),
                         bytes_written=sum(st.bytes_written for st in layer.ops.values()),
@@ -81,7 +81,7 @@ def layer_traffic(layer) -> LayerTraffic:
 
 
 def traffic(profile) -> Traffic:
-    """Per-layer traffic of a :class:`~profiler.profile.Profile` (layers that ran ops, execution order)."""
+    """Per-layer traffic of a :class:`~profiler.core.profile.Profile` (layers that ran ops, execution order)."""
     rows = [layer_traffic(layer) for layer in profile.layers if layer.ops]
     rows.sort(key=lambda t: (t.first_call < 0, t.first_call))
     return Traffic(model=profile.model, layers=rows)

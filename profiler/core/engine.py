@@ -1,4 +1,4 @@
-"""The engine: observe one forward pass and build a :class:`~profiler.profile.Profile`.
+"""The engine: observe one forward pass and build a :class:`~profiler.core.profile.Profile`.
 
 Two observers work together:
 - process-wide module forward hooks (registered for the pass only, so nothing is added to the user's

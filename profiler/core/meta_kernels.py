@@ -111,6 +111,20 @@ def _unary(x, *args, **kwargs):
     return _empty(x.shape, x.dtype)
 
 
+def _scalar(x, other, *args, **kwargs):
+    """``mul/add/div/sub.Scalar``: the result keeps ``x``'s dtype only when the scalar cannot promote it (a
+    Python int/bool, or a float with a floating ``x``; ``div`` of an integer tensor is a float): else torch's."""
+    kind = type(other)
+    keeps = kind in (int, bool) or (kind is float and x.is_floating_point())
+    if not keeps or not x.is_floating_point() and kwargs.pop("_div", False):
+        return NotImplemented
+    return _unary(x)
+
+
+def _div_scalar(x, other, *args, **kwargs):
+    return _scalar(x, other, _div=True) if not args and not kwargs else NotImplemented
+
+
 def _softmax(x, dim, half_to_float=False):
     if half_to_float or not _plain(x):
         return NotImplemented
@@ -180,9 +194,10 @@ def _table() -> dict:
     add(_mm, "mm")
     add(_bmm, "bmm")
     add(_convolution, "convolution")
-    add(_unary, "gelu", "silu", "sigmoid", "relu", "hardswish", "hardsigmoid", "tanh", "mul.Scalar",
-        "add.Scalar", "div.Scalar", "sub.Scalar", "elu", "leaky_relu", "rsqrt", "sqrt", "exp", "neg", "erf",
-        )
+    add(_unary, "gelu", "silu", "sigmoid", "relu", "hardswish", "hardsigmoid", "tanh", "elu", "leaky_relu",
+        "rsqrt", "sqrt", "exp", "neg", "erf")
+    add(_scalar, "mul.Scalar", "add.Scalar", "sub.Scalar")
+    add(_div_scalar, "div.Scalar")
     add(_softmax, "_softmax")
     add(_safe_softmax, "_safe_softmax")
     add(_binary, "add.Tensor", "mul.Tensor", "sub.Tensor", "div.Tensor")

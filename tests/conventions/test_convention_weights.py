@@ -1,5 +1,5 @@
-"""profiler/conventions.py (named here so as not to clash with tests/crosscheck/test_conventions.py):
-named weightings of the counted categories (the built-in macs / flops / all)."""
+"""profiler/conventions/registry.py: named weightings of the counted categories (the built-in macs / flops /
+all)."""
 from __future__ import annotations
 
 import pytest
