@@ -138,22 +138,24 @@ def test_initialiser_reading_parameters_falls_back_to_a_cpu_build(tmp_path):
     assert prof.device == "meta" and prof.macs == 12  # the pass itself still ran shape-only
 
 
+_DATA_DEPENDENT_NET = """
+    import torch, torch.nn as nn
+    class Net(nn.Module):
+        input_size = (4,)  # one sample: a 4-vector
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+        def forward(self, x):
+            if x.sum() > -1e9:  # needs the data
+                return self.fc(x)
+            return x
+    def build():
+        return Net()
+"""
+
+
 def test_data_dependent_forward_reruns_on_real_tensors_with_a_note(tmp_path):
-    path = _write(tmp_path, """
-        import torch, torch.nn as nn
-        class Net(nn.Module):
-            input_size = (4,)  # one sample: a 4-vector
-            def __init__(self):
-                super().__init__()
-                self.fc = nn.Linear(4, 3)
-            def forward(self, x):
-                if x.sum() > -1e9:  # needs the data
-                    return self.fc(x)
-                return x
-        def build():
-            return Net()
-    """)
-    prof = profile_model(f"{path}:build")
+    prof = profile_model(f"{_write(tmp_path, _DATA_DEPENDENT_NET)}:build")
     assert prof.device == "cpu" and prof.source.build == "cpu"
     assert any("failed on meta" in n for n in prof.notes)
     assert prof.macs == 12
@@ -165,20 +167,8 @@ def test_real_device_builds_normally():
 
 
 def test_meta_without_fallback_refuses_a_data_dependent_forward(tmp_path):
-    path = _write(tmp_path, """
-        import torch, torch.nn as nn
-        class Net(nn.Module):
-            input_size = (4,)  # one sample: a 4-vector
-            def __init__(self):
-                super().__init__()
-                self.fc = nn.Linear(4, 3)
-            def forward(self, x):
-                return self.fc(x) * int(x.sum().item() > 0)
-        def build():
-            return Net()
-    """)
     with pytest.raises(profiler.ProfilingError):
-        profile_model(f"{path}:build", device="meta")
+        profile_model(f"{_write(tmp_path, _DATA_DEPENDENT_NET)}:build", device="meta")
 
 
 def test_source_says_what_was_built_and_how():
