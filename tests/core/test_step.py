@@ -266,3 +266,30 @@ def test_a_failing_step_says_which_phase_and_leaves_the_model_untouched(where):
     assert _global_hooks() == hooks
     y = nn.Linear(2, 2)(torch.randn(1, 2))  # no node-creation hook left behind: plain autograd works
     assert y.grad_fn is not None and "profiler.module" not in y.grad_fn.metadata
+
+
+def test_backward_ops_without_a_rule_are_reported_in_the_module_that_made_them():
+    class Digamma(nn.Module):
+        def forward(self, x):
+            return x.digamma()
+
+    model = nn.Sequential(nn.Linear(3, 3), Digamma())
+    step = profiler.profile(model, torch.randn(2, 3), backward=True)
+    uncovered = {u.op: u for u in step.coverage}
+    # digamma's gradient is polygamma(1, x): an op met in the backward only, charged to the module "1"
+    assert uncovered["aten.polygamma"].modules == ["1"] and uncovered["aten.polygamma"].calls == 1
+    with pytest.raises(profiler.UncoveredOpsError, match="aten.polygamma"):
+        profiler.profile(model, torch.randn(2, 3), backward=True, strict=True)
+
+
+@given(n=st.integers(1, 3), t=st.integers(1, 4), d_in=st.integers(1, 6), d_out=st.integers(1, 6),
+       need_input=st.booleans(), bias=st.booleans(), frozen=st.booleans())
+def test_linear_backward_is_one_product_per_gradient_asked_for(n, t, d_in, d_out, need_input, bias, frozen):
+    layer = nn.Linear(d_in, d_out, bias=bias).requires_grad_(not frozen)
+    x = torch.randn(n, t, d_in, requires_grad=need_input)
+    if frozen and not need_input:
+        return  # nothing to differentiate
+    step = profiler.profile(layer, x, backward=True)
+    one = n * t * d_in * d_out
+    assert step.by_phase["forward"] == one
+    assert step.by_phase["backward"] == one * (int(need_input) + int(not frozen))
