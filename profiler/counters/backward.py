@@ -58,6 +58,18 @@ register(*ops_named("_scaled_dot_product_flash_attention_for_cpu_backward",
                     "_flash_attention_backward", "_efficient_attention_backward"))(_attention_backward)
 
 
+@register(*ops_named("mkldnn_rnn_layer_backward"))
+def mkldnn_rnn_layer_backward(x, w_ih, w_hh, b_ih, b_hh, hx, cx, output, hy, cy, grad_output, grad_hy, grad_cy,
+                              reverse, mode, hidden_size, *rest, out=None, **kwargs):
+    """oneDNN's fused backward of one RNN/LSTM/GRU layer: it computes the input, hidden-state and weight
+    gradients for every step whatever needs them: twice the forward layer's products (the recurrent
+    category), its gate gradients as element ops."""
+    steps_x_batch = numel(x[:-1])
+    products = steps_x_batch * (numel(w_ih) + numel(w_hh))
+    gates = {0: 1, 1: 1, 2: 4, 3: 3}.get(int(mode), 1)
+    return {"recurrent": 2 * products, "elementwise": steps_x_batch * int(hidden_size) * gates}
+
+
 def _grad_of_first(category: str, *names: str):
     """One ``category`` op per element of the incoming gradient (the first argument)."""
     per_input(category, *names)

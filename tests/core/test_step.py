@@ -293,3 +293,19 @@ def test_linear_backward_is_one_product_per_gradient_asked_for(n, t, d_in, d_out
     one = n * t * d_in * d_out
     assert step.by_phase["forward"] == one
     assert step.by_phase["backward"] == one * (int(need_input) + int(not frozen))
+
+
+def test_lstm_backward_fused_or_decomposed():
+    n, t, d_in, h = 2, 5, 8, 16
+    lstm = nn.LSTM(d_in, h, num_layers=2, batch_first=True)
+    x = torch.randn(n, t, d_in)
+    tokens, gates = n * t, 4 * h
+    forward = tokens * (d_in * gates + h * gates) + tokens * (h * gates + h * gates)
+    # decomposed (meta): every product's two gradients, less layer 0's input gradient (x needs none) and
+    # each layer's gradient of the zero initial state (h0 needs none)
+    decomposed = 2 * forward - tokens * d_in * gates - 2 * n * h * gates
+    meta = profiler.profile(lstm, x, backward=True, loss=lambda o: o[0].sum(), device="meta")
+    assert meta.by_phase["forward"] == forward and meta.by_phase["backward"] == decomposed and not meta.coverage
+    cpu = profiler.profile(lstm, x, backward=True, loss=lambda o: o[0].sum())
+    # oneDNN's fused layer backward (mkldnn_rnn_layer_backward) computes every gradient: 2 x the forward
+    assert cpu.by_phase["backward"] in (decomposed, 2 * forward) and not cpu.coverage
