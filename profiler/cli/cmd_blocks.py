@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from profiler.cli.common import emit, non_negative_int, output_file, positive_int
+from profiler.cli.common import emit, format_for, non_negative_int, output_file, positive_int
 from profiler.errors import UsageError
 
 HELP = ("Compare the block-family study's nine block types (plain, residual, bottleneck, resnext, xception, "
@@ -19,7 +19,8 @@ FORMATS = ("table", "markdown", "csv", "json")
 def add_arguments(p) -> None:
     p.add_argument("--dataset", default="all",
                    help="mnist, cifar10, stl10, a comma-separated list of those, or all (default)")
-    p.add_argument("--format", default="table", choices=FORMATS)
+    p.add_argument("--format", default=None, choices=FORMATS,
+                   help="table (default), markdown, csv or json; with --output, the default is its suffix's")
     p.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write the result to FILE instead of stdout")
     p.add_argument("--plot", type=output_file, default=None, metavar="FILE",
                    help="save a latency-vs-MACs plot (one panel per dataset) to FILE (.png, .svg, .pdf)")
@@ -36,7 +37,7 @@ def add_arguments(p) -> None:
 
 def _command(args) -> str:
     """The profile-model command line that reproduces this output."""
-    parts = ["profile-model blocks", f"--dataset {args.dataset}", f"--format {args.format}",
+    parts = ["profile-model blocks", f"--dataset {args.dataset}", f"--format {_format(args)}",
              f"--runs {args.runs}", f"--warmup {args.warmup}", f"--rounds {args.rounds}"]
     if args.threads is not None:
         parts.append(f"--threads {args.threads}")
@@ -47,6 +48,15 @@ def _command(args) -> str:
     if args.plot:
         parts.append(f"--plot {args.plot}")
     return " ".join(parts)
+
+
+def _format(args) -> str:
+    """--format, else the one --output's suffix names (as the main command does), else table."""
+    fmt = format_for(args.format, args.output)
+    if fmt not in FORMATS:
+        raise UsageError(f"--output {args.output!r}: the block comparison is written as {', '.join(FORMATS)} "
+                         f"(.txt, .md, .csv, .json), not {fmt}; give --format or another suffix")
+    return fmt
 
 
 def _loadavg() -> float | None:
@@ -61,6 +71,7 @@ def run(args) -> int:
     from profiler.studies.blocks import compare_blocks, parse_datasets
 
     datasets = parse_datasets(args.dataset)  # UsageError on a bad name, before any work
+    fmt = _format(args)
     if args.plot and args.runs == 0:
         raise UsageError("--plot needs latency measurements (--runs of at least 1)")
     if args.plot and not os.path.splitext(args.plot)[1]:
@@ -72,8 +83,8 @@ def run(args) -> int:
         from profiler.report.plots import plot_blocks
 
         plot_blocks(rows).savefig(args.plot, dpi=130)
-    text = blocks_report(rows, args.format, plot_path=args.plot, output_path=args.output,
+    text = blocks_report(rows, fmt, plot_path=args.plot, output_path=args.output,
                          cuda_requested=not args.no_cuda, load=(load0, _loadavg()) if load0 is not None else None,
                          command=_command(args))
-    emit(text, args.output, f"the {args.format} comparison" + (f" (plot: {args.plot})" if args.plot else ""))
+    emit(text, args.output, f"the {fmt} comparison" + (f" (plot: {args.plot})" if args.plot else ""))
     return 0

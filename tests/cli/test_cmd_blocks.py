@@ -82,7 +82,19 @@ def test_csv_and_table_without_timing(capsys):
     assert "1,112,522" in out and "CPU median" not in out and "not measured" in out
 
 
+@pytest.mark.parametrize("suffix,check", [
+    (".md", lambda text: text.startswith("# Block-family study") and "--format markdown" in text),
+    (".csv", lambda text: text.startswith("dataset,block,")),
+    (".json", lambda text: json.loads(text)[0]["block"] == "plain"),
+])
+def test_output_suffix_gives_the_format(tmp_path, capsys, suffix, check):
+    target = tmp_path / f"blocks{suffix}"
+    assert main(["blocks", "--dataset", "mnist", "--runs", "0", "--output", str(target)]) == 0
+    assert check(target.read_text()), target.read_text()[:200]
+
+
 @pytest.mark.parametrize("argv", [
+    ["blocks", "--dataset", "mnist", "--runs", "0", "--output", "blocks.html"],  # no html comparison
     ["blocks", "--dataset", "imagenet"],
     ["blocks", "--dataset", "mnist,foo"],
     ["blocks", "--runs", "-1"],
