@@ -5,9 +5,11 @@ import json
 
 from profiler.cli.common import emit, format_for, output_file, progress
 
-HELP = ("List model names across zoos (builtin, timm, torchvision, pytorchcv). PATTERN is a substring or a "
+HELP = ("List model names across zoos (builtin, timm, torchvision, pytorchcv, hf). PATTERN is a substring or a "
         "glob (mobilenet, 'resnet*d'). The 'use as' column is what to type: an unqualified name resolves in "
-        "the zoo order builtin, timm, torchvision, pytorchcv; names the first zoo already takes need ZOO:NAME.")
+        "the zoo order builtin, timm, torchvision, pytorchcv, hf; names the first zoo already takes need ZOO:NAME. "
+        "The hf zoo lists transformers' model types (each built from its default config; hf:path/to/config.json "
+        "and cached hub ids hf:org/name work too).")
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
 
@@ -19,8 +21,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--zoo", action="append", choices=ZOOS, default=None,
                         help="only this zoo (repeatable); default: all")
     parser.add_argument("--sizes", action="store_true",
-                        help="add each model's default input (C x H x W) from its zoo's config "
-                             "(pytorchcv keeps it on the model, so its models are built: slower)")
+                        help="add each model's default input (C x H x W; a language model's tokens) from its zoo's "
+                             "config (pytorchcv keeps it on the model, so its models are built: slower)")
     parser.add_argument("--format", default=None, choices=FORMATS, help="table (default), markdown, csv, json, html")
     parser.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write there instead of stdout")
 
@@ -76,7 +78,7 @@ def run(args) -> int:
         return 0
     cols = [Column("zoo", "zoo"), Column("name", "name"), Column("use_as", "use as")]
     if args.sizes:
-        cols.append(Column("input", "default input (CxHxW)"))
+        cols.append(Column("input", "default input (CxHxW, or tokens)"))
     table = Table(cols)
     for r in recs:
         raw = [r["zoo"], r["name"], r["use_as"]]

@@ -69,16 +69,22 @@ class Context:
             from profiler import zoo
 
             src = self.profile.source
-            self._model, _ = zoo.create(src.spec, **src.kwargs)
+            task = {"task": src.task} if src.task else {}
+            self._model, _ = zoo.create(src.spec, **task, **src.kwargs)
         return self._model
 
     @property
     def inputs(self):
-        """A random real CPU tensor of the profiled input shape (batch included), in the model's dtype."""
+        """A random real CPU tensor of the profiled input shape (batch included), in the model's dtype; a
+        language model's keyword inputs (``input_ids`` ...) of the profiled length."""
         if self._inputs is None:
-            from profiler.zoo.inputs import float_dtype, random_inputs
+            from profiler.zoo.inputs import float_dtype, random_inputs, text_inputs
 
-            self._inputs = random_inputs(self.profile.inputs[0], float_dtype(self.real_model()))
+            src = self.profile.source
+            if src is not None and src.input_kind == "tokens":
+                self._inputs = text_inputs(self.real_model(), src.input_size[0], src.batch, device="cpu")
+            else:
+                self._inputs = random_inputs(self.profile.inputs[0], float_dtype(self.real_model()))
         return self._inputs
 
 
@@ -123,18 +129,28 @@ def output_file(text: str) -> str:
 
 
 _SIZE = re.compile(r"^\s*-?\d+(\s*[x,*]\s*-?\d+)*\s*$", re.IGNORECASE)
+_LIST = re.compile(r"^\s*-?\d+(\s*,\s*-?\d+)+\s*$")
+
+
+class InputDims(tuple):
+    """``--input``'s numbers; ``listed`` when there are several, separated by commas only: several sequence
+    lengths for a language model (``512,2048,8192``), the same as ``x`` for any other model (``3,32,32``)."""
+    listed: bool = False
 
 
 def input_dims(text: str) -> tuple[int, ...]:
     """argparse type for ``--input``: ``224``, ``224x320`` or ``3x224x224`` (also ``,`` or ``*``), every
-    number >= 1. How many numbers a model takes is checked by :func:`profiler.zoo.inputs.sample_shape`."""
+    number >= 1; a language model's sequence length ``128``, or several ``512,2048,8192``. How many numbers a
+    model takes is checked by :func:`profiler.zoo.inputs.sample_shape`."""
     if not isinstance(text, str) or not _SIZE.match(text):
         raise argparse.ArgumentTypeError(
-            f"expected H, HxW or CxHxW in pixels (e.g. 224, 224x320, 3x224x224), got {text!r}")
-    dims = tuple(int(d) for d in re.split(r"[x,*]", text.replace(" ", "").lower()))
+            f"expected H, HxW or CxHxW in pixels (e.g. 224, 224x320, 3x224x224) or, for a language model, "
+            f"tokens (128, or several lengths 512,2048,8192), got {text!r}")
+    dims = InputDims(int(d) for d in re.split(r"[x,*]", text.replace(" ", "").lower()))
+    dims.listed = bool(_LIST.match(text))
     if any(d < 1 for d in dims):
         raise argparse.ArgumentTypeError(f"sizes must be >= 1, got {text!r}")
-    if len(dims) > 5:
+    if len(dims) > 5 and not dims.listed:
         raise argparse.ArgumentTypeError(f"at most 5 numbers (C x T x H x W for video), got {text!r}")
     return dims
 

@@ -1,8 +1,13 @@
 """The default command: ``profile-model MODEL [options]``: a per-layer table and the totals of one model.
 
-MODEL is ``NAME`` or ``ZOO:NAME`` (zoos: builtin, timm, torchvision, pytorchcv; unqualified names resolve in
-that order), ``path/to/file.py:factory`` or ``package.module:factory`` (``--kwargs key=value`` go to the
-constructor). The input defaults to the model's own resolution from its zoo's config.
+MODEL is ``NAME`` or ``ZOO:NAME`` (zoos: builtin, timm, torchvision, pytorchcv, hf; unqualified names resolve
+in that order), ``path/to/file.py:factory`` or ``package.module:factory`` (``--kwargs key=value`` go to the
+constructor, or override an ``hf:`` model's config fields). The input defaults to the model's own resolution
+from its zoo's config; a language model's is its sequence length in tokens (default 128).
+
+Language models: ``--generate N`` counts greedy generation (the prefill, then each decoded token with the KV
+cache); ``--input 512,2048,8192`` (several lengths, commas only) one forward pass per length. For every other
+model commas are the same as ``x`` (``3,32,32`` is an image size), as before.
 
 By default the pass runs on the meta device (shapes only: counts are exact, nothing is computed, so it
 takes well under a second); a model the meta device cannot run (data-dependent shapes ...) is profiled on
@@ -15,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 
 from profiler.cli.common import (Context, emit, format_for, input_dims, make_parser, non_negative_int, output_file,
                                  positive_float, positive_int)
 from profiler.core.step import LOSSES, OPTIMIZERS
+from profiler.zoo.hf import TASKS
 
 EPILOG = """examples:
   profile-model mixnet_s --input 224                   per-layer table (timm's mixnet_s, 1x3x224x224)
@@ -30,6 +37,10 @@ EPILOG = """examples:
   profile-model list mobilenet                         names across zoos
   profile-model torchvision:resnet50 --train --optimizer adamw --loss cross-entropy --batch 32
                                                        a training step: forward/backward/optimizer per layer
+  profile-model hf:gpt2 --input 128                    a language model, 128 tokens (Hugging Face config, no weights)
+  profile-model hf:llama --kwargs num_hidden_layers=2 --generate 32 --input 512
+                                                       prefill + 31 decode steps with the KV cache
+  profile-model hf:path/to/config.json --input 512,2048,8192   MACs and attention share per sequence length
 
 MACs under the default convention 'macs' = multiply-accumulates of conv + linear + attention + recurrent,
 bias not counted (the papers' FLOPs / Mult-Adds); --convention flops doubles them."""
@@ -52,7 +63,8 @@ def build_parser(subcommands: dict, extensions: list):
     p.add_argument("model", help="NAME, ZOO:NAME, path/to/file.py:factory or package.module:factory")
     g = p.add_argument_group("model and input")
     g.add_argument("--input", type=input_dims, default=None, metavar="SIZE",
-                   help="224 | 224x320 (HxW) | 3x224x224 (CxHxW); default: the model's own size from its zoo")
+                   help="224 | 224x320 (HxW) | 3x224x224 (CxHxW); default: the model's own size from its zoo. "
+                        "Language models: tokens, 128 (default) or several lengths 512,2048,8192")
     g.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     g.add_argument("--kwargs", nargs="+", default=[], metavar="KEY=VALUE",
                    help="constructor arguments, read as Python literals when possible (num_classes=10 act=relu)")
@@ -62,6 +74,13 @@ def build_parser(subcommands: dict, extensions: list):
     g.add_argument("--device", type=device_arg, default="auto", metavar="{auto,cpu,cuda,meta}",
                    help="where the pass runs: meta = shapes only; auto (default) = meta, CPU if meta fails")
     g.add_argument("--strict", action="store_true", help="fail (exit 1) if an op has no counting rule")
+    g.add_argument("--task", default=None, choices=TASKS,
+                   help="head of a Hugging Face model (hf:): default causal-lm for a decoder, seq2seq-lm for an "
+                        "encoder-decoder, else base")
+    lm = p.add_argument_group("language models")
+    lm.add_argument("--generate", type=positive_int, default=None, metavar="N",
+                    help="count greedy generation of N tokens after the --input prompt: the prefill, then N-1 decode "
+                         "steps with the KV cache (per-token table; --plot draws MACs per token)")
     t = p.add_argument_group("training step")
     t.add_argument("--train", action="store_true",
                    help="count a training step: forward, loss, the backward autograd runs and, with --optimizer, "
@@ -87,8 +106,11 @@ def build_parser(subcommands: dict, extensions: list):
     o.add_argument("--summary", action="store_true",
                    help="torchsummary-style view: output shapes, params, input/activation/param sizes in MB")
     p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    before = {a.dest for a in p._actions}
     for ext in extensions:
         ext.add_arguments(p)
+    p.set_defaults(_extension_options={a.dest: (a.option_strings[0], a.default) for a in p._actions
+                                       if a.dest not in before and a.option_strings})
     return p
 
 
@@ -127,6 +149,68 @@ def _check_device(device: str) -> None:
             raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
 
 
+def _language_mode(args) -> str | None:
+    """``generate`` (--generate N), ``lengths`` (several comma-separated --input numbers) or None."""
+    if args.generate is not None:
+        return "generate"
+    if args.input is not None and len(args.input) > 1 and getattr(args.input, "listed", False):
+        return "lengths"
+    return None
+
+
+def _check_language_options(args, mode: str) -> None:
+    """Options of the per-layer table or of a training step do not apply to --generate / several lengths."""
+    from profiler.errors import UsageError
+
+    what = "--generate" if mode == "generate" else "several --input lengths"
+    given = [o for o, v in (("--train", args.train), ("--depth", args.depth is not None), ("--top", args.top is not None),
+                            ("--by", args.by != "layer"), ("--summary", args.summary),
+                            ("--format tree", args.format == "tree")) if v]
+    given += [opt for dest, (opt, default) in getattr(args, "_extension_options", {}).items()
+              if dest != "plot" and getattr(args, dest, default) != default]
+    if given:
+        raise UsageError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to one forward pass's "
+                         f"per-layer table, not to {what}")
+    if mode == "generate" and args.input is not None and len(args.input) > 1:
+        raise UsageError("--generate takes one prompt length: --input LENGTH (e.g. --input 512)")
+
+
+def _language_model(args, mode: str, fmt: str, kwargs: dict):
+    """Run --generate or several lengths when the model is a language model; None for any other model (whose
+    comma-separated --input is an image size, as before)."""
+    from profiler import zoo
+    from profiler.errors import UsageError
+    from profiler.report import generation as G
+
+    if mode == "generate":
+        _check_language_options(args, mode)
+    built = zoo.build_model(args.model, device=args.device, task=args.task, **kwargs)
+    if built.info.input_kind != "tokens":
+        if mode == "generate":
+            raise UsageError(f"--generate needs a language model (hf:gpt2, hf:llama, hf:t5 ...); {built.info.spec} "
+                             "does not take tokens")
+        return None, built
+    _check_language_options(args, mode)
+    run = dict(batch=args.batch, convention=args.convention, device=args.device, strict=args.strict)
+    if mode == "generate":
+        from profiler.zoo.generate import profile_generate
+
+        result = profile_generate(built, new_tokens=args.generate, input=args.input[0] if args.input else None,
+                                  **run)
+        text = G.generation_page(result, fmt)
+        figure = G.plot_generation if getattr(args, "plot", None) else None
+    else:
+        result = zoo.profile_lengths(built, list(args.input), **run)
+        text = G.scaling_page(result, fmt)
+        figure = G.plot_scaling if getattr(args, "plot", None) else None
+    if figure is not None:
+        from profiler.report.plots import save_figure
+
+        save_figure(figure(result), args.plot)
+        sys.stderr.write(f"profile-model: wrote the plot to {args.plot}\n")
+    return text, built
+
+
 def main(argv, subcommands: dict, extensions: list) -> int:
     from profiler import report, zoo
 
@@ -135,9 +219,19 @@ def main(argv, subcommands: dict, extensions: list) -> int:
     _check_device(args.device)
     fmt = format_for(args.format, args.output)
     _check_training(args)
+    kwargs = zoo.parse_kwargs(args.kwargs)
+    task = {"task": args.task} if args.task else {}
+    model = args.model
+    mode = _language_mode(args)
+    if mode is not None:
+        text, built = _language_model(args, mode, fmt, kwargs)
+        if text is not None:
+            emit(text, args.output, f"the {fmt} report")
+            return 0
+        model, kwargs, task = built, {}, {}  # an image model given 3,32,32: its size, as before
     step = dict(backward=True, loss=args.loss, optimizer=args.optimizer) if args.train else {}
-    prof = zoo.profile_model(args.model, input=args.input, batch=args.batch, convention=conv.name,
-                             device=args.device, strict=args.strict, **step, **zoo.parse_kwargs(args.kwargs))
+    prof = zoo.profile_model(model, input=args.input, batch=args.batch, convention=conv.name,
+                             device=args.device, strict=args.strict, **step, **task, **kwargs)
 
     ctx = Context(args=args, profile=prof)
     if args.step_time is not None:

@@ -2,7 +2,9 @@
 ``profile-model --format json`` writes.
 
 Fixed keys: ``model``, ``zoo``, ``input``, ``convention``, ``macs``, ``params``, ``layers``, ``by_kind``,
-``coverage``. Added for readers: ``unit`` and ``convention_description``, ``params_trainable``/
+``coverage``. ``input`` is the input's shape (batch first; a list of shapes for several inputs), or for a
+language model ``{"kind": "tokens", "tokens": T, "batch": B, "shapes": [[B, T], ...]}``; a model built by
+name with a head to choose (``hf:``) adds ``task``. Added for readers: ``unit`` and ``convention_description``, ``params_trainable``/
 ``params_frozen``/``buffers``, ``device``, ``build``, ``by_category``, ``notes``. ``profile-model``
 extensions add their own keys (``crosscheck``, ``latency`` ...).
 
@@ -50,6 +52,14 @@ def layer_record(r: Row, total_cost: float, total_params: int) -> dict:
     }
 
 
+def _input(src, inputs: list) -> list | dict:
+    """One input's shape (batch first), several inputs' shapes; a language model's tokens as
+    ``{"kind": "tokens", "tokens": T, "batch": B, "shapes": [...]}`` (input_ids first)."""
+    if src is not None and src.input_kind == "tokens":
+        return {"kind": "tokens", "tokens": src.input_size[0], "batch": src.batch, "shapes": inputs}
+    return inputs[0] if len(inputs) == 1 else inputs
+
+
 def _pct(v, total):
     p = percent(v, total)
     return None if p is None else round(p, 6)
@@ -66,7 +76,7 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
     return {
         "model": src.name if src is not None else profile.model,
         "zoo": src.zoo if src is not None else None,
-        "input": inputs[0] if len(inputs) == 1 else inputs,
+        "input": _input(src, inputs),
         "convention": conv.name,
         "unit": conv.unit,
         "convention_description": conv.description,
@@ -77,6 +87,7 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
         "buffers": profile.buffers,
         "device": profile.device,
         "build": src.build if src is not None else None,
+        **({"task": src.task} if src is not None and src.task else {}),
         "by_category": profile.by_category,
         "layers": [layer_record(r, total_cost, profile.params) for r in rows],
         "by_kind": profile.by_kind(conv),

@@ -95,13 +95,15 @@ class UncoveredOp:
 @dataclass
 class Source:
     """Where a profiled model came from, as :func:`profiler.zoo.profile_model` resolved and built it."""
-    zoo: str  # builtin | timm | torchvision | pytorchcv | user | module (an nn.Module handed in)
+    zoo: str  # builtin | timm | torchvision | pytorchcv | hf | user | module (an nn.Module handed in)
     name: str  # the name within its zoo (a user's ``path.py:factory``; a module's class name)
-    input_size: tuple  # one sample's input shape, no batch dimension: (C, H, W), (C, T, H, W) ...
+    input_size: tuple  # one sample's input shape, no batch dimension: (C, H, W), (C, T, H, W) ...; tokens: (T,)
     batch: int = 1
     build: str = "cpu"  # meta | meta-params | cpu: how the module was constructed (profiler.zoo.build.BUILDS)
     device: str = "auto"  # the device asked for: auto | meta | cpu | cuda[:N]
-    kwargs: dict = field(default_factory=dict)  # constructor arguments
+    kwargs: dict = field(default_factory=dict)  # constructor arguments (an hf: model's config fields)
+    input_kind: str = "tensor"  # "tokens": a language model fed input_ids of (batch, input_size[0])
+    task: str | None = None  # the head of an hf: model (base, causal-lm, masked-lm, seq2seq-lm, classification)
 
     @property
     def spec(self) -> str:

@@ -36,12 +36,16 @@ def header_items(profile) -> list[tuple[str, str]]:
     if src is not None and src.zoo == "user":
         model = f"{src.name} (your factory; random weights as it builds them)"
     elif src is not None and src.zoo != "module":
-        model = f"{src.name} (built by {src.zoo} as {src.spec}; architecture only, random weights)"
+        task = f", {src.task} head" if src.task else ""
+        model = f"{src.name} (built by {src.zoo} as {src.spec}{task}; architecture only, random weights)"
     else:
         model = profile.model
     inputs = "; ".join(F.shape(s) for s in profile.inputs)
-    batch = f" (batch {profile.inputs[0][0]})" if len(profile.inputs) == 1 and profile.inputs[0] else ""
-    return [("model", model), ("input", inputs + batch), ("convention", f"{conv.name} = {conv.description}"),
+    if src is not None and src.input_kind == "tokens":
+        inputs = f"{src.input_size[0]:,} tokens x batch {src.batch} (token ids: {inputs})"
+    else:
+        inputs += f" (batch {profile.inputs[0][0]})" if len(profile.inputs) == 1 and profile.inputs[0] else ""
+    return [("model", model), ("input", inputs), ("convention", f"{conv.name} = {conv.description}"),
             ("pass", describe_pass(profile))]
 
 

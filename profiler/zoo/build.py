@@ -22,7 +22,7 @@ from profiler.core.profile import Profile, Source
 from profiler.core.step import loss_function, optimizer_factory
 from profiler.errors import UsageError
 from profiler.zoo import names
-from profiler.zoo.inputs import sample_shape
+from profiler.zoo.inputs import sample_shape, text_inputs
 from profiler.zoo.names import ModelInfo
 
 #: How a model was built, in the order they are tried.
@@ -31,11 +31,12 @@ BUILDS = ("meta", "meta-params", "cpu")
 
 @dataclass
 class Built:
-    """A model, what built it and how."""
+    """A model, what built it and how (``kwargs``: the constructor arguments, to build it again)."""
     model: nn.Module
     info: ModelInfo
     build: str  # one of BUILDS
     notes: list[str] = field(default_factory=list)
+    kwargs: dict = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -64,7 +65,7 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg[:200]}"
 
 
-def create_meta(spec: str, **kwargs) -> Built:
+def create_meta(spec: str, *, task: str | None = None, **kwargs) -> Built:
     """Build ``spec`` (a zoo name, see :func:`profiler.zoo.create`) without allocating its weights if possible.
 
     Unknown names and bad keyword arguments raise :class:`~profiler.errors.UsageError` as
@@ -72,6 +73,8 @@ def create_meta(spec: str, **kwargs) -> Built:
     :data:`BUILDS`, and the note says why.
     """
     names.resolve(spec)  # an unknown name is the user's error, not a reason to fall back
+    if task is not None:
+        kwargs["task"] = task
     notes: list[str] = []
     for build in BUILDS:
         ctx = {"meta": lambda: torch.device("meta"), "meta-params": _params_on_meta,
@@ -95,31 +98,68 @@ def create_meta(spec: str, **kwargs) -> Built:
         elif build == "cpu":
             notes.append("built with real weights on the CPU (construction on meta failed); "
                          "the pass still runs on meta")
-        return Built(model, info, build, notes)
+        kwargs.pop("task", None)
+        return Built(model, info, build, notes, kwargs)
     raise AssertionError("unreachable")
 
 
-def _source(built: Built, shape: tuple, batch: int, device: str, kwargs: dict) -> Source:
+def _source(built: Built, shape: tuple, batch: int, device: str) -> Source:
     return Source(zoo=built.info.zoo, name=built.info.name, input_size=tuple(shape), batch=batch,
-                  build=built.build, device=device, kwargs=dict(kwargs))
+                  build=built.build, device=device, kwargs=dict(built.kwargs), input_kind=built.info.input_kind,
+                  task=built.info.task)
 
 
-def _rebuild_on_cpu(spec: str, kwargs: dict, notes: list[str]) -> Built:
+def _rebuild_on_cpu(built: Built, notes: list[str]) -> Built:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model, info = names.create(spec, **kwargs)
-    return Built(model, info, "cpu", notes)
+        model, info = names.create(built.info.spec if built.info.zoo != "user" else built.info.name,
+                                   task=built.info.task, **built.kwargs)
+    return Built(model, info, "cpu", notes, dict(built.kwargs))
+
+
+def build_model(model, *, device: str = "auto", task: str | None = None, **kwargs) -> Built:
+    """Resolve and construct ``model`` as :func:`profile_model` does, without profiling it: on meta for
+    ``device`` ``auto``/``meta`` (see :func:`create_meta`), with real weights there otherwise. An
+    ``nn.Module`` (or a :class:`Built`) is taken as it is."""
+    if isinstance(model, Built):
+        return model
+    if isinstance(model, nn.Module):
+        if task is not None or kwargs:
+            raise UsageError("task= and constructor arguments describe a model built by name, not an nn.Module")
+        return Built(model, ModelInfo("module", type(model).__name__,
+                                      tuple(getattr(model, "input_size", None) or ())), "cpu", [])
+    device = str(device)
+    if device in ("auto", "meta"):
+        return create_meta(model, task=task, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m, info = names.create(model, task=task, **kwargs)
+    return Built(m, info, "cpu", [], dict(kwargs))
+
+
+def _inputs(built: Built, shape: tuple, batch: int, device: str) -> dict:
+    """``profile()``'s input arguments for one pass of ``built`` at ``shape`` (tokens: ``(T,)``) on ``device``."""
+    info = built.info
+    if info.input_kind == "tokens":
+        where = "meta" if device in ("auto", "meta") else "cpu"  # the engine moves them to a GPU
+        return {"inputs": text_inputs(built.model, shape[0], batch, device=where)}
+    if info.zoo == "hf" and info.input_kind != "tensor":
+        raise UsageError(f"{info.spec} takes {info.input_kind}, which profile_model cannot make yet; profile it "
+                         f"in Python: profiler.profile(model, {{'{info.input_kind}': tensor}})")
+    return {"input_size": (batch, *shape)}
 
 
 def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs", device: str = "auto",
-                  strict: bool = False, backward: bool = False, loss=None, optimizer=None, **kwargs) -> Profile:
+                  strict: bool = False, backward: bool = False, loss=None, optimizer=None, task: str | None = None,
+                  **kwargs) -> Profile:
     """Build ``model`` and profile one forward pass; the Profile's ``source`` says how.
 
-    model: a zoo name (``mixnet_s``, ``torchvision:resnet50``, ``path/to/net.py:build``; see
+    model: a zoo name (``mixnet_s``, ``torchvision:resnet50``, ``hf:gpt2``, ``path/to/net.py:build``; see
     :func:`profiler.zoo.create`) or an ``nn.Module`` (used as it is; give ``input`` as a full sample shape
     unless it has an ``input_size`` attribute).
     input: one sample's size without the batch: ``None`` (the zoo's own), ``224``, ``(224, 320)`` (H, W) or
-    the full shape ``(3, 224, 224)``.
+    the full shape ``(3, 224, 224)``; for a language model (``hf:``) the sequence length in tokens (default
+    128), fed as ``input_ids`` (:func:`profiler.zoo.inputs.text_inputs`).
     batch: samples per pass. convention: how totals are weighted (``Profile.total()``; ``Profile.macs`` is
     always MACs). strict: raise if an op has no counting rule.
     device: ``auto`` (default: built and counted on meta, shapes only; a real CPU pass with a note when meta
@@ -128,29 +168,21 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     backward, loss, optimizer: count a training step instead of one forward pass (see :func:`profiler.profile`);
     ``loss`` may also be ``"sum"`` or ``"cross-entropy"`` (random class targets of the output's shape), and
     ``optimizer`` a name: ``"sgd"``, ``"adam"``, ``"adamw"``.
-    kwargs: constructor arguments (``num_classes=10`` ...).
+    task: the head of an ``hf:`` model: base, causal-lm, masked-lm, seq2seq-lm, classification.
+    kwargs: constructor arguments (``num_classes=10`` ...; an ``hf:`` model's config fields).
     """
     if not isinstance(batch, int) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
     device = str(device)
-    if isinstance(model, nn.Module):
-        built = Built(model, ModelInfo("module", type(model).__name__,
-                                       tuple(getattr(model, "input_size", None) or ())), "cpu", [])
-        if input is None and not built.info.input_size:
-            raise UsageError(f"give input= for {type(model).__name__} (one sample's shape, e.g. (3, 224, 224))")
-    elif device in ("auto", "meta"):
-        built = create_meta(model, **kwargs)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m, info = names.create(model, **kwargs)
-        built = Built(m, info, "cpu", [])
+    built = build_model(model, device=device, task=task, **kwargs)
+    if built.info.zoo == "module" and input is None and not built.info.input_size:
+        raise UsageError(f"give input= for {built.info.name} (one sample's shape, e.g. (3, 224, 224))")
     info = built.info
     known = info.zoo not in ("user", "module") or hasattr(built.model, "input_size")
     shape = sample_shape(input, info.input_size or (), info.spec if info.zoo != "module" else info.name,
-                         rank_known=known)
-    source = _source(built, shape, batch, device, kwargs)
-    run = dict(input_size=(batch, *shape), convention=convention, strict=strict, name=info.spec)
+                         rank_known=known, kind=info.input_kind)
+    source = _source(built, shape, batch, device)
+    run = dict(convention=convention, strict=strict, name=info.spec, **_inputs(built, shape, batch, device))
     if backward or loss is not None or optimizer is not None:
         run.update(backward=backward, loss=loss_function(loss), optimizer=optimizer_factory(optimizer))
     if device not in ("auto", "meta"):
@@ -160,18 +192,46 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
             prof = profile(built.model, device="meta", **run)
         except ProfilingError as exc:
             # Data-dependent code (``.item()``, ``nonzero`` ...) cannot run on meta: rerun on real tensors.
-            if device == "meta" or isinstance(model, nn.Module) and _on_meta(model):
+            if device == "meta" or info.zoo == "module" and _on_meta(built.model):
                 raise
             cause = _short(exc.__cause__ or exc)
             if built.build != "cpu":
-                built = _rebuild_on_cpu(model if isinstance(model, str) else info.spec, kwargs,
-                                        built.notes + ["rebuilt with real weights on the CPU"])
+                built = _rebuild_on_cpu(built, built.notes + ["rebuilt with real weights on the CPU"])
+            else:
+                built = Built(built.model, built.info, built.build, list(built.notes), built.kwargs)
+            run.update(_inputs(built, shape, batch, "cpu"))
             prof = profile(built.model, device="cpu", **run)
             built.notes.append(f"the pass failed on meta ({cause}); counted on real tensors on the CPU")
-            source = _source(built, shape, batch, device, kwargs)
+            source = _source(built, shape, batch, device)
     prof.notes.extend(built.notes)
+    if info.input_kind == "tokens" and getattr(built.model, "config", None) is not None:
+        from profiler.zoo.hf import context_note
+
+        note = context_note(built.model.config, shape[0])
+        if note:
+            prof.notes.append(note)
     prof.source = source
     return prof
+
+
+def profile_lengths(model, lengths, *, batch: int = 1, convention: str = "macs", device: str = "auto",
+                    strict: bool = False, task: str | None = None, **kwargs) -> list[Profile]:
+    """One forward pass of a language model at each sequence length of ``lengths`` (tokens): the model is
+    built once (on meta by default, see :func:`profile_model`), each Profile's ``source`` says its length.
+
+    MACs grow linearly with the length for every matrix product over tokens and quadratically for
+    attention's scores and weighted sum (category ``attention``): ``p.by_category["attention"] / p.macs``
+    is the share the quadratic term takes at that length.
+    """
+    lengths = [int(n) for n in lengths]
+    if not lengths or any(n < 1 for n in lengths):
+        raise UsageError(f"sequence lengths must be integers >= 1, got {lengths!r}")
+    built = build_model(model, device=device, task=task, **kwargs)
+    if built.info.input_kind != "tokens":
+        raise UsageError(f"{built.info.spec} takes {'images' if built.info.input_kind == 'tensor' else built.info.input_kind}, "
+                         "not tokens: several sequence lengths apply to language models (hf:gpt2, hf:llama ...)")
+    return [profile_model(built, input=n, batch=batch, convention=convention, device=device, strict=strict)
+            for n in lengths]
 
 
 def _on_meta(model: nn.Module) -> bool:

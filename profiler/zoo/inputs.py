@@ -1,5 +1,6 @@
-"""A model's inputs: one sample's shape from the numbers a user gives (``224``, ``224x320``, ``3x224x224``)
-and the zoo's default, and random tensors of that shape in the model's dtype."""
+"""A model's inputs: one sample's shape from the numbers a user gives (``224``, ``224x320``, ``3x224x224``;
+a language model's sequence length ``128``) and the zoo's default, random tensors of that shape in the
+model's dtype, and a language model's token inputs (:func:`text_inputs`)."""
 from __future__ import annotations
 
 import torch
@@ -9,13 +10,14 @@ from profiler.errors import UsageError
 
 
 def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
-                 rank_known: bool = True) -> tuple[int, ...]:
+                 rank_known: bool = True, kind: str = "tensor") -> tuple[int, ...]:
     """One sample's input shape (no batch) from ``dims`` and the model's default shape.
 
     ``default`` is (C, H, W) for images, (C, T, H, W) for video, (C, L) for 1-d signals. ``dims`` None keeps
     it; one number sets the spatial side(s) (a square image), two set H and W, and as many numbers as
     ``default`` has replace it whole. With ``rank_known=False`` (a user's model without an ``input_size``
-    attribute) three or more numbers are taken as the full shape.
+    attribute) three or more numbers are taken as the full shape. A language model (``kind="tokens"``,
+    ``default`` = (sequence length,)) takes one number, its sequence length.
     """
     default = tuple(int(d) for d in default)
     if dims is None:
@@ -24,6 +26,12 @@ def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
     if not dims or any(d < 1 for d in dims):
         raise UsageError(f"input sizes must be integers >= 1, got {'x'.join(map(str, dims)) or 'nothing'}")
     n, r = len(dims), len(default)
+    if kind == "tokens":
+        if n == 1:
+            return dims
+        raise UsageError(f"--input {'x'.join(map(str, dims))}: {model} takes tokens: --input LENGTH (e.g. 128), "
+                         "the sequence length (the batch size goes in --batch; several lengths, comma-separated, "
+                         "on the command line: --input 512,2048,8192)")
     if n == r or (not rank_known and n >= 3):
         return dims
     if n == 1 and r >= 2:
@@ -50,3 +58,44 @@ def random_inputs(shape, dtype: torch.dtype = torch.float32, device="cpu") -> to
     if str(device) == "meta":
         return torch.empty(tuple(shape), dtype=dtype, device="meta")
     return torch.randn(tuple(shape), dtype=dtype, device=device)
+
+
+def text_inputs(model_or_config, seq_len: int, batch: int = 1, *, decoder_len: int | None = None,
+                attention_mask: bool = False, device=None) -> dict:
+    """Keyword inputs of a Hugging Face language model: ``input_ids`` of shape (batch, seq_len) and, for an
+    encoder-decoder (T5, BART ...), ``decoder_input_ids`` of (batch, decoder_len or seq_len).
+
+    model_or_config: a transformers model or its config. Token ids are random below ``vocab_size`` on a
+    real device (fixed seed) and storage-free on ``meta``; token values change no count. ``device``
+    defaults to the model's (``cpu`` for a config). ``attention_mask=True`` adds masks of ones; without
+    them the model assumes every token is attended, which is the same computation, and a mask given on
+    ``meta`` cannot be read by the models that inspect its values.
+    """
+    config = getattr(model_or_config, "config", model_or_config)
+    if not hasattr(config, "to_dict") or not hasattr(config, "model_type"):
+        raise TypeError(f"text_inputs() needs a transformers model or config, got {type(model_or_config).__name__}")
+    for what, v in (("seq_len", seq_len), ("batch", batch), ("decoder_len", decoder_len)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise UsageError(f"{what} must be a positive integer, got {v!r}")
+    if device is None:
+        device = next((t.device for t in model_or_config.parameters()), "cpu") \
+            if isinstance(model_or_config, nn.Module) else "cpu"
+    from profiler.zoo.hf import text_config
+
+    vocab = int(getattr(text_config(config), "vocab_size", None) or getattr(config, "vocab_size", None) or 2)
+
+    def ids(length: int) -> torch.Tensor:
+        if str(device) == "meta":
+            return torch.zeros((batch, length), dtype=torch.long, device="meta")
+        gen = torch.Generator().manual_seed(0)
+        return torch.randint(0, vocab, (batch, length), generator=gen).to(device)
+
+    out = {"input_ids": ids(seq_len)}
+    if attention_mask:
+        out["attention_mask"] = torch.ones((batch, seq_len), dtype=torch.long, device=device)
+    if getattr(config, "is_encoder_decoder", False):
+        dec = decoder_len or seq_len
+        out["decoder_input_ids"] = ids(dec)
+        if attention_mask:
+            out["decoder_attention_mask"] = torch.ones((batch, dec), dtype=torch.long, device=device)
+    return out

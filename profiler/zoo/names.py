@@ -1,9 +1,11 @@
 """Model names -> ``nn.Module`` across zoos, architectures only (weights are never downloaded).
 
 Names are ``NAME`` or ``ZOO:NAME`` with ZOO one of :data:`ZOOS`; unqualified names resolve in that order
-(builtin first). A user's own model is ``path/to/file.py:factory`` or ``package.module:factory`` (zoo
-``user``). Each zoo's default input resolution comes from its own config: timm's pretrained cfg, the
-crop size of torchvision's default weights' transforms, pytorchcv's ``in_size``, the builtin registry.
+(builtin first, Hugging Face's model types last). A user's own model is ``path/to/file.py:factory`` or
+``package.module:factory`` (zoo ``user``). Each zoo's default input resolution comes from its own config:
+timm's pretrained cfg, the crop size of torchvision's default weights' transforms, pytorchcv's ``in_size``,
+the builtin registry; a Hugging Face language model takes tokens (:data:`profiler.zoo.hf.DEFAULT_TOKENS`),
+its vision models their config's image size. ``hf:`` names are described in :mod:`profiler.zoo.hf`.
 """
 from __future__ import annotations
 
@@ -22,14 +24,16 @@ import torch.nn as nn
 
 from profiler.errors import UnknownModelError, UsageError
 
-ZOOS = ("builtin", "timm", "torchvision", "pytorchcv")
+ZOOS = ("builtin", "timm", "torchvision", "pytorchcv", "hf")
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    zoo: str  # builtin | timm | torchvision | pytorchcv | user
+    zoo: str  # builtin | timm | torchvision | pytorchcv | hf | user
     name: str
-    input_size: tuple[int, ...]  # (C, H, W) (video: (C, T, H, W)), no batch dimension
+    input_size: tuple[int, ...]  # (C, H, W) (video: (C, T, H, W)), no batch dimension; tokens: (sequence length,)
+    input_kind: str = "tensor"  # "tokens" for a language model (input_ids), "tensor" for a float tensor
+    task: str | None = None  # the head of an hf: model (profiler.zoo.hf.TASKS)
 
     @property
     def spec(self) -> str:
@@ -51,6 +55,9 @@ def _names(zoo: str) -> tuple[str, ...]:
     if zoo == "pytorchcv":
         from pytorchcv.model_provider import _models
         return tuple(sorted(_models))
+    if zoo == "hf":
+        from profiler.zoo.hf import model_types
+        return model_types()
     raise UsageError(f"unknown zoo {zoo!r}; choose one of: {', '.join(ZOOS)}")
 
 
@@ -58,6 +65,9 @@ def _has(zoo: str, name: str) -> bool:
     if zoo == "builtin":
         from profiler.models import is_builtin
         return is_builtin(name)  # grammars (crossnet...) are wider than the listed examples
+    if zoo == "hf":
+        from profiler.zoo.hf import kind_of
+        return kind_of(name) is not None  # model types, config files and folders, hub ids
     return name in _name_set(zoo)
 
 
@@ -107,6 +117,8 @@ def resolve(spec: str) -> tuple[str, str]:
             raise UnknownModelError(_unknown_message(name, (zoo,)))
         return zoo, name
     for zoo in ZOOS:
+        if zoo == "hf" and spec not in _name_set("hf"):
+            continue  # unqualified: model types only; config paths and hub ids need hf:
         if _has(zoo, spec):
             return zoo, spec
     raise UnknownModelError(_unknown_message(spec, ZOOS))
@@ -147,6 +159,11 @@ def default_input(zoo: str, name: str, model: nn.Module | None = None) -> tuple[
         return (3, 224, 224)
     if zoo == "torchvision":
         return _torchvision_input(name)
+    if zoo == "hf":
+        from profiler.zoo import hf
+        if model is not None:
+            return hf.input_of(model, model.config)[1]
+        return hf.default_input(name)
     if zoo == "pytorchcv":
         size = getattr(model, "in_size", None) if model is not None else None
         channels = getattr(model, "in_channels", 3) if model is not None else 3
@@ -172,13 +189,27 @@ def _torchvision_input(name: str) -> tuple[int, ...]:
 
 
 # -- building --------------------------------------------------------------------------------------------
-def create(spec: str, **kwargs) -> tuple[nn.Module, ModelInfo]:
+def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, ModelInfo]:
     """Build the architecture named ``spec`` (random weights, eval mode) and say which zoo built it.
 
-    ``kwargs`` go to the zoo's constructor (``num_classes=10`` ...) or to the user's factory; arguments the
-    constructor refuses raise :class:`UsageError` naming its signature.
+    ``kwargs`` go to the zoo's constructor (``num_classes=10`` ...) or to the user's factory, or override
+    the config fields of an ``hf:`` model; arguments the constructor refuses raise :class:`UsageError`
+    naming its signature. ``task`` picks the head of an ``hf:`` model (:data:`profiler.zoo.hf.TASKS`).
     """
     zoo, name = resolve(spec)
+    if task is not None and zoo != "hf":
+        raise UsageError(f"a task ({task!r}) picks the head of a Hugging Face model (hf:NAME); {zoo}:{name} "
+                         "has one architecture per name")
+    if zoo == "hf":
+        from profiler.zoo import hf
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, task = hf.build(name, task, kwargs)
+        model.eval()
+        kind, size = hf.input_of(model, model.config)
+        # tokens (input_ids), an image (pixel_values, "tensor" as every other zoo's), or another main input
+        # (input_features ...) that profile_model cannot make
+        return model, ModelInfo("hf", name, size, "tensor" if kind == "image" else kind, task)
     if zoo == "user":
         model = _build_user(name, kwargs)
         model.eval()

@@ -22,6 +22,15 @@ def test_input_dims_rejects(text):
         common.input_dims(text)
 
 
+def test_comma_lists_are_marked_for_language_models():
+    """Several numbers separated by commas only may be sequence lengths (a language model decides); any
+    other separator is a size, and a list may be longer than a size."""
+    assert common.input_dims("512,2048,8192").listed and common.input_dims("3,32,32").listed
+    assert not common.input_dims("3x32x32").listed and not common.input_dims("3,32x32").listed
+    assert not common.input_dims("128").listed
+    assert common.input_dims("128,256,512,1024,2048,4096,8192") == (128, 256, 512, 1024, 2048, 4096, 8192)
+
+
 @given(st.lists(st.integers(1, 4096), min_size=1, max_size=3))
 def test_input_dims_roundtrip(dims):
     assert common.input_dims("x".join(map(str, dims))) == tuple(dims)

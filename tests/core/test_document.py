@@ -34,11 +34,22 @@ def test_contract(prof):
     assert doc["coverage"] == []
     assert sum(layer["macs"] for layer in doc["layers"]) == TOTAL_MACS
     assert sum(layer["params"] for layer in doc["layers"]) == TOTAL_PARAMS
+    assert "task" not in doc  # only models with a head to choose (hf:) say it
     assert sum(layer["macs_pct"] for layer in doc["layers"]) == pytest.approx(100)
     dw = next(layer for layer in doc["layers"] if layer["path"] == "blocks.0.dw")
     assert dw["kind"] == "conv_depthwise" and dw["kernel_size"] == [3, 3] and dw["groups"] == 8
     assert dw["input_shapes"] == [[1, 8, 8, 8]] and dw["output_shapes"] == [[1, 8, 8, 8]]
     assert dw["activations"] == 8 * 8 * 8 and dw["macs"] == DW_MACS
+
+
+def test_a_language_model_input_says_tokens(prof):
+    prof.source = Source("hf", "gpt2", (128,), batch=2, input_kind="tokens", task="causal-lm")
+    try:
+        doc = prof.to_dict()
+    finally:
+        prof.source = None
+    assert doc["input"] == {"kind": "tokens", "tokens": 128, "batch": 2, "shapes": [list(s) for s in prof.inputs]}
+    assert doc["task"] == "causal-lm"
 
 
 def test_raw_counts_sit_beside_the_convention_cost(prof):

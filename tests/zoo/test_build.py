@@ -9,6 +9,7 @@ import torch.nn as nn
 import profiler
 from profiler import zoo
 from profiler.core import meta_kernels
+from profiler.errors import UsageError
 from profiler.zoo.build import create_meta, profile_model
 
 
@@ -198,3 +199,16 @@ def test_bad_names_are_usage_errors():
         create_meta("timm:no_such_model_xyz")
     with pytest.raises(UsageError):
         profile_model("torchvision:resnet18", batch=0)
+
+
+def test_profile_lengths_builds_once_and_counts_each_length():
+    """One forward pass per sequence length: weights linear in T, attention quadratic (2 L T^2 d)."""
+    d, layers, vocab = 64, 2, 100
+    kw = dict(n_layer=layers, n_embd=d, n_head=4, vocab_size=vocab)
+    profs = profiler.profile_lengths("hf:gpt2", [16, 64, 256], **kw)
+    assert [p.source.input_size for p in profs] == [(16,), (64,), (256,)]
+    for p, t in zip(profs, (16, 64, 256)):
+        assert p.by_category["attention"] == 2 * layers * t * t * d
+        assert p.macs == t * (layers * 12 * d * d + d * vocab) + 2 * layers * t * t * d
+    with pytest.raises(UsageError, match="not tokens"):
+        profiler.profile_lengths("torchvision:resnet18", [32, 64])

@@ -37,3 +37,10 @@ def test_random_inputs_on_meta_allocate_nothing():
     x = random_inputs((2, 3, 8, 8), device="meta")
     assert x.device.type == "meta" and tuple(x.shape) == (2, 3, 8, 8)
     assert random_inputs((1, 4)).device.type == "cpu"
+
+
+def test_a_language_model_takes_one_length():
+    assert sample_shape(None, (128,), kind="tokens") == (128,)
+    assert sample_shape((512,), (128,), kind="tokens") == (512,)
+    with pytest.raises(UsageError, match="takes tokens: --input LENGTH"):
+        sample_shape((3, 224, 224), (128,), "hf:gpt2", kind="tokens")

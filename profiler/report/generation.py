@@ -1,0 +1,256 @@
+"""Pages and pictures of a language model's costs: generation (the prefill and each decode step with the KV
+cache, :class:`profiler.zoo.generate.Generation`) and sequence-length scaling (one Profile per length,
+:func:`profiler.zoo.build.profile_lengths`). Renderers only: every number is read off the Profiles.
+
+Formats: ``table`` (text), ``markdown``, ``html``, ``csv`` (the per-step or per-length table, raw numbers),
+``json`` (:meth:`Generation.to_dict`, :func:`scaling_document`).
+"""
+from __future__ import annotations
+
+from profiler.conventions import get_convention
+from profiler.report import format as F
+from profiler.report.page import _html_page, _markdown_page, _text_page, describe_device, to_json
+from profiler.report.tables import Column, Table, render_table
+
+#: Per-step rows shown in text pages before they are sampled (every row is in the CSV and the JSON).
+MAX_ROWS = 32
+
+__all__ = ["generation_page", "scaling_page", "scaling_document", "plot_generation", "plot_scaling",
+           "non_embedding_params"]
+
+
+def _pct(part: float, whole: float) -> str:
+    return F.percent(100 * part / whole if whole else None, 2)
+
+
+def non_embedding_params(profile) -> int:
+    """Parameters outside the embedding tables (an untied LM head is in; see
+    :func:`profiler.zoo.generate.body_params` for Kaplan et al.'s N, which leaves it out)."""
+    return profile.params - sum(layer.params for layer in profile.layers if layer.kind == "embedding")
+
+
+def _model_line(src, fallback: str) -> str:
+    if src is None:
+        return fallback
+    task = f", {src.task} head" if src.task else ""
+    return f"{src.name} (built by {src.zoo} as {src.spec}{task}; architecture only, random weights)"
+
+
+def _page(fmt: str, head, table: Table, caption: str, legend: str, foot) -> str:
+    if fmt == "csv":
+        return render_table(table, "csv")
+    body = render_table(table, fmt, caption)
+    if fmt == "html":
+        return _html_page(head, body, legend, [], foot, [])
+    if fmt == "markdown":
+        return _markdown_page(head, body, legend, [], foot, [])
+    return _text_page(head, body, legend, [], foot, [])
+
+
+def _coverage(profiles) -> str:
+    ops = sorted({u.op for p in profiles for u in p.coverage})
+    if not ops:
+        return "complete: every op of every pass has a counting rule"
+    return f"{len(ops)} op(s) have no counting rule, their cost is unknown (not zero): {', '.join(ops)}"
+
+
+def _sampled(n: int, keep: int = MAX_ROWS) -> list[int]:
+    """Indices 0..n-1 to show: all when n <= keep, else evenly spaced ones with the first and the last."""
+    if n <= keep:
+        return list(range(n))
+    step = (n - 1) / (keep - 1)
+    return sorted({round(i * step) for i in range(keep)})
+
+
+# -- generation ------------------------------------------------------------------------------------------------
+def _rule_line(gen) -> str:
+    n = gen.body_params
+    if not gen.decode or not n:
+        return ""
+    first, last = f"{gen.decode[0].macs / n / gen.batch:.4f}", f"{gen.decode[-1].macs / n / gen.batch:.4f}"
+    counted = f"{first} N" if first == last else f"{first} N to {last} N"
+    return (f"N = {F.count(n)} params outside the embedding tables and the LM head: the 2N rule of thumb (Kaplan "
+            f"et al.) says N MACs (2N FLOPs) per token plus attention; the decode steps count {counted} per token "
+            f"(the LM head's d x vocab and 2·L·t·d of attention come on top of the weights; norm weights and "
+            f"biases are in N but cost no MACs)")
+
+
+def generation_page(gen, fmt: str = "table") -> str:
+    """The report of one generation: header, the prefill/decode/total table then the per-step table (text
+    pages; ``csv`` is the per-step table alone, ``json`` the document)."""
+    if fmt == "json":
+        return to_json(gen.to_dict())
+    conv = get_convention(gen.convention)
+    unit = conv.unit
+    src = gen.source
+    steps = len(gen.decode)
+    head = [("model", _model_line(src, gen.prefill.model)),
+            ("prompt", f"{gen.prompt_tokens} tokens x batch {gen.batch}"),
+            ("generated", f"{gen.new_tokens} new tokens per sequence, greedy: the first from the prefill, then "
+                          f"{steps} decode step(s), each one token with the KV cache of every token before it"),
+            ("convention", f"{conv.name} = {conv.description}"),
+            ("pass", describe_device(gen.device).replace("one forward pass", "each forward pass"))]
+
+    pre, dec = gen.prefill, gen.decode
+    pre_att, dec_att = pre.by_category["attention"], sum(p.by_category["attention"] for p in dec)
+    pre_tot, dec_tot = pre.total(conv), sum(p.total(conv) for p in dec)
+    summary = [("prefill", 1, gen.prompt_tokens * gen.batch, pre_tot, pre.macs, pre_att),
+               ("decode", steps, steps * gen.batch, dec_tot, gen.decode_macs, dec_att)]
+    cols = [Column("step", "step"), Column("context", "context (keys attended)", "right"),
+            Column("total", f"{unit} [{conv.name}]", "right", visible=conv.name != "macs"),
+            Column("macs", "MACs", "right"), Column("attention_macs", "attention MACs", "right"),
+            Column("attention_pct", "attention %", "right")]
+    table = Table(cols)
+    for label, passes, tokens, tot, macs, att in summary:
+        table.add([label, None, tot, macs, att, round(100 * att / macs, 6) if macs else None],
+                  [f"{label} ({passes} pass{'es' if passes != 1 else ''}, {F.count(tokens)} tokens)", "",
+                   F.count(tot), F.count(macs), F.count(att), _pct(att, macs)])
+    shown = _sampled(steps) if fmt != "csv" else list(range(steps))
+    for i in shown:
+        p = dec[i]
+        att = p.by_category["attention"]
+        table.add([i + 1, gen.contexts[i], p.total(conv), p.macs, att, round(100 * att / p.macs, 6) if p.macs else None],
+                  [f"decode {i + 1}", F.count(gen.contexts[i]), F.count(p.total(conv)), F.count(p.macs),
+                   F.count(att), _pct(att, p.macs)])
+    total = gen.total(conv)
+    table.totals_raw = ["total", None, total, gen.macs, pre_att + dec_att, None]
+    table.totals_shown = ["total", "", F.count(total), F.count(gen.macs), F.count(pre_att + dec_att),
+                          _pct(pre_att + dec_att, gen.macs)]
+
+    kv = gen.kv_bytes_per_token
+    kv_line = (f"{F.count(kv)} bytes per token per sequence ({gen.cache_dtype}); {F.count(gen.cache_bytes[-1])} bytes "
+               f"held after the last step (batch {gen.batch})" if kv is not None else
+               f"{F.count(gen.cache_bytes[0])} bytes held after the prefill ({gen.cache_dtype}, batch {gen.batch})")
+    if gen.encoder_decoder:
+        kv_line += "; the cross-attention cache of the prompt is held from the prefill on"
+    foot = [("total", f"{F.count(total)} {unit} [{conv.name}] = {F.scaled(total, unit)}: prefill "
+                      f"{F.scaled(pre_tot, unit)}, decode {F.scaled(dec_tot, unit)}; {F.count(pre.params)} params"),
+            ("kv cache", kv_line)]
+    rule = _rule_line(gen)
+    if rule:
+        foot.append(("rule of thumb", rule))
+    foot.append(("coverage", _coverage([pre, *dec])))
+    for note in gen.notes:
+        foot.append(("note", note))
+    sampled = len(shown) < steps
+    legend = ("prefill = the prompt's forward pass (LM head on its last position only, as generate() runs it); "
+              "decode N = the forward pass of the N-th token fed back, with the KV cache; context = keys its "
+              "self-attention attends (decode MACs grow by 2·L·n_heads·d_head per step)"
+              + (f"; {len(shown)} of {steps} decode steps shown, evenly spaced (all in --format csv or json)"
+                 if sampled else ""))
+    return _page(fmt, head, table, "generation", legend, foot)
+
+
+# -- scaling -------------------------------------------------------------------------------------------------
+def scaling_document(profiles) -> dict:
+    """Plain data of :func:`profiler.zoo.build.profile_lengths`'s Profiles (what ``--format json`` writes)."""
+    first = profiles[0]
+    conv = get_convention(first.convention)
+    src = first.source
+    rows = []
+    for p in profiles:
+        tokens = p.source.input_size[0] if p.source is not None else p.inputs[0][-1]
+        att = p.by_category["attention"]
+        rows.append({"tokens": tokens, "total": p.total(conv), "macs": p.macs, "attention_macs": att,
+                     "attention_pct": round(100 * att / p.macs, 6) if p.macs else None,
+                     "macs_per_token": p.macs / (tokens * (src.batch if src else 1))})
+    return {"model": src.name if src is not None else first.model, "zoo": src.zoo if src else None,
+            "task": src.task if src else None, "input": {"kind": "tokens", "batch": src.batch if src else None,
+                                                         "tokens": [r["tokens"] for r in rows]},
+            "convention": conv.name, "unit": conv.unit, "convention_description": conv.description,
+            "device": first.device, "params": first.params, "lengths": rows,
+            "coverage": sorted({u.op for p in profiles for u in p.coverage}),
+            "notes": list(dict.fromkeys(n for p in profiles for n in p.notes))}
+
+
+def scaling_page(profiles, fmt: str = "table") -> str:
+    """MACs and the attention share at each sequence length."""
+    doc = scaling_document(profiles)
+    if fmt == "json":
+        return to_json(doc)
+    conv = get_convention(doc["convention"])
+    unit = conv.unit
+    first = profiles[0]
+    head = [("model", _model_line(first.source, first.model)),
+            ("input", f"batch {doc['input']['batch']}; "
+                      f"{', '.join(F.count(t) for t in doc['input']['tokens'])} tokens, one forward pass each"),
+            ("convention", f"{conv.name} = {conv.description}"), ("pass", describe_device(first.device))]
+    table = Table([Column("tokens", "tokens", "right"),
+                   Column("total", f"{unit} [{conv.name}]", "right", visible=conv.name != "macs"),
+                   Column("macs", "MACs", "right"), Column("macs_per_token", "MACs per token", "right"),
+                   Column("attention_macs", "attention MACs", "right"),
+                   Column("attention_pct", "attention %", "right")])
+    for r in doc["lengths"]:
+        table.add([r[c.key] for c in table.columns],
+                  [F.count(r["tokens"]), F.count(r["total"]), F.count(r["macs"]), F.count(r["macs_per_token"]),
+                   F.count(r["attention_macs"]), F.percent(r["attention_pct"])])
+    foot = [("params", f"{F.count(doc['params'])} params ({F.count(non_embedding_params(first))} outside embeddings)"),
+            ("coverage", _coverage(profiles))] + [("note", n) for n in doc["notes"]]
+    legend = ("attention MACs = QK^T and the weighted sum over the full T x T scores (2·L·T²·d, quadratic in the "
+              "length); every other product is linear in it, so MACs per token grow only by attention")
+    return _page(fmt, head, table, "sequence lengths", legend, foot)
+
+
+# -- pictures -------------------------------------------------------------------------------------------------
+def plot_generation(gen):
+    """MACs per decode step against the context length, split into attention and the rest (a matplotlib
+    Figure; write it with :func:`profiler.report.plots.save_figure`)."""
+    from matplotlib.figure import Figure
+
+    from profiler.report.plots import KIND_COLOURS, si
+
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    x = list(gen.contexts)
+    att = [p.by_category["attention"] for p in gen.decode]
+    rest = [p.macs - a for p, a in zip(gen.decode, att)]
+    if x:
+        ax.stackplot(x, rest, att, labels=["weights (linear, one token)", "attention (QK^T, AV over the cache)"],
+                     colors=[KIND_COLOURS["linear"], KIND_COLOURS["attention"]], alpha=0.85)
+        ax.set_xlim(min(x), max(x) if max(x) > min(x) else min(x) + 1)
+    ax.set_xlabel("context length t (keys attended by the decoded token)")
+    ax.set_ylabel("MACs per decoded token")
+    ax.yaxis.set_major_formatter(lambda v, _: si(v))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    name = gen.source.spec if gen.source is not None else gen.prefill.model
+    ax.set_title(f"{name}: {gen.new_tokens} tokens after a {gen.prompt_tokens}-token prompt (batch {gen.batch})\n"
+                 f"prefill {si(gen.prefill.macs)} MACs, decode {si(gen.decode_macs)} MACs [convention 'macs']",
+                 fontsize=10)
+    return fig
+
+
+def plot_scaling(profiles):
+    """MACs per token against the sequence length (log x), split into attention and the rest, with the
+    attention share on a second axis."""
+    from matplotlib.figure import Figure
+
+    from profiler.report.plots import KIND_COLOURS, si
+
+    doc = scaling_document(profiles)
+    rows = doc["lengths"]
+    x = [r["tokens"] for r in rows]
+    per_tok_att = [r["attention_macs"] / (r["tokens"] * (doc["input"]["batch"] or 1)) for r in rows]
+    per_tok_rest = [r["macs_per_token"] - a for r, a in zip(rows, per_tok_att)]
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.stackplot(x, per_tok_rest, per_tok_att, labels=["weights (linear in T)", "attention (quadratic in T)"],
+                 colors=[KIND_COLOURS["linear"], KIND_COLOURS["attention"]], alpha=0.85)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(t) for t in x], fontsize=8)
+    ax.set_xlabel("sequence length T (tokens)")
+    ax.set_ylabel("MACs per token (one forward pass / T)")
+    ax.yaxis.set_major_formatter(lambda v, _: si(v))
+    ax.grid(alpha=0.3)
+    share = ax.twinx()
+    share.plot(x, [r["attention_pct"] or 0 for r in rows], color="black", marker="o", linewidth=1.2,
+               label="attention share of MACs (%)")
+    share.set_ylim(0, 100)
+    share.set_ylabel("attention share of MACs (%)")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = share.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+    ax.set_title(f"{doc['zoo'] + ':' if doc['zoo'] else ''}{doc['model']}: cost of one forward pass by sequence "
+                 f"length [convention 'macs']", fontsize=10)
+    return fig

@@ -1,0 +1,288 @@
+"""The Hugging Face zoo (``hf:``): transformers architectures built from their config alone (never weights).
+
+A name is one of:
+
+- a model type of transformers' own config registry (``gpt2``, ``bert``, ``llama``, ``t5``, ``mistral``,
+  ``qwen2``, ``vit`` ...): that type's default config, nothing read from disk or network;
+- a config file or a folder holding ``config.json`` (``hf:path/to/config.json``, ``hf:path/to/model``);
+- a hub id (``hf:org/name``): its ``config.json`` from the local Hugging Face cache only (``HF_HUB_OFFLINE``
+  semantics: nothing is fetched); an uncached id is a :class:`~profiler.errors.UsageError` that says to pass
+  the config file instead.
+
+Constructor keyword arguments (``--kwargs``) override config fields (``num_hidden_layers=2``); a field the
+config does not have is refused with the closest names. The head comes from ``task`` (:data:`TASKS`); by
+default the causal-LM head of a decoder, the seq2seq-LM head of an encoder-decoder, else the base model.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import json
+import os
+import re
+
+import torch.nn as nn
+
+from profiler.errors import UsageError
+
+#: ``--task`` values and the transformers Auto class of each (``classification`` of an image model uses
+#: ``AutoModelForImageClassification``).
+TASKS = ("base", "causal-lm", "masked-lm", "seq2seq-lm", "classification")
+_AUTO = {"base": "AutoModel", "causal-lm": "AutoModelForCausalLM", "masked-lm": "AutoModelForMaskedLM",
+         "seq2seq-lm": "AutoModelForSeq2SeqLM", "classification": "AutoModelForSequenceClassification"}
+_MAPPING = {"base": "MODEL_MAPPING_NAMES", "causal-lm": "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES",
+            "masked-lm": "MODEL_FOR_MASKED_LM_MAPPING_NAMES",
+            "seq2seq-lm": "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES",
+            "classification": "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"}
+
+#: Sequence length of a language model when no ``--input`` is given (calflops' default too).
+DEFAULT_TOKENS = 128
+
+# Config fields every transformers config takes besides its own (read by PretrainedConfig itself).
+_COMMON_FIELDS = {"attn_implementation", "dtype", "torch_dtype", "use_cache", "tie_word_embeddings",
+                  "pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "decoder_start_token_id",
+                  "is_decoder", "is_encoder_decoder", "add_cross_attention", "num_labels", "id2label", "label2id",
+                  "problem_type", "output_attentions", "output_hidden_states", "return_dict",
+                  "chunk_size_feed_forward", "tie_encoder_decoder", "cross_attention_hidden_size"}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@functools.lru_cache(maxsize=None)
+def model_types() -> tuple[str, ...]:
+    """Every model type of transformers' config registry, sorted."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return tuple(sorted(CONFIG_MAPPING_NAMES))
+
+
+def kind_of(name: str) -> str | None:
+    """``"type"`` (a registry model type), ``"file"`` (a config file or folder), ``"hub"`` (``org/name``) or
+    None (not a Hugging Face name)."""
+    if not name:
+        return None
+    if name in set(model_types()):
+        return "type"
+    if name.endswith(".json") or os.path.isfile(name) or os.path.isdir(name) or name.startswith((".", "/", "~")):
+        return "file"
+    if _HUB_ID.match(name):
+        return "hub"
+    return None
+
+
+# -- configs ---------------------------------------------------------------------------------------------
+def _offline_hint(name: str) -> str:
+    return (f"pass its config file instead: hf:path/to/config.json (the config.json of "
+            f"https://huggingface.co/{name}, e.g. fetched once with `hf download {name} config.json`)")
+
+
+def _read_json(path: str, spec: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{spec}: {path} is not a JSON config ({exc.msg} at line {exc.lineno})") from None
+    except OSError as exc:
+        raise UsageError(f"{spec}: cannot read {path} ({exc.strerror or exc})") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"{spec}: {path} holds a JSON {type(raw).__name__}, not a config object")
+    return raw
+
+
+def _config_dict(name: str, kind: str, spec: str) -> dict:
+    """The raw config dict of a file/folder or of a cached hub id."""
+    if kind == "file":
+        path = os.path.expanduser(name)
+        if os.path.isdir(path):
+            inner = os.path.join(path, "config.json")
+            if not os.path.isfile(inner):
+                raise UsageError(f"{spec}: folder {name!r} has no config.json; give the config file itself "
+                                 "(hf:path/to/config.json)")
+            path = inner
+        elif not os.path.isfile(path):
+            raise UsageError(f"{spec}: no such file {name!r}; give hf:path/to/config.json, a folder holding "
+                             "one, a model type (hf:llama) or a cached hub id (hf:org/name)")
+        return _read_json(path, spec)
+    from transformers import PretrainedConfig
+
+    cache_dir = os.environ.get("HF_HUB_CACHE") or None  # read now, not at import (tests, shells)
+    try:
+        raw, _ = PretrainedConfig.get_config_dict(name, local_files_only=True, cache_dir=cache_dir)
+    except Exception:  # noqa: BLE001 - OSError (not cached), gated repos ...: one line with the fix
+        raise UsageError(f"{spec} is not in the local Hugging Face cache (nothing is downloaded); "
+                         + _offline_hint(name)) from None
+    return raw
+
+
+def _config_class(model_type: str, spec: str):
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    try:
+        return CONFIG_MAPPING[model_type]
+    except KeyError:
+        close = difflib.get_close_matches(str(model_type), model_types(), n=3)
+        hint = f" (close: {', '.join(close)})" if close else ""
+        raise UsageError(f"{spec}: model_type {model_type!r} is not in this transformers' registry{hint}; "
+                         "a model with its own code (trust_remote_code) cannot be built here") from None
+
+
+def _check_fields(cls, raw: dict, kwargs: dict, spec: str) -> None:
+    """Refuse --kwargs that name no field of the config (a typo would otherwise be ignored silently)."""
+    if not kwargs:
+        return
+    known = set(_COMMON_FIELDS) | set(raw) | set(getattr(cls, "attribute_map", {}) or {})
+    for c in cls.__mro__:  # the config's own arguments and those of PretrainedConfig
+        if "__init__" in vars(c):
+            try:
+                known |= set(inspect.signature(c.__init__).parameters) - {"self", "kwargs", "args"}
+            except (TypeError, ValueError):
+                pass
+    unknown = [k for k in kwargs if k not in known]
+    if not unknown:
+        return
+    try:
+        known |= set(cls().to_dict())
+    except Exception:  # noqa: BLE001 - a config without defaults: the signature is all we have
+        pass
+    for key in unknown:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UsageError(f"{spec} has no config field {key!r}{hint} (--kwargs set fields of {cls.__name__})")
+
+
+def load_config(name: str, kwargs: dict | None = None, spec: str | None = None):
+    """The transformers config named ``name`` (see the module doc), ``kwargs`` overriding its fields."""
+    kwargs = dict(kwargs or {})
+    spec = spec or f"hf:{name}"
+    kind = kind_of(name)
+    if kind is None:
+        raise UsageError(f"{spec}: not a transformers model type, config file or hub id (org/name)")
+    if kind == "type":
+        cls = _config_class(name, spec)
+        _check_fields(cls, {}, kwargs, spec)
+        return cls(**kwargs)
+    raw = _config_dict(name, kind, spec)
+    if "model_type" not in raw:
+        raise UsageError(f"{spec}: the config has no model_type field (is it a transformers config.json?)")
+    cls = _config_class(raw["model_type"], spec)
+    _check_fields(cls, raw, kwargs, spec)
+    merged = {k: v for k, v in {**raw, **kwargs}.items() if k != "model_type"}
+    return cls.from_dict(merged)
+
+
+# -- tasks and model classes -------------------------------------------------------------------------------
+def _mapping(task: str) -> dict:
+    from transformers.models.auto import modeling_auto
+
+    return getattr(modeling_auto, _MAPPING[task])
+
+
+def _is_vision(config) -> bool:
+    from transformers.models.auto import modeling_auto
+
+    return config.model_type in modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES or \
+        config.model_type in modeling_auto.MODEL_FOR_IMAGE_MAPPING_NAMES
+
+
+def tasks_for(config) -> list[str]:
+    """The :data:`TASKS` this config's model type has a head for."""
+    from transformers.models.auto import modeling_auto
+
+    mt = config.model_type
+    out = [t for t in TASKS if mt in _mapping(t)]
+    if "classification" not in out and mt in modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES:
+        out.append("classification")
+    return out
+
+
+def default_task(config) -> str:
+    """seq2seq-lm for an encoder-decoder, causal-lm for a decoder, else base (encoders such as BERT, whose
+    causal-LM class is a decoder variant, and vision models)."""
+    tasks = tasks_for(config)
+    if getattr(config, "is_encoder_decoder", False) and "seq2seq-lm" in tasks:
+        return "seq2seq-lm"
+    if "causal-lm" in tasks and ("masked-lm" not in tasks or getattr(config, "is_decoder", False)):
+        return "causal-lm"
+    return "base"
+
+
+def _auto_class(config, task: str, spec: str):
+    import transformers
+
+    tasks = tasks_for(config)
+    if task not in tasks:
+        raise UsageError(f"{spec} has no {task} model in transformers; --task takes "
+                         f"{', '.join(tasks) or 'nothing for this type'}")
+    name = _AUTO[task]
+    if task == "classification" and config.model_type not in _mapping("classification"):
+        name = "AutoModelForImageClassification"
+    return getattr(transformers, name)
+
+
+def model_class(config, task: str | None = None, spec: str = "hf model"):
+    """The class ``build`` would instantiate (read off the auto mapping, nothing built)."""
+    auto = _auto_class(config, task or default_task(config), spec)
+    return auto._model_mapping[type(config)]
+
+
+def check_task(task: str | None) -> None:
+    if task is not None and task not in TASKS:
+        close = difflib.get_close_matches(str(task), TASKS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise UsageError(f"unknown task {task!r}{hint}; choose one of: {', '.join(TASKS)}")
+
+
+def build(name: str, task: str | None = None, kwargs: dict | None = None) -> tuple[nn.Module, str]:
+    """``(model, task)``: the architecture of ``name`` with the head of ``task`` (default
+    :func:`default_task`), random weights, on the current default device (``with torch.device("meta")``
+    for nothing allocated)."""
+    check_task(task)
+    spec = f"hf:{name}"
+    config = load_config(name, kwargs, spec)
+    task = task or default_task(config)
+    auto = _auto_class(config, task, spec)
+    return auto.from_config(config), task
+
+
+# -- inputs --------------------------------------------------------------------------------------------------
+def input_of(model_or_class, config) -> tuple[str, tuple[int, ...]]:
+    """``(kind, one sample's default input)``: ``("tokens", (DEFAULT_TOKENS,))`` for a model that takes
+    ``input_ids``, ``("image", (C, H, W))`` for ``pixel_values``, else ``(main input name, ())``."""
+    main = getattr(model_or_class, "main_input_name", "input_ids")
+    if main == "input_ids":
+        return "tokens", (DEFAULT_TOKENS,)
+    if main == "pixel_values":
+        size = getattr(config, "image_size", 224)
+        size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+        return "image", (int(getattr(config, "num_channels", 3)), int(size[0]), int(size[-1]))
+    return main, ()
+
+
+def default_input(name: str, task: str | None = None) -> tuple[int, ...]:
+    """One sample's default input of ``hf:name`` (tokens: the sequence length), read off its config and
+    model class without building the model."""
+    config = load_config(name)
+    return input_of(model_class(config, task, f"hf:{name}"), config)[1]
+
+
+def text_config(config):
+    """The config holding the language model's fields (``vocab_size`` ...): a composite model's text config."""
+    get = getattr(config, "get_text_config", None)
+    if callable(get):
+        try:
+            return get()
+        except Exception:  # noqa: BLE001 - some composite configs refuse without a sub-config
+            return config
+    return config
+
+
+def context_note(config, tokens: int) -> str | None:
+    """A note when ``tokens`` exceed the config's position limit (``max_position_embeddings``): the count
+    follows the shapes, but a real pass would fail (a learned position table) or extrapolate (RoPE)."""
+    cfg = text_config(config)
+    limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+    if isinstance(limit, int) and tokens > limit:
+        return (f"{tokens:,} tokens exceed the model's context of {limit:,} (max_position_embeddings): counted "
+                "from the shapes; a real pass would fail (learned positions) or extrapolate (rotary positions)")
+    return None
