@@ -73,3 +73,28 @@ register_convention(Convention(
     "all", "ops", "MACs of conv/linear/attention/recurrent plus every element op once "
     "(bias, norm, activation, pooling, elementwise, optimizer); memory moves not counted",
     {c: 1 for c in CATEGORIES if c != "memory"}))
+
+
+def _sequence_length(layer) -> int | None:
+    """The query length of an attention layer's pass: the second-to-last dim of its first input of rank >= 3
+    (hidden states (B, T, d) or queries (B, H, T, E))."""
+    for shape in layer.input_shapes or ():
+        if len(shape) >= 3:
+            return int(shape[-2])
+    return None
+
+
+def _causal(layer, op, category, count):
+    # A causal mask leaves T(T+1)/2 of the T x T query-key pairs: each product's count times (T+1)/(2T).
+    # One query (a decode step) sees every key already: nothing to halve there.
+    if category != "attention":
+        return None
+    t = _sequence_length(layer)
+    return count if not t or t <= 1 else count * (t + 1) / (2 * t)
+
+
+register_convention(Convention(
+    "causal", "MACs",
+    "macs with causal attention counted as the T(T+1)/2 query-key pairs a causal mask keeps, not the T x T "
+    "that the kernels compute (for decoder language models; T read from the attention layer's input)",
+    {c: 1 for c in MAC_CATEGORIES}, rule=_causal))
