@@ -1,10 +1,13 @@
-"""The engine: observe one forward pass and build a :class:`~profiler.core.profile.Profile`.
+"""The engine: observe one forward pass (or a training step) and build a :class:`~profiler.core.profile.Profile`.
 
 Two observers work together:
 - process-wide module forward hooks (registered for the pass only, so nothing is added to the user's
   modules) keep the stack of running modules, giving the layer tree and call counts;
 - a ``TorchDispatchMode`` sees every aten op below autograd (functional calls, ``@``, einsum, fused
   attention kernels included) and charges its cost to the innermost running module.
+In a training step an autograd node-creation hook also tags each node with the module running when it is
+made, and a backward op is charged to the module of the node autograd is running
+(``torch._C._current_autograd_node``).
 
 The user's model is never changed: training flag, requires_grad, hooks and attributes are left alone,
 buffers mutated by the pass (BatchNorm statistics in train mode ...) are restored bit for bit, and a pass on
