@@ -131,6 +131,16 @@ _MAC_SET = frozenset(counters.MAC_CATEGORIES)
 _NODE_TAG = "profiler.module"  # key of an autograd node's metadata naming the module that made it
 
 
+def _as_optimizer(counts: dict) -> dict:
+    """An optimizer step's element ops, whatever category their rule gave them, are category ``optimizer``
+    (MACs, memory moves and sub-counts such as ``norm.affine`` keep theirs)."""
+    out: dict[str, int] = {}
+    for c, n in counts.items():
+        key = c if c in _MAC_SET or c == "memory" or "." in c else "optimizer"
+        out[key] = out.get(key, 0) + n
+    return out
+
+
 class _State:
     def __init__(self, modules: dict[int, tuple[str, Layer, str]], bias_ids: set[int]):
         # id(module) -> (path, its Layer, op context: "recurrent" | "attention" | "norm" | "")
@@ -226,7 +236,7 @@ class _State:
         if ctx or name in _BIAS_ADDS:
             counts = self._relabel(name, counts, ctx, args)
         if phase == "optimizer":
-            counts = {("optimizer" if c not in _MAC_SET and c != "memory" else c): n for c, n in counts.items()}
+            counts = _as_optimizer(counts)
         ops = layer.ops if phase == "forward" else layer.step_ops.setdefault(phase, {})
         st = ops.get(name)
         if st is None:

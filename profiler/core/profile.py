@@ -59,11 +59,14 @@ class Layer:
         return self.phase_ops().get(phase, {}).items()
 
     def counts(self, phase: str | None = None) -> dict[str, int]:
-        """Own raw counts per category (MACs or element ops), of every phase or of ``phase``."""
+        """Own raw counts per category (MACs or element ops), of every phase or of ``phase``. Sub-counts that
+        rules add for the peer conventions (``norm.affine`` ...: a part of their category, named
+        ``category.detail``) stay in the op stats and are not listed here."""
         out: dict[str, int] = {}
         for _, st in self._op_stats(phase):
             for c, n in st.counts.items():
-                out[c] = out.get(c, 0) + n
+                if "." not in c:
+                    out[c] = out.get(c, 0) + n
         return out
 
     @property

@@ -261,6 +261,9 @@ def _build(zoo: str, name: str, kwargs: dict) -> nn.Module:
         if name in ("googlenet", "inception_v3"):
             # The published figures (and the deployed networks) have no auxiliary heads.
             kwargs = {"aux_logits": False, "init_weights": False, **kwargs}
+        if "weights_backbone" in inspect.signature(torchvision.models.get_model_builder(name)).parameters:
+            # Detection/segmentation builders default to an ImageNet backbone: a download. Architecture only.
+            kwargs = {"weights_backbone": None, **kwargs}
         return torchvision.models.get_model(name, weights=None, **kwargs)
     if zoo == "pytorchcv":
         from pytorchcv.model_provider import get_model

@@ -35,12 +35,19 @@ def test_flops_is_twice_macs(prof):
 
 
 def test_all_counts_every_category_but_memory(prof):
+    from profiler.counters import CATEGORIES
+
     cats = prof.by_category
-    assert prof.total("all") == sum(v for k, v in cats.items() if k != "memory")
+    assert set(cats) == set(CATEGORIES) and prof.total("all") == sum(v for k, v in cats.items() if k != "memory")
     # conv bias + BN + ReLU + pool + FC bias, each element op once.
     assert cats["bias"] == 2 * 4 * 64 + 2 * 5
     assert cats["norm"] == cats["activation"] == 2 * 4 * 64
     assert cats["pooling"] == 2 * 4 * 16 * 4
+    # The norm's sub-counts (affine: the BN has a weight; eval mode: stored statistics) are inside `norm`,
+    # kept in the op stats for the peer conventions, not listed as categories nor added to any total.
+    per_op = prof.by_op()
+    assert sum(c.get("norm.affine", 0) for c in per_op.values()) == 2 * 4 * 64
+    assert not any("norm.input_stats" in c for c in per_op.values())
 
 
 def test_profile_under_another_convention():

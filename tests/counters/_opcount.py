@@ -34,6 +34,19 @@ def counts(model_or_fn, *inputs, **kwargs) -> dict[str, int]:
     return prof.by_category
 
 
+def raw_counts(model_or_fn, *inputs, **kwargs) -> dict[str, int]:
+    """Every raw count of one profiled pass summed over its ops, sub-counts (``norm.affine`` ...) included:
+    ``by_category`` lists the categories only."""
+    model = model_or_fn if isinstance(model_or_fn, nn.Module) else Op(model_or_fn)
+    prof = profiler.profile(model, tuple(inputs), **kwargs)
+    assert not prof.coverage, f"ops without a rule: {prof.coverage}"
+    out: dict[str, int] = {}
+    for per_op in prof.by_op().values():
+        for c, n in per_op.items():
+            out[c] = out.get(c, 0) + n
+    return out
+
+
 def macs_only(c: dict[str, int], category: str, expected: int) -> None:
     """``category`` holds exactly ``expected`` MACs and no other MAC category holds any."""
     assert c[category] == expected, (category, c[category], expected)
