@@ -48,8 +48,21 @@ CITATIONS = """\
   as ptflops does since sovrasov/flops-counter.pytorch#57/#58 and as fvcore does since facebookresearch/fvcore#78/#80.
   thop's conv formula and torchinfo's parameters x output positions cost it from the output side (cf.
   Lyken17/pytorch-OpCounter#20).
+- **What ptflops' patches see depends on spelling.** Outside its hooked modules ptflops counts only calls to the
+  functions it patches: `torch.matmul`/`Tensor.matmul`/`mm`/`bmm`/`addmm`/`baddbmm`, `F.relu`/`gelu`/`silu`/`softmax`,
+  `F.*pool*`, `F.interpolate`, `torch.add`/`mul` and `Tensor.add`/`mul` (its broadcast lines shapes up from the left).
+  `a @ b`, `x.softmax()`, `x + y` are not seen. The cross-check records those calls in one extra pass
+  (`profiler.crosscheck.census`) and names what each family adds or loses. A module registered under several
+  parents (CoaT's shared convolutions) is summed once per parent.
+- **fvcore** counts batch norm at 4 (5 with a weight) per element in training mode or with batch statistics, as
+  its `batchnorm_flop_jit` and its own `test_batchnorm` say; `F.instance_norm` and weight standardisation
+  (`F.batch_norm(w, None, None, training=True)` in timm's StdConv2d) are that case. It has no handle for `aten::lstm`
+  / `aten::gru` / `aten::rnn_tanh` (a whole nn.LSTM counts 0), `aten::_convolution_mode` (`padding="same"`), nor
+  a `scaled_dot_product_attention` call whichever kernel runs it; einsums other than two fixed equations are half
+  of numpy's `einsum_path` FLOP count read from its printout (four significant digits).
 - **thop**: exact-type `register_hooks` (no BatchNorm subclass), ReLU and max pooling 0, BN 4 ops per element (2 x 2
-  with affine), avg pooling per output, no bias.
+  with affine), avg pooling per output, no bias; the RNN rules are its own formulas; a single-layer model is
+  counted (the root's own rule) but its parameters are not.
 - **torchinfo** derives mult-adds from parameters: `output_size[0] * params` for non-conv leaves, so a Linear on
   (B, T, C) tokens is counted for B rows, not B x T (TylerYep/torchinfo#77; fixed by TylerYep/torchinfo#318 after the
   1.8.0 release used here): ViT-B/16 gives 0.20 G; BN/LN layers add batch x parameters.

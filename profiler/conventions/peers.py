@@ -13,6 +13,7 @@ Registered when :mod:`profiler.conventions` is imported, so ``--convention ptflo
 from __future__ import annotations
 
 from profiler.conventions.registry import Convention, register_convention
+from profiler.counters.norm import AFFINE, INPUT_STATS
 from profiler.counters.registry import numel
 
 # Normalisation ops proper (a norm layer that computes with mean/sub/pow ... is relabelled `norm` by the
@@ -57,11 +58,6 @@ def is_pool(layer, op: str) -> bool:
     return op in POOL_OPS or adaptive_mean(layer, op)
 
 
-def affine(layer) -> bool:
-    """Whether a norm layer has an affine transform (weight/bias parameters)."""
-    return layer.params > 0
-
-
 def _elem_size(layer, op: str) -> int:
     return 4  # float32: the engine records bytes, not dtypes; peers are run in fp32
 
@@ -82,11 +78,14 @@ def pool_output_elements(layer, op: str) -> int:
 
 # -- ptflops (pytorch backend) ---------------------------------------------------------------------------
 def _ptflops_rule(layer, op, category, count):
+    # bn_flops_counter_hook (BN, IN, GN and LN modules): 1 per input element, x2 when `module.affine`
+    # (a norm module is affine exactly when it passes a weight); LayerNorm calls it `elementwise_affine`,
+    # so its affine sub-count is not priced.
     if category == "norm":
-        if op in BATCH_NORM_OPS | GROUP_NORM_OPS | INSTANCE_NORM_OPS:
-            return count * (2 if affine(layer) else 1)  # bn_flops_counter_hook: x2 when module.affine
-        if op in LAYER_NORM_OPS:
-            return count  # the same hook reads `module.affine`; LayerNorm calls it elementwise_affine
+        return count if op in NORM_OPS else 0
+    if category == AFFINE:
+        return count if op in BATCH_NORM_OPS | GROUP_NORM_OPS | INSTANCE_NORM_OPS else 0
+    if category == INPUT_STATS:
         return 0
     if category == "activation":
         # The softmax inside fused attention too: ptflops' attention hooks count it.
@@ -115,12 +114,15 @@ register_convention(Convention(
 
 # -- fvcore ----------------------------------------------------------------------------------------------
 def _fvcore_rule(layer, op, category, count):
-    if category == "norm":
-        if op in BATCH_NORM_OPS:
-            return count * (2 if affine(layer) else 1)  # batchnorm_flop_jit, eval mode
-        if op in LAYER_NORM_OPS | GROUP_NORM_OPS | INSTANCE_NORM_OPS:
-            return count * (5 if affine(layer) else 4)  # norm_flop_counter: "5 is just a rough estimate"
-        return 0
+    # batchnorm_flop_jit: eval mode 1 per element, 2 with a weight; training mode (batch statistics) and
+    # norm_flop_counter (layer/group/instance norm, whose statistics come from the input): 4, 5 with a
+    # weight ("5 is just a rough estimate"). Affine = the op's weight argument is not None. So: 1 per
+    # element, +3 where the statistics are computed from the input, +1 where there is a weight.
+    # instance_norm reaches our dispatcher as a training-mode batch_norm: the same 4 (5).
+    if category in ("norm", INPUT_STATS, AFFINE):
+        if op not in BATCH_NORM_OPS | LAYER_NORM_OPS | GROUP_NORM_OPS | INSTANCE_NORM_OPS:
+            return 0  # rms_norm, weight_norm ...: no fvcore handle
+        return 3 * count if category == INPUT_STATS else count
     if category == "pooling":
         if op in {"aten.adaptive_avg_pool2d", "aten._adaptive_avg_pool2d"} or (
                 adaptive_mean(layer, op) and layer.type == "AdaptiveAvgPool2d"):
@@ -138,7 +140,8 @@ def _fvcore_rule(layer, op, category, count):
 register_convention(Convention(
     "fvcore", "fvcore flops (= MACs)",
     "fvcore FlopCountAnalysis: one flop per multiply-accumulate of conv/linear/matmul/bmm/einsum (no bias), "
-    "batch_norm 2 per element (eval, 1 without affine), layer/group/instance norm 5 (4), adaptive_avg_pool2d "
+    "batch_norm 2 per element in eval mode (1 without a weight), 5 (4) in training mode, layer/group/instance "
+    "norm 5 (4), adaptive_avg_pool2d "
     "1 per input element, upsample nearest2d 1 / bilinear2d 4 per output element; activations and other "
     "element ops 0",
     {"conv": 1, "linear": 1, "attention": 1, "recurrent": 1}, rule=_fvcore_rule))
@@ -157,9 +160,11 @@ _THOP_UPSAMPLE = {"aten.upsample_nearest1d": 1, "aten.upsample_nearest2d": 1, "a
 
 
 def _thop_rule(layer, op, category, count):
-    if category == "norm":
-        if op in BATCH_NORM_OPS | LAYER_NORM_OPS | INSTANCE_NORM_OPS:
-            return count * (4 if affine(layer) else 2)  # calculate_norm = 2 per element, x2 when affine
+    # count_normalization (BN, LN, IN modules): calculate_norm = 2 per element, x2 when `module.affine` or
+    # `elementwise_affine` (a norm module is affine exactly when it passes a weight); no GroupNorm rule.
+    if category in ("norm", AFFINE):
+        return 2 * count if op in BATCH_NORM_OPS | LAYER_NORM_OPS | INSTANCE_NORM_OPS else 0
+    if category == INPUT_STATS:
         return 0
     if category == "pooling":
         if op in ADAPTIVE_AVG_OPS or adaptive_mean(layer, op):

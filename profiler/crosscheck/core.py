@@ -82,7 +82,10 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     Returns ``{tool: {"theirs", "ours", "explained": [{"what", "layer", "macs"}], "unexplained", "unit",
     "convention", "layers_unexplained", "params": {...same keys, unit "params"}, "seconds"}}`` with
     ``theirs - ours - sum(explained.macs) == unexplained`` in ``unit`` (MACs; fvcore "flops" = MACs;
-    torch FLOPs = 2 x MACs; torchsummary: parameters). Tools that are not installed or fail on this model
+    torch FLOPs = 2 x MACs; torchsummary: parameters). Every peer runs under ``torch.no_grad()``, as our pass
+    does (so nn.MultiheadAttention takes its fused inference path in both); one extra pass
+    (:func:`profiler.crosscheck.census.census`) records the Python-level calls that peers see and our
+    dispatcher does not. Tools that are not installed or fail on this model
     are listed in the returned dict's ``skipped`` attribute (tool -> reason), not in the mapping.
     The model is not modified: every peer runs on its own deep copy.
     """
@@ -98,10 +101,10 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     if profile is None or profile.device == "meta":
         # A real pass: on the meta device attention may take another kernel path than the peers' CPU pass.
         profile = run_profile(model, kwargs if kwargs else (args if len(args) != 1 else args[0]))
-    from profiler.crosscheck.census import functional_global_pools
+    from profiler.crosscheck.census import census
 
     # On a copy: a pass in training mode would update BatchNorm statistics.
-    ctx = {"functional_pools": functional_global_pools(copy.deepcopy(model), args, kwargs), "args": args}
+    ctx = {**census(copy.deepcopy(model), args, kwargs), "args": args}
     result = CrosscheckResult()
     for name in names:
         peer = PEERS[name]

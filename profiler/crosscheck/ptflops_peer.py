@@ -7,7 +7,9 @@ pytorch backend, read from ptflops/pytorch_engine.py and pytorch_ops.py (0.7.x):
 - the per-module sum stops at a hooked module: children of a hooked module are not added
   (timm's Attention hook counts QK^T/softmax/AV and q scaling, so its qkv/proj Linears are dropped);
 - ``torch.nn.functional`` relu/prelu/elu/relu6/gelu/silu/softmax/pools/interpolate and torch/Tensor
-  matmul/mm/bmm/addmm/baddbmm/add/mul are patched during the pass and counted wherever they are called:
+  matmul/mm/bmm/addmm/baddbmm/add/mul are patched during the pass and counted wherever they are called,
+  by ptflops' own formulas, if the code is written as those calls (``torch.matmul``, not ``@``; ``F.softmax``,
+  not ``x.softmax()``; ``torch.add``, not ``+``): :mod:`profiler.crosscheck.census` records them the same way;
   a hooked nn.ReLU/GELU/pool/Upsample module whose forward calls the patched function counts twice;
 - the total is "per sample" only in part: the hooks' sum is divided by the batch size (``len()`` of the
   first positional input), the patched functionals' counts are not.
@@ -24,19 +26,13 @@ import torch
 import torch.nn as nn
 
 from profiler.crosscheck.base import Item, PeerRun, is_descendant, own_cost, quiet, importable
-from profiler.conventions.peers import POOL_OPS, PTFLOPS_ACTIVATIONS, SDPA_OPS, UPSAMPLE_OPS, adaptive_mean
+from profiler.conventions import get_convention
+from profiler.conventions.peers import POOL_OPS, PTFLOPS_ACTIVATIONS, SDPA_OPS, UPSAMPLE_OPS
 
 NAME = "ptflops"
 UNIT = "MACs"
 CONVENTION = "ptflops"
 
-# Ops that reach a patched torch.nn.functional function (counted even outside hooked modules).
-_FUNCTIONAL = (PTFLOPS_ACTIVATIONS - {"aten.hardtanh", "aten.hardtanh_", "aten.leaky_relu", "aten.leaky_relu_"}) \
-    | POOL_OPS | UPSAMPLE_OPS
-# Hooked module types whose forward calls a patched F.* function: counted by the hook and again by the patch.
-_DOUBLE = (nn.ReLU, nn.ELU, nn.PReLU, nn.GELU, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
-           nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-           nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d, nn.Upsample)
 
 
 def available() -> bool:
@@ -109,13 +105,95 @@ def run(model: nn.Module, args, kwargs) -> PeerRun:
             h.remove()
     if macs is None:
         raise RuntimeError("ptflops failed: " + " ".join(out.getvalue().split())[:300])
-    # What ptflops sums: a hooked module's own hook, not those of hooked modules below it.
-    hooked = sorted(snapshot)
-    for path in hooked:
-        if not any(is_descendant(path, a) for a in hooked):
-            by_layer[path] += snapshot[path]
+    # What ptflops sums: a hooked module's own hook, not those of hooked modules below it, once per place
+    # the module is registered (accumulate_flops walks children(), which does not merge shared modules).
+    walks = _hook_walks(model, _hooked_types())
+    for m in model.modules():
+        path = paths.get(id(m))
+        if path in snapshot and walks.get(id(m)):
+            by_layer[path] += snapshot[path] * walks[id(m)]
     return PeerRun(total=int(macs), by_layer={k: int(round(v)) for k, v in by_layer.items()},
                    params=int(params), seconds=time.perf_counter() - t0)
+
+
+# ptflops' rnn_flops: element ops per step added to the weight products, in units of hidden_size.
+_RNN_EXTRA = {"RNN": 1, "GRU": 7, "LSTM": 10}
+_RNN_EXTRA_TEXT = {"RNN": "h", "GRU": "7h", "LSTM": "10h"}
+
+
+def _rnn_kind(mod) -> str:
+    name = type(mod).__name__
+    return "LSTM" if "LSTM" in name else "GRU" if "GRU" in name else "RNN"
+
+
+def _rnn_hook(mod: nn.Module, layer) -> int | None:
+    """What ptflops' rnn_flops_counter_hook / rnn_cell_flops_counter_hook add for ``layer``'s calls
+    (pytorch_ops.py, 0.7.x), from the module's weights and the first call's input shape; None if not an RNN."""
+    if not isinstance(mod, (nn.RNNBase, nn.RNNCellBase)) or not layer.input_shapes:
+        return None
+    x = layer.input_shapes[0]
+    if not isinstance(x, (tuple, list)) or not x or not all(isinstance(d, int) for d in x):
+        return None  # a PackedSequence: not predicted
+    extra = _RNN_EXTRA[_rnn_kind(mod)] * mod.hidden_size
+    if isinstance(mod, nn.RNNCellBase):
+        flops = mod.weight_ih.numel() + mod.weight_hh.numel() + extra
+        if mod.bias:
+            flops += mod.bias_ih.shape[0] + mod.bias_hh.shape[0]
+        return flops * int(x[0]) * layer.calls
+    flops = 0
+    for i in range(mod.num_layers):
+        flops += getattr(mod, f"weight_ih_l{i}").numel() + getattr(mod, f"weight_hh_l{i}").numel() + extra
+        if mod.bias:
+            flops += getattr(mod, f"bias_ih_l{i}").shape[0] + getattr(mod, f"bias_hh_l{i}").shape[0]
+    flops *= int(x[0]) * int(x[1]) if len(x) > 1 else int(x[0])
+    return flops * (2 if mod.bidirectional else 1) * layer.calls
+
+
+def _mha_hook(mod: nn.Module, layer) -> int | None:
+    """ptflops' multihead_attention_counter_hook for ``layer``'s calls (query, key, value given positionally),
+    from the module's sizes and the first call's input shapes; None if not an nn.MultiheadAttention."""
+    if not isinstance(mod, nn.MultiheadAttention) or len(layer.input_shapes) < 3:
+        return None
+    q, k, v = layer.input_shapes[:3]
+    if not all(isinstance(t, (tuple, list)) and len(t) == 3 for t in (q, k, v)):
+        return None
+    batch_first = getattr(mod, "batch_first", False)
+    bi, li = (0, 1) if batch_first else (1, 0)
+    qlen, klen, vlen = int(q[li]), int(k[li]), int(v[li])
+    qdim, kdim, vdim = int(q[2]), int(k[2]), int(v[2])
+    heads = mod.num_heads
+    flops = qlen * qdim + qlen * qdim * qdim + klen * kdim * kdim + vlen * vdim * vdim
+    if mod.in_proj_bias is not None:
+        flops += (qlen + klen + vlen) * qdim
+    flops += heads * (qlen * klen * (qdim // heads) + qlen * klen + qlen * klen * (vdim // heads))
+    flops += qlen * vdim * (vdim + 1)
+    return flops * int(q[bi]) * layer.calls
+
+
+def _timm_attention(mod) -> bool:
+    """The module type ptflops registers as timm's vision-transformer Attention (its hook, not ours)."""
+    try:
+        from ptflops.pytorch_ops import MODULES_MAPPING, timm_attention_counter_hook
+    except ImportError:
+        return False
+    return MODULES_MAPPING.get(type(mod)) is timm_attention_counter_hook
+
+
+def _hook_walks(model: nn.Module, hooked_types) -> dict[int, int]:
+    """id(module) -> how many times ptflops' accumulate_flops reaches that hooked module: it walks
+    ``children()`` from the root (every registration, a module shared by k parents k times) and stops at a
+    hooked module."""
+    counts: dict[int, int] = defaultdict(int)
+
+    def walk(m):
+        if type(m) in hooked_types:
+            counts[id(m)] += 1
+            return
+        for child in m.children():  # children() merges a module registered twice by the same parent
+            walk(child)
+
+    walk(model)
+    return dict(counts)
 
 
 def _hooked_types():
@@ -123,66 +201,126 @@ def _hooked_types():
     return set(MODULES_MAPPING)
 
 
+# What ptflops counts outside its module hooks: the calls it patches (profiler.crosscheck.census records them
+# with ptflops' formulas, by family); our ops fall in the same families.
+_PATCHED_TEXT = {
+    "activation": "activations: ptflops counts F.relu/prelu/elu/relu6/gelu/silu/softmax calls (patched, 1 per input "
+                  "element), not Tensor methods (x.softmax()) nor other activations",
+    "pooling": "pooling: ptflops counts F.*pool* calls (patched, 1 per input element)",
+    "upsample": "upsampling: ptflops' patched F.interpolate/F.upsample formula (N x C x output size)",
+    "products": "matrix products: ptflops counts torch.matmul/mm/bmm/addmm/baddbmm and Tensor.matmul/mm/bmm/addmm "
+                "calls (patched, prod(a) x b[-1]), not `@`, F.linear or einsum",
+    "elementwise": "element ops counted by ptflops' patched torch.add/mul and Tensor.add/mul (shapes lined up "
+                   "from the left, 1 per element of the larger), not `+` or `*`",
+}
+_PRODUCT_BIAS_OPS = {"aten.addmm", "aten.baddbmm", "aten.addbmm", "aten.addmv"}
+
+
+def _family(layer, op: str, cat: str) -> str:
+    """Which family of ptflops' patched calls one of our (op, category) counts belongs to."""
+    if op in SDPA_OPS:
+        return "fused attention"
+    if op in PTFLOPS_ACTIVATIONS:
+        return "activation"
+    if op in POOL_OPS or op == "aten.mean":
+        return "pooling"
+    if op in UPSAMPLE_OPS:
+        return "upsample"
+    if cat in ("linear", "attention") or (cat == "bias" and op in _PRODUCT_BIAS_OPS):
+        return "products"
+    return "other"
+
+
 def explain(prof, model: nn.Module, peer: PeerRun, ctx=None) -> list[Item]:
     """Differences between ptflops' total and ours in the ``ptflops`` convention, predicted from the model's
-    structure and our per-op counts (not read off ptflops' numbers)."""
+    structure, our per-op counts and the census of ptflops' patched calls (not read off ptflops' numbers).
+
+    ptflops' total = the hooks of the outermost hooked modules (exact type match; divided by the batch size)
+    + every patched call, wherever it is made (not divided)."""
     hooked_types = _hooked_types()
     mods = dict(model.named_modules())
     hooked = [p for p, m in mods.items() if type(m) in hooked_types]
+    walks = _hook_walks(model, hooked_types)
+    ctx = ctx or {}
+    calls = ctx.get("ptflops_calls") or {}
     # ptflops' batch counter: len() of the model's first positional input (1 for keyword-only inputs).
-    args = (ctx or {}).get("args") or ()
+    args = ctx.get("args") or ()
     batch = len(args[0]) if args and isinstance(args[0], torch.Tensor) and args[0].dim() else 1
     items: list[Item] = []
 
     for layer in prof.layers:
-        def functional(op, cat, layer=layer):
-            return op in _FUNCTIONAL or adaptive_mean(layer, op)
-
-        def not_functional(op, cat, layer=layer):
-            return not functional(op, cat)
-
         mod = mods.get(layer.path)
         if mod is None:
             continue
+        patched = calls.get(layer.path, {})
         parent = next((a for a in hooked if is_descendant(layer.path, a)), None)
+        if parent is None and type(mod) in hooked_types:
+            items.extend(_hooked_items(layer, mod, patched, batch, walks.get(id(mod), 1)))
+            continue
+        # No hook counts this layer's ops: only its patched calls are counted, by ptflops' formulas.
         if parent is not None:
-            lost = own_cost(layer, CONVENTION, not_functional)
-            if lost:
-                items.append(Item(f"not counted: child of a hooked {mods[parent].__class__.__name__}, whose "
-                                  "hook replaces its children's (the sum stops at a hooked module)", layer.path,
-                                  -lost))
-            continue
-        if type(mod) in hooked_types:
-            # What the hook itself counts: ours without the patched functionals, plus its own quirks.
-            hook = own_cost(layer, CONVENTION, not_functional)
-            if isinstance(mod, _DOUBLE):
-                twice = own_cost(layer, CONVENTION, functional)
-                if twice:
-                    items.append(Item(f"counted twice: {type(mod).__name__} hook and the patched functional "
-                                      "it calls", layer.path, twice))
-                    hook += twice
-            if type(mod).__name__ == "Attention" and type(mod).__module__.startswith("timm") and layer.input_shapes:
-                b, n, c = layer.input_shapes[0][:3] if len(layer.input_shapes[0]) == 3 else (0, 0, 0)
-                if b:
-                    items.append(Item("q scaling (N x C multiplies) counted by ptflops' timm Attention hook",
-                                      layer.path, b * n * c * layer.calls))
-                    hook += b * n * c * layer.calls
-            if batch > 1 and hook:
-                items.append(Item(f"per sample: ptflops divides module-hook counts by the batch size ({batch}), "
-                                  "not its patched-functional counts", layer.path, round(hook / batch) - hook))
-            continue
-        # Not hooked: only what reaches a patched functional is counted.
-        lost_attn = own_cost(layer, CONVENTION, lambda op, cat: op in SDPA_OPS)
-        if lost_attn:
-            items.append(Item("fused attention (scaled_dot_product_attention) not counted: no ptflops rule",
-                              layer.path, -lost_attn))
-        lost = own_cost(layer, CONVENTION, lambda op, cat: not_functional(op, cat) and op not in SDPA_OPS)
+            why = (f"not counted: child of a hooked {type(mods[parent]).__name__}, whose hook replaces its "
+                   "children's (the sum stops at a hooked module)")
+        else:
+            why = f"not counted: {type(mod).__name__} is not a module type ptflops hooks (exact type match)"
+        ours: dict[str, float] = {}
+        conv = get_convention(CONVENTION)
+        for op, st in layer.ops.items():
+            for cat, n in st.counts.items():
+                fam = _family(layer, op, cat)
+                ours[fam] = ours.get(fam, 0) + conv.cost(layer, op, cat, n)
+        lost = 0
+        for fam in ("fused attention", "activation", "pooling", "upsample", "products", "elementwise", "other"):
+            mine, theirs = int(round(ours.get(fam, 0))), int(round(patched.get(fam, 0)))
+            if fam == "fused attention":
+                if mine:
+                    items.append(Item("fused attention (scaled_dot_product_attention) not counted: no ptflops rule",
+                                      layer.path, -mine))
+            elif not theirs:
+                lost += mine
+            elif theirs != mine:
+                items.append(Item(_PATCHED_TEXT[fam], layer.path, theirs - mine))
         if lost:
-            items.append(Item(f"not counted: {type(mod).__name__} is not a module type ptflops hooks "
-                              "(exact type match)", layer.path, -lost))
-    for (path, dims), n in ((ctx or {}).get("functional_pools") or {}).items():
-        items.append(Item(f"F.adaptive_avg_pool{dims}d to size 1 (our dispatcher sees aten.mean) counted by "
-                          "the patched functional: 1 per input element", path, n))
+            items.append(Item(why, layer.path, -lost))
+    return items
+
+
+def _hooked_items(layer, mod: nn.Module, patched: dict, batch: int, walks: int = 1) -> list[Item]:
+    """An outermost hooked module: its hook (~ our count of its own ops, with the hook's quirks), divided by the
+    batch size, once per place it is registered, plus the patched calls its forward makes (counted again)."""
+    items = []
+    hook = own_cost(layer, CONVENTION)
+    rnn = _rnn_hook(mod, layer)
+    if rnn is not None and rnn != hook:
+        items.append(Item(f"{type(mod).__name__} costed by ptflops' recurrent formula (weights + bias + "
+                          f"{_RNN_EXTRA_TEXT[_rnn_kind(mod)]} per step, steps x batch read as input "
+                          "dims 0 x 1), not op by op", layer.path, rnn - hook))
+        hook = rnn
+    mha = _mha_hook(mod, layer)
+    if mha is not None and mha != hook:
+        items.append(Item("nn.MultiheadAttention costed by ptflops' hook formula (q scaling, projections, bias, "
+                          "QK^T, softmax, AV, output projection with its bias), not op by op", layer.path, mha - hook))
+        hook = mha
+    if _timm_attention(mod) and layer.input_shapes:
+        # timm_attention_counter_hook: B x N x (head_dim x num_heads) for the q scaling, besides QK^T, the N x N
+        # softmax and AV per head (ours too); B, N from the input's shape.
+        b, n = layer.input_shapes[0][:2] if len(layer.input_shapes[0]) == 3 else (0, 0)
+        if b:
+            q = b * n * mod.head_dim * mod.num_heads * layer.calls
+            items.append(Item("q scaling (N x heads x head_dim multiplies) counted by ptflops' timm Attention hook",
+                              layer.path, q))
+            hook += q
+    twice = int(round(sum(patched.values())))
+    if twice:
+        items.append(Item(f"counted twice: {type(mod).__name__} hook and the patched functional it calls",
+                          layer.path, twice))
+    if walks > 1 and hook:
+        items.append(Item(f"shared {type(mod).__name__} summed once per parent that registers it ({walks}): "
+                          "ptflops walks children(), every call counted each time", layer.path, (walks - 1) * hook))
+        hook *= walks
+    if batch > 1 and hook:
+        items.append(Item(f"per sample: ptflops divides module-hook counts by the batch size ({batch}), "
+                          "not its patched-functional counts", layer.path, round(hook / batch) - hook))
     return items
 
 

@@ -65,3 +65,91 @@ def reasons_table(result: dict, tablefmt: str = "simple", params: bool = True) -
         return "(every peer agrees with our count in its convention)"
     return tabulate(rows, headers=["tool", "reason (their count minus ours)", "layers", "e.g. layer", "amount"],
                     tablefmt=tablefmt, disable_numparse=True)
+
+
+# -- the zoo-scale cross-check (profiler.studies.zoo_crosscheck.summarise) ----------------------------------
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _pct(p: float) -> str:
+    """A share in percent, small ones in scientific notation rather than as 0.0000%."""
+    return f"{p:.4f}%" if abs(p) >= 1e-4 else f"{p:.1e}%"
+
+
+def zoo_summary_rows(summary: dict) -> list[list]:
+    rows = []
+    for tool, s in summary.items():
+        b = s["by_status"]
+        worst = "-" if not s["worst"] else "0 (every model)" if not s["worst"][1] else \
+            f"{_pct(s['worst'][1])} ({s['worst'][0]})"
+        rows.append([tool, s["unit"] or "-", s["tried"], s["reconciled"], b["close"], b["unexplained"],
+                     b["peer failed"], sum(b[k] for k in ("model failed", "timeout", "memory", "crashed")), worst])
+    return rows
+
+
+ZOO_HEADERS = ["peer", "unit", "models tried", "reconciled (nothing unexplained)", "within 0.1 %",
+               "unexplained > 0.1 %", "peer failed", "model failed", "largest |unexplained| / theirs"]
+
+
+def zoo_text(summary: dict, scope: str, out: str) -> str:
+    """What ``profile-model sweep --crosscheck`` prints: one line per peer, then what is left to look at."""
+    lines = [f"cross-check of {scope}; rows: {out}",
+             tabulate(zoo_summary_rows(summary), headers=ZOO_HEADERS, tablefmt="simple", disable_numparse=True)]
+    for tool, s in summary.items():
+        for u in s["unexplained"]:
+            lines.append(f"  {tool}: {u['name']}: {u['unexplained']:+,} {s['unit']} unexplained "
+                         f"({'+' if u['pct'] >= 0 else ''}{_pct(u['pct'])} of {u['theirs']:,}) {u['detail']}")
+        for f in s["peer_failures"]:
+            lines.append(f"  {tool} failed on {f['name']}: {f['error'][:160]}")
+    failed = {(m["name"], m["status"], m["error"]) for s in summary.values() for m in s["model_failures"]}
+    for name, status, error in sorted(failed):
+        lines.append(f"  {name}: {status}: {error[:160]}")
+    return "\n".join(lines)
+
+
+def zoo_markdown(summary: dict, scope: str, out: str, command: str = "", title: str | None = None,
+                 level: int = 1) -> str:
+    """The zoo cross-check as Markdown: per peer, models tried and reconciled, peer failures, and the classes
+    of named differences with how many models each touches (amounts in the peer's unit). ``level``: the
+    title's heading level (the peers' sections are one below)."""
+    h, h2 = "#" * level, "#" * (level + 1)
+    parts = [f"{h} {title or 'Cross-check at zoo scale'}\n"]
+    if command:
+        parts.append(f"Regenerate: `{command}`. ")
+    parts.append(f"Scope: {scope}; each model built on the CPU with random weights (nothing downloaded), eval "
+                 "mode, its zoo's default input size, batch 1; every peer run for real on its own copy beside our "
+                 "count, and its total reconciled with ours in its convention: `theirs - ours - named "
+                 f"differences = unexplained`, in the peer's unit. Rows: `{out}`.\n")
+    parts.append(tabulate(zoo_summary_rows(summary), headers=ZOO_HEADERS, tablefmt="github", disable_numparse=True))
+    parts.append("")
+    for tool, s in summary.items():
+        parts.append(f"{h2} {tool} ({s['unit'] or 'no result'})\n")
+        if s["classes"]:
+            rows = sorted(s["classes"].items(), key=lambda kv: (-kv[1]["models"], -abs(kv[1]["amount"])))
+            parts.append(tabulate(
+                [[_cell(cls), c["models"], c["layers"], f"{c['amount']:+,}", c["model"]] for cls, c in rows],
+                headers=["class of named difference (their count minus ours)", "models", "layers",
+                         f"total amount ({s['unit']})", "e.g. model"], tablefmt="github", disable_numparse=True))
+            parts.append("")
+        else:
+            parts.append("No named difference: every model agrees with our count in this peer's convention.\n")
+        if s["unexplained"]:
+            parts.append("Left unexplained:\n")
+            parts.append(tabulate([[u["name"], f"{u['unexplained']:+,}", f"{u['theirs']:,}", _pct(u["pct"]),
+                                    _cell(u["detail"])] for u in s["unexplained"]],
+                                  headers=["model", f"unexplained ({s['unit']})", "theirs", "share", "where"],
+                                  tablefmt="github", disable_numparse=True))
+            parts.append("")
+        if s["peer_failures"]:
+            parts.append(f"{tool} itself failed on:\n")
+            parts.append(tabulate([[f["name"], _cell(f["error"][:300])] for f in s["peer_failures"]],
+                                  headers=["model", "error"], tablefmt="github", disable_numparse=True))
+            parts.append("")
+    failed = sorted({(m["name"], m["status"], m["error"]) for s in summary.values() for m in s["model_failures"]})
+    if failed:
+        parts.append(f"{h2} Models that could not be cross-checked\n")
+        parts.append(tabulate([[n, st, _cell(e[:300])] for n, st, e in failed], headers=["model", "status", "reason"],
+                              tablefmt="github", disable_numparse=True))
+        parts.append("")
+    return "\n".join(parts) + "\n"

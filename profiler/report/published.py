@@ -97,6 +97,12 @@ def render_markdown(results: list[EntryResult], *, title: str = "Published figur
     if notes:
         out += ["", "## Differences", "", *notes]
     out += ["", "## Sources and notes", ""]
+    sources = {r.entry.source for r in results}
+    if len(results) > 1 and len(sources) == 1 and not any(
+            r.entry.accuracy or r.entry.reported or r.entry.note for r in results):
+        # One source for every entry (a zoo's results file): said once.
+        out.append(f"- all {len(results)} entries: {sources.pop()}")
+        return "\n".join(out) + "\n"
     for r in results:
         e = r.entry
         acc = ", ".join(f"{k} {v}" for k, v in e.accuracy.items())

@@ -44,10 +44,31 @@ def profile_row(zoo: str, name: str) -> dict:
     return row
 
 
-def _worker(conn) -> None:
+def _run_job(job):
+    """A job is ``(zoo, name)`` (one profile row) or ``("crosscheck", zoo, name, tools)`` (one row per peer,
+    :func:`profiler.studies.zoo_crosscheck.crosscheck_rows`)."""
+    if job[0] == "crosscheck":
+        from profiler.studies.zoo_crosscheck import crosscheck_rows
+        return crosscheck_rows(*job[1:])
+    return profile_row(*job)
+
+
+def _failure(job, status: str, error: str, seconds: float):
+    """What a job that timed out, outgrew the memory cap or crashed its worker gives instead of its result."""
+    if job[0] == "crosscheck":
+        from profiler.studies.zoo_crosscheck import failure_rows
+        return failure_rows(job[1], job[2], job[3], status, error, seconds)
+    zoo, name = job
+    return {"zoo": zoo, "name": name, "input": "", "macs": "", "params": "", "seconds": round(seconds, 3),
+            "status": status, "error": error, "build": "", "uncovered": "", "notes": ""}
+
+
+def _worker(conn, threads: int = 1) -> None:
     import torch
 
-    torch.set_num_threads(1)  # shapes only: threads buy nothing and the machine is shared
+    # Shape-only passes: threads buy nothing and the machine is shared. Real passes (a cross-check) get
+    # their share of the cores.
+    torch.set_num_threads(threads)
     while True:
         try:
             job = conn.recv()
@@ -55,7 +76,7 @@ def _worker(conn) -> None:
             return
         if job is None:
             return
-        conn.send(profile_row(*job))
+        conn.send(_run_job(job))
 
 
 def _rss_bytes(pid: int) -> int:
@@ -70,13 +91,14 @@ def _rss_bytes(pid: int) -> int:
 
 
 class _Slot:
-    def __init__(self, ctx):
+    def __init__(self, ctx, threads: int = 1):
         self.ctx = ctx
+        self.threads = threads
         self.start()
 
     def start(self):
         self.conn, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_worker, args=(child,), daemon=True)
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.threads), daemon=True)
         self.proc.start()
         child.close()
         self.job = None
@@ -101,15 +123,16 @@ class _Slot:
             self.kill()
 
 
-def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gib: float = 8.0, on_row=None):
-    """Profile every ``(zoo, name)`` in ``jobs_list`` in ``jobs`` worker processes; yields rows as they finish.
+def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gib: float = 8.0, threads: int = 1):
+    """Run every job of ``jobs_list`` in ``jobs`` worker processes; yields results as they finish.
 
-    timeout: seconds per model (construction + pass). max_memory_gib: resident memory per worker (GiB)
-    beyond which its model is abandoned.
+    A job ``(zoo, name)`` gives one profile row; ``("crosscheck", zoo, name, tools)`` a list of rows, one per
+    peer (see :func:`_run_job`). timeout: seconds per model (construction + pass). max_memory_gib: resident
+    memory per worker (GiB) beyond which its model is abandoned. threads: torch threads per worker.
     """
     ctx = mp.get_context("spawn")
     pending = list(jobs_list)
-    slots = [_Slot(ctx) for _ in range(max(1, min(jobs, len(pending) or 1)))]
+    slots = [_Slot(ctx, threads) for _ in range(max(1, min(jobs, len(pending) or 1)))]
     cap = int(max_memory_gib * 2**30)
     try:
         while pending or any(s.job for s in slots):
@@ -137,12 +160,10 @@ def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gi
                     status, err = "memory", f"worker passed {max_memory_gib:g} GiB resident"
                 else:
                     continue
-                zoo, name = s.job
-                elapsed = round(time.perf_counter() - s.t0, 3)
+                job, elapsed = s.job, time.perf_counter() - s.t0
                 s.kill()
                 s.start()
-                yield {"zoo": zoo, "name": name, "input": "", "macs": "", "params": "", "seconds": elapsed,
-                       "status": status, "error": err, "build": "", "uncovered": "", "notes": ""}
+                yield _failure(job, status, err, elapsed)
     finally:
         for s in slots:
             s.stop()

@@ -1,5 +1,6 @@
 """`profile-model sweep`: rows per model, resume, failures with reasons, usage errors."""
 import csv
+import re
 
 import pytest
 
@@ -65,3 +66,36 @@ def test_resume_from_a_foreign_csv_is_a_usage_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a sweep CSV" in err
     assert other.read_text() == "a,b\n1,2\n"  # untouched
+
+
+def test_crosscheck_sweep_rows_report_and_resume(tmp_path, capsys):
+    pytest.importorskip("fvcore")
+    out, md = tmp_path / "cc.csv", tmp_path / "cc.md"
+    argv = ["sweep", "--zoo", "torchvision", "--crosscheck", "fvcore", "torch", "--only", "squeezenet1_1",
+            "--output", str(out), "--markdown", str(md), "--no-progress"]
+    assert main(argv) == 0
+    rows = _rows(out)
+    assert [(r["name"], r["tool"], r["status"]) for r in rows] == [("squeezenet1_1", "fvcore", "reconciled"),
+                                                                  ("squeezenet1_1", "torch", "reconciled")]
+    fv, tr = rows
+    assert fv["family"] == "squeezenet" and fv["input"] == "3x224x224" and fv["unit"] == "fvcore flops (= MACs)"
+    assert tr["unit"] == "FLOPs" and int(tr["theirs"]) == int(tr["ours"]) and tr["classes"] == "{}"
+    assert int(fv["theirs"]) == int(fv["ours"]) and fv["unexplained"] == "0"
+    text = capsys.readouterr().out
+    assert "cross-check of 1 torchvision models" in text
+    report = md.read_text()
+    assert re.search(r"\| fvcore +\| fvcore flops \(= MACs\) +\| 1 ", report) and "## torch (FLOPs)" in report
+    # --resume: nothing left to do, the rows stay and the report is written again
+    md.unlink()
+    assert main(argv + ["--resume"]) == 0
+    assert len(_rows(out)) == 2 and md.exists()
+    # a tool asked for later is run for the model already there, the others are not run again
+    assert main(argv[:6] + ["ptflops"] + argv[6:] + ["--resume"]) == 0
+    assert [r["tool"] for r in _rows(out)] == ["fvcore", "torch", "ptflops"]
+    assert "## ptflops (MACs)" in md.read_text()
+
+
+def test_crosscheck_sweep_unknown_tool_is_a_usage_error(tmp_path, capsys):
+    assert main(["sweep", "--zoo", "torchvision", "--crosscheck", "nope", "--output", str(tmp_path / "x.csv"),
+                 "--no-progress"]) == 2
+    assert "unknown tool" in capsys.readouterr().err

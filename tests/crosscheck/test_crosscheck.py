@@ -1,9 +1,5 @@
 """profiler.crosscheck: the peers' totals are what the peers return when run directly here, every
 difference is named with its layer, and nothing is left unexplained on small models with known quirks."""
-import contextlib
-import copy
-import io
-import re
 import warnings
 
 import pytest
@@ -13,7 +9,8 @@ import torch.nn as nn
 import profiler
 from profiler.crosscheck.core import available_tools
 
-from test_peer_conventions import EXPECTED, small_cnn
+from _peers import EXPECTED, check_contract, fvcore_total, independent, ptflops_total, small_cnn, thop_total, \
+    torch_total, torchsummary_total
 
 warnings.simplefilter("ignore")
 X = torch.randn(1, 3, 16, 16)
@@ -22,84 +19,6 @@ INSTALLED = set(available_tools())
 
 def need(*tools):
     return pytest.mark.skipif(not set(tools) <= INSTALLED, reason=f"needs {', '.join(tools)}")
-
-
-# -- peers run independently, in their documented way ------------------------------------------------------
-def ptflops_total(model, x, backend):
-    from ptflops import get_model_complexity_info
-    with contextlib.redirect_stdout(io.StringIO()):
-        macs, _ = get_model_complexity_info(copy.deepcopy(model), tuple(x.shape[1:]), as_strings=False,
-                                            input_constructor=lambda res: x, print_per_layer_stat=False,
-                                            backend=backend)
-    return macs
-
-
-def fvcore_total(model, x):
-    from fvcore.nn import FlopCountAnalysis
-    fa = FlopCountAnalysis(copy.deepcopy(model), x)
-    fa.unsupported_ops_warnings(False)
-    fa.uncalled_modules_warnings(False)
-    return fa.total()
-
-
-def torch_total(model, x):
-    from torch.utils.flop_counter import FlopCounterMode
-    fc = FlopCounterMode(display=False)
-    with fc, torch.no_grad():
-        copy.deepcopy(model)(x)
-    return fc.get_total_flops()
-
-
-def thop_total(model, x):
-    import thop
-    with contextlib.redirect_stdout(io.StringIO()):
-        ops, params = thop.profile(copy.deepcopy(model), inputs=(x,), verbose=False)
-    return int(ops), int(params)
-
-
-def torchinfo_stats(model, x):
-    import torchinfo
-    s = torchinfo.summary(copy.deepcopy(model), input_data=[x], verbose=0)
-    return s.total_mult_adds, s.total_params
-
-
-def torchsummary_total(model, x):
-    from torchsummary import summary
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        summary(copy.deepcopy(model), tuple(x.shape[1:]), device="cpu")
-    return int(re.search(r"Total params:\s*([\d,]+)", buf.getvalue()).group(1).replace(",", ""))
-
-
-def independent(tool, model, x):
-    if tool == "ptflops":
-        return ptflops_total(model, x, "pytorch")
-    if tool == "ptflops_aten":
-        return ptflops_total(model, x, "aten")
-    if tool == "fvcore":
-        return fvcore_total(model, x)
-    if tool == "torch":
-        return torch_total(model, x)
-    if tool == "thop":
-        return thop_total(model, x)[0]
-    if tool == "torchinfo":
-        return torchinfo_stats(model, x)[0]
-    if tool == "torchsummary":
-        return torchsummary_total(model, x)
-    raise AssertionError(tool)
-
-
-def check_contract(result):
-    for tool, e in result.items():
-        assert {"theirs", "ours", "explained", "unexplained"} <= set(e), tool
-        for k in ("theirs", "ours", "unexplained"):
-            assert type(e[k]) is int, (tool, k)
-        for item in e["explained"]:
-            assert set(item) == {"what", "layer", "macs"} and type(item["macs"]) is int and item["what"]
-        assert e["theirs"] - e["ours"] - sum(i["macs"] for i in e["explained"]) == e["unexplained"]
-        if "params" in e:
-            p = e["params"]
-            assert p["theirs"] - p["ours"] - sum(i["macs"] for i in p["explained"]) == p["unexplained"]
 
 
 @pytest.fixture(scope="module")

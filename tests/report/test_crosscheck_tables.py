@@ -64,3 +64,28 @@ def test_reasons_table():
 def test_reasons_when_everyone_agrees():
     r = {"torch": {"unit": "FLOPs", "theirs": 10, "ours": 10, "explained": [], "unexplained": 0}}
     assert reasons_table(r) == "(every peer agrees with our count in its convention)"
+
+
+# -- the zoo-scale summary (profiler.studies.zoo_crosscheck.summarise) -----------------------------------------
+ZOO = {"fvcore": {"tried": 3, "unit": "fvcore flops (= MACs)", "reconciled": 1, "within_tolerance": 2,
+                  "by_status": {"reconciled": 1, "close": 1, "unexplained": 0, "peer failed": 1, "model failed": 0,
+                                "timeout": 0, "memory": 0, "crashed": 0},
+                  "unexplained": [{"name": "b", "pct": 0.05, "unexplained": 5, "theirs": 10_000, "detail": "l +5"}],
+                  "peer_failures": [{"name": "c", "error": "RuntimeError: x | y"}], "model_failures": [],
+                  "classes": {"skipped: {module} | op": {"models": 2, "layers": 7, "amount": -1_234, "example": "e",
+                                                         "model": "a"}},
+                  "worst": ("b", 0.05)}}
+
+
+def test_zoo_markdown_per_peer():
+    from profiler.report.crosscheck import zoo_markdown, zoo_text
+
+    md = zoo_markdown(ZOO, "3 timm models", "rows.csv", command="profile-model sweep ...", title="timm", level=2)
+    assert md.startswith("## timm\n") and "### fvcore (fvcore flops (= MACs))" in md
+    assert re.search(r"\| fvcore +\| fvcore flops \(= MACs\) +\| 3 +\| 1 +\| 1 +\| 0 +\| 1 +\| 0 +\| 0.0500% \(b\)", md)
+    # the class, its model count, layers and amount in the peer's unit; a '|' in text is escaped
+    assert re.search(r"\| skipped: \{module\} \\\| op +\| 2 +\| 7 +\| -1,234 +\| a", md)
+    assert "RuntimeError: x \\| y" in md and "| b " in md
+    text = zoo_text(ZOO, "3 timm models", "rows.csv")
+    assert "fvcore: b: +5 fvcore flops (= MACs) unexplained (+0.0500% of 10,000)" in text
+    assert "fvcore failed on c: RuntimeError: x | y" in text
