@@ -75,9 +75,13 @@ def fmt(n: int) -> str:
     return f"{n:,}"
 
 
-def versions() -> str:
+PACKAGES = ("torch", "ptflops", "fvcore", "thop", "torchinfo", "torchsummary", "timm", "torchvision")
+
+
+def versions(packages=PACKAGES) -> str:
+    """The installed versions of ``packages``, for a report's provenance line."""
     out = []
-    for pkg in ("torch", "ptflops", "fvcore", "thop", "torchinfo", "torchsummary", "timm", "torchvision"):
+    for pkg in packages:
         try:
             out.append(f"{pkg} {md.version(pkg)}")
         except md.PackageNotFoundError:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata as md
 import os
 import sys
 
@@ -24,17 +23,12 @@ from profiler.cli import main as cli  # noqa: E402
 from profiler.report.crosscheck import zoo_markdown  # noqa: E402
 from profiler.studies import zoo_crosscheck as zc  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from crosscheck_report import versions  # noqa: E402  - one provenance line for both cross-check reports
+
+PACKAGES = ("torch", "fvcore", "ptflops", "timm", "torchvision")
+
 TOOLS = ["fvcore", "ptflops", "torch"]
-
-
-def versions() -> str:
-    out = []
-    for pkg in ("torch", "fvcore", "ptflops", "timm", "torchvision"):
-        try:
-            out.append(f"{pkg} {md.version(pkg)}")
-        except md.PackageNotFoundError:
-            out.append(f"{pkg} (not installed)")
-    return ", ".join(out)
 
 
 def main(argv=None) -> int:
@@ -70,7 +64,7 @@ def main(argv=None) -> int:
 
     head = ["# Cross-check at zoo scale", "",
             "Regenerate: `python benchmarks/crosscheck_zoo.py` (a stratified sample: every family of each zoo once; "
-            f"timm's families are its model modules, torchvision's its builder modules). Versions: {versions()}.",
+            f"timm's families are its model modules, torchvision's its builder modules). Versions: {versions(PACKAGES)}.",
             "",
             "Every sampled model is built on the CPU with random weights (nothing downloaded), in eval mode, at its "
             "zoo's default input size, batch 1; each peer runs on its own copy and its total is reconciled with ours "
