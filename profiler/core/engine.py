@@ -16,6 +16,7 @@ buffers into the modules for the call only, so the model itself never moves.
 """
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -25,7 +26,7 @@ from torch.nn.modules import module as _module_mod
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from profiler import counters
-from profiler.core import meta_kernels as _meta_kernels
+from profiler.core import leaf_paths, meta_kernels as _meta_kernels
 from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.core.kinds import is_attention_module, layer_config, layer_kind
@@ -45,6 +46,10 @@ class UncoveredOpsError(RuntimeError):
 # -- helpers ------------------------------------------------------------------------------------------
 def shapes_of(obj) -> list[list[int]]:
     """Shapes of every tensor in a nested structure, in traversal order."""
+    if type(obj) is tuple and len(obj) == 1:  # a module's one positional argument: most calls
+        obj = obj[0]
+    if type(obj) is _Tensor and not obj.is_nested:
+        return [list(obj.shape)]
     out: list[list[int]] = []
     _collect_shapes(obj, out)
     return out
@@ -129,6 +134,19 @@ _BIAS_ADDS = {"aten.add", "aten.add_"}
 _SOFTMAX_OF_ATTENTION = "aten._safe_softmax"
 _MAC_SET = frozenset(counters.MAC_CATEGORIES)
 _NODE_TAG = "profiler.module"  # key of an autograd node's metadata naming the module that made it
+# A leaf call's flag on the module stack: its fast path runs (the observer is off), or its records are checked.
+_RUN, _CHECK = "run", "check"
+# leaf_paths.key(...) -> whether the fast path gave the very records the observer saw for that signature.
+# Knowledge of how this torch dispatches stock modules, not of any model: it is kept for the process.
+_LEAF_TRUST: dict[tuple, bool] = {}
+
+
+def clear_caches() -> None:
+    """Forget what the process learned (fast paths checked, module types classified): the next pass costs
+    what the first pass of a fresh process does. For benchmarks; counts never depend on it."""
+    _LEAF_TRUST.clear()
+    _TYPE_INFO.clear()
+    leaf_paths._BY_CLASS.clear()
 
 
 def _as_optimizer(counts: dict) -> dict:
@@ -161,6 +179,10 @@ class _State:
         self.param_owner: dict[int, tuple[str, Layer, str]] = {}  # id(parameter copy) -> module entry
         self.recomputing = False  # a checkpointed forward re-run during the backward was met
         self.optimizer_owner: tuple[str, Layer, str] | None = None
+        # Leaf fast paths: on when a forward-only pass runs real kernels (see profiler.core.leaf_paths).
+        self.fast = False
+        self.mode: TorchDispatchMode | None = None  # the observer, stepped aside while a fast leaf runs
+        self.capture: list | None = None  # the records of a leaf call being checked against its fast path
 
     def running(self) -> tuple[str, Any] | None:
         """(path, args) of the innermost running module, if any."""
@@ -177,7 +199,8 @@ class _State:
             layer.input_shapes = shapes_of(args)
             layer.first_call = self.order
             self.order += 1
-        self.stack.append((entry, args))
+        flag = self._leaf_pre(module, args) if self.fast and not module._modules else None
+        self.stack.append((entry, args, flag))
 
     def post(self, module, args, *rest):
         """Forward hook, called with (kwargs, output) on return and, registered ``always_call``, with
@@ -187,36 +210,51 @@ class _State:
             return
         # Pop down to this module (and past entries an exception left behind).
         stack = self.stack
+        flag = None
         while stack:
-            if stack.pop()[0] is entry:
+            top, _, flag = stack.pop()
+            if flag is not None and flag[0] == _RUN:
+                torch._C._push_on_torch_dispatch_stack(self.mode)  # the observer back on
+            if top is entry:
                 break
+            flag = None
         if len(rest) == 1:  # the forward raised: the innermost module to unwind is the one that failed
+            if flag is not None and flag[0] == _CHECK:
+                self.capture = None
             if self.failure is None:
                 self.failure = (entry[0], args)
             return
         self.failure = None  # a normal return: any earlier exception was caught by the model itself
         kwargs, output = rest
         layer = entry[1]
+        if flag is not None:
+            self._leaf_post(flag, module, args, output if not kwargs else None, entry)
         if layer.calls == 1 and not layer.output_shapes:
             if kwargs:  # the pre-hook saw the positional arguments only
                 layer.input_shapes = shapes_of((args, kwargs))
             layer.output_shapes = shapes_of(output)
 
     # ops
-    def record(self, func, args, kwargs, out):
+    def _op(self, func) -> tuple:
+        """(name, rule or None, free) of an op overload."""
         entry = self.cache.get(id(func))  # by id: an OpOverload's __hash__ is Python code
         if entry is None:
             entry = self.cache[id(func)] = (_op_name(func), counters.lookup(func), counters.is_free(func))
-        name, rule, free = entry
+        return entry
+
+    def record(self, func, args, kwargs, out):
+        name, rule, free = self._op(func)
         if free:
             return
         phase = self.phase
         if phase == "forward":
-            path, layer, ctx = self.stack[-1][0] if self.stack else self.root
+            entry = self.stack[-1][0] if self.stack else self.root
         else:
-            (path, layer, ctx), phase = self._step_entry(phase, args)
+            entry, phase = self._step_entry(phase, args)
         if rule is None:
-            self._uncovered(name, path)
+            self._uncovered(name, entry[0])
+            if self.capture is not None:
+                self.capture.append((name, None, 0, 0))
             return
         acc = [0]
         sargs = _to_shapes(args, acc)
@@ -224,11 +262,20 @@ class _State:
         read = acc[0]
         acc[0] = 0
         sout = _to_shapes(out, acc)
+        self._charge(name, rule, sargs, skw, sout, read, acc[0], entry, phase, args)
+
+    def _charge(self, name, rule, sargs, skw, sout, read, written, entry, phase, args):
+        """Count one op (its arguments as shapes) and add it to the op stats of ``entry``'s layer."""
+        path, layer, ctx = entry
         try:
             counts = rule(*sargs, out=sout, **skw)
         except Exception as exc:  # a rule that cannot read these arguments: report, never guess
             self._uncovered(name, path, f"{type(exc).__name__}: {exc}")
+            if self.capture is not None:
+                self.capture.append((name, None, 0, 0))
             return
+        if self.capture is not None:
+            self.capture.append((name, counts, read, written))
         if self.pending_av and "linear" in counts:
             counts = dict(counts)
             counts["attention"] = counts.pop("linear")
@@ -243,7 +290,7 @@ class _State:
             st = ops[name] = OpStat()
         st.calls += 1
         st.bytes_read += read
-        st.bytes_written += acc[0]
+        st.bytes_written += written
         st_counts = st.counts
         for c, n in counts.items():
             st_counts[c] = st_counts.get(c, 0) + n
@@ -253,6 +300,64 @@ class _State:
             self.last_product = None
         elif name == _SOFTMAX_OF_ATTENTION:
             self._mark_attention()
+
+    # leaf fast paths (profiler.core.leaf_paths)
+    def _leaf_pre(self, module, args):
+        """Called for a leaf on a forward-only real pass: the flag its stack entry keeps (see ``post``)."""
+        k = leaf_paths.key(module, args)
+        if k is None:
+            return None
+        trusted = _LEAF_TRUST.get(k)
+        if trusted is None:  # first call of this signature in the process: observe it and compare
+            if self.capture is not None:
+                return None
+            self.capture = []
+            return (_CHECK, k)
+        if not trusted:
+            return None
+        mode = self.mode
+        n = torch._C._len_torch_dispatch_stack()
+        if n == 0 or torch._C._get_dispatch_stack_at(n - 1) is not mode:
+            return None  # another mode runs above ours (the model's own): leave the stack alone
+        torch._C._pop_torch_dispatch_stack(None)
+        return (_RUN, k)
+
+    def _leaf_post(self, flag, module, args, output, entry) -> None:
+        if flag[0] == _CHECK:
+            seen, self.capture = self.capture, None
+            if output is not None:
+                _LEAF_TRUST[flag[1]] = seen == self._expected(module, args, output)
+            return
+        made = leaf_paths.calls(module, args, output) if output is not None else None
+        if made is None:
+            if output is not None:
+                self._uncovered(f"{type(module).__name__}.forward (unobserved output)", entry[0])
+            return
+        for func, sargs, skw, sout, read, written in made:
+            name, rule, free = self._op(func)
+            if free:
+                continue
+            if rule is None:
+                self._uncovered(name, entry[0])
+                continue
+            self._charge(name, rule, sargs, skw, sout, read, written, entry, "forward", ())
+
+    def _expected(self, module, args, output) -> list | None:
+        """What the fast path says the call recorded, in the form ``capture`` keeps."""
+        made = leaf_paths.calls(module, args, output)
+        if made is None:
+            return None
+        out = []
+        for func, sargs, skw, sout, read, written in made:
+            name, rule, free = self._op(func)
+            if free:
+                continue
+            try:
+                counts = rule(*sargs, out=sout, **skw) if rule is not None else None
+            except Exception:  # noqa: BLE001 - the path is then not trusted
+                return None
+            out.append((name, counts, read if counts is not None else 0, written if counts is not None else 0))
+        return out
 
     def _step_entry(self, phase: str, args):
         """(module entry, phase) of an op of a training step's loss, backward or optimizer phase."""
@@ -481,7 +586,11 @@ def _is_bias_name(name: str) -> bool:
 
 
 def _snapshot_buffers(modules):
-    """Each module's buffer dict and a copy of its values, to undo what the pass does to them."""
+    """Each module's buffer dict and a copy of its values, to undo what the pass does to them.
+
+    Compared by value afterwards, not by version counter: kernels such as ``native_batch_norm`` write the
+    running statistics without declaring it, so their versions do not move.
+    """
     saved = []
     for mod in modules:
         if mod._buffers:
@@ -589,6 +698,19 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     trainable parameters. It all runs on copies of the parameters and buffers: the model's weights,
     ``.grad``, buffers and ``requires_grad`` come back as they were, and no optimizer state is left.
     """
+    # A pass makes thousands of small objects (layers, op stats, shape lists) and no cycles that need the
+    # collector: the collections they would trigger walk the whole heap, the model included, and cost more
+    # than the counting. Collection resumes as it was afterwards.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _profile(model, inputs, input_size, convention, device, strict, name, backward, loss, optimizer)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _profile(model, inputs, input_size, convention, device, strict, name, backward, loss, optimizer) -> Profile:
     if not isinstance(model, nn.Module):
         raise TypeError(f"profile() needs a torch.nn.Module, got {type(model).__name__}")
     get_convention(convention)  # fail early on a bad name
@@ -645,7 +767,9 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
             finally:
                 torch._C._autograd._pop_node_creation_hook()
         else:
-            with torch.no_grad(), _Observer(state, fast):
+            observer = _Observer(state, fast)
+            state.mode, state.fast = observer, fast is None
+            with torch.no_grad(), observer:
                 model(*args, **kwargs)
     except Exception as exc:
         if state.phase not in ("forward", "recompute") and not state.stack:
