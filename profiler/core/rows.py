@@ -98,6 +98,32 @@ def layer_rows(profile, depth: int | None = None, convention: Convention | str |
     return rows
 
 
+#: Rows of the terminal's per-layer table when no depth is asked for (fvcore and torchinfo fold to depth 3).
+AUTO_ROWS = 60
+
+
+def auto_depth(profile, max_rows: int = AUTO_ROWS) -> int | None:
+    """The deepest depth whose per-layer table (every module down to that depth, one row each) has at most
+    ``max_rows`` rows, never less than 1; None when every module fits (no folding). Reads module depths only."""
+    if len(profile.layers) <= max_rows:
+        return None
+    per_depth: dict[int, int] = {}
+    for layer in profile.layers:
+        per_depth[layer.depth] = per_depth.get(layer.depth, 0) + 1
+    best, shown = 1, 0
+    for d in range(max(per_depth) + 1):
+        shown += per_depth.get(d, 0)
+        if shown > max_rows:
+            break
+        best = max(best, d)
+    return best
+
+
+def folded_modules(rows: list[Row]) -> int:
+    """Modules not shown as rows of their own: folded into an ancestor (depth) or an "other modules" row."""
+    return sum(r.folded for r in rows)
+
+
 def rows_for(profile, depth: int | None = None, top: int | None = None) -> list[Row]:
     """The per-layer rows a view shows: tree order folded at ``depth``, or the ``top`` heaviest plus the rest."""
     rows = layer_rows(profile, depth=depth)

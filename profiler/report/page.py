@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 
 from profiler.conventions import get_convention
 from profiler.report import format as F
-from profiler.core.rows import rows_for
-from profiler.report.tables import render_table
+from profiler.core.rows import AUTO_ROWS, auto_depth, folded_modules, rows_for
+from profiler.report.tables import fit, render_table
 from profiler.report.tree import tree
 from profiler.report.views import group_table, layer_table, summary_footer, summary_table
 
 FORMATS = ("table", "markdown", "csv", "json", "html", "tree")
 GROUPINGS = ("layer", "kind", "type")
+#: Columns of the terminal the CLI's text view fits by default (``--wide``: no limit).
+TEXT_WIDTH = 120
 
 
 def describe_device(device: str) -> str:
@@ -100,61 +103,139 @@ GROUP_LEGEND = ("own params and {unit} of every module of that {by}, summed; sha
                 "(to the rounding of the printed digits).")
 
 
+FIT_LEGEND = ("each row holds the module's own params and {unit} (what it registers and computes itself); a blank "
+              "cell is a container whose children are listed below it; (+N) = N sub-modules folded into that row. "
+              "Shares add up to 100 (to the rounding of the printed digits).")
+
+
 def _main_table(profile, by, depth, top, summary):
-    """(table, legend, caption, footer_rows) for the chosen view."""
+    """(table, legend, caption, footer_rows, rows) for the chosen view; rows: the per-layer rows, or None."""
     unit = get_convention(profile.convention).unit
     if summary:
         legend = ("torchsummary-style: every executed module but the root and plain containers, each after its "
                   "children as torchsummary lists them; sizes as torchsummary estimates them (float32, "
                   "MB = 2^20 bytes)")
-        return summary_table(profile), legend, "summary", summary_footer(profile)
+        return summary_table(profile), legend, "summary", summary_footer(profile), None
     if by in ("kind", "type"):
-        return group_table(profile, by), GROUP_LEGEND.format(unit=unit, by=by), f"by {by}", []
+        return group_table(profile, by), GROUP_LEGEND.format(unit=unit, by=by), f"by {by}", [], None
     rows = rows_for(profile, depth, top)
-    return layer_table(profile, rows, indent=not top), LAYER_LEGEND.format(unit=unit), "per layer", []
+    return layer_table(profile, rows, indent=not top), LAYER_LEGEND.format(unit=unit), "per layer", [], rows
 
 
-def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | None = None,
-           top: int | None = None, summary: bool = False, sections=(), notes=()) -> str:
+def folded_item(profile, rows, depth, auto: bool, max_rows: int = AUTO_ROWS) -> tuple[str, str] | None:
+    """The footer line saying how many modules a depth cut-off folded, and how to see them all."""
+    n = folded_modules(rows)
+    if not n or depth is None:
+        return None
+    why = (f", marked (+N): depth {depth} is the deepest that keeps this table to {max_rows} rows" if auto
+           else f" (--depth {depth}), marked (+N)")
+    return ("folded", f"{n:,} of {len(profile.layers):,} modules are folded into their depth-{depth} ancestor{why}; "
+                      "--depth all shows every module")
+
+
+def _columns_item(profile, table, dropped, width) -> tuple[str, str]:
+    """The legend of a per-layer text table fitted to ``width`` columns: what each short header means, with
+    units and convention, and which columns were left out."""
+    conv = get_convention(profile.convention)
+    key = conv.unit.lower()
+    shown = {c.key: c for c in table.columns if c.visible}
+    parts = [f"{shown[key].header}: the row's own {conv.unit} under convention '{conv.name}' (defined above); "
+             "params: parameter count; %: the row's share of the total in the column to its left"]
+    phases = [c.header for c in table.columns if c.visible and c.key.startswith(f"{key}_")
+              and not c.key.endswith("_pct")]
+    if phases:
+        words = {"fwd": "fwd = forward", "bwd": "bwd = backward with any checkpointed re-runs",
+                 "opt": "opt = optimizer step"}
+        said = [w for k, w in words.items() if any(h.startswith(k + " ") for h in phases)]
+        parts.append(f"{', '.join(phases)}: the same per phase of the step" + (f" ({', '.join(said)})" if said else ""))
+    if "kernel_stride_groups" in shown:
+        parts.append("kernel: size, s = stride, g = groups, d = dilation")
+    shapes = [c.header for c in table.columns if c.visible and c.key in ("input_shape", "output_shape")]
+    if shapes:
+        parts.append(f"{'/'.join(shapes)}: tensor shape{'s' if len(shapes) > 1 else ''} (first call, batch first)")
+    if "activations" in shown:
+        parts.append(f"{shown['activations'].header}: elements of the output tensors (first call)")
+    zero = [c.header for c in dropped if c.drop_zero]
+    if zero:
+        parts.append(f"not shown, 0 in every row: {', '.join(zero)}")
+    other = [c.header for c in dropped if not c.drop_zero]
+    if other:
+        parts.append(f"not shown, to fit {width} columns (--wide shows them): {', '.join(other)}")
+    return ("columns", "; ".join(parts) + ".")
+
+
+def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | str | None = None,
+           top: int | None = None, summary: bool = False, sections=(), notes=(), width: int | None = None,
+           max_rows: int = AUTO_ROWS) -> str:
     """The report as a string.
 
     fmt: one of :data:`FORMATS`; ``csv`` is the table alone (raw numbers), ``json`` the document
     (``Profile.to_dict``; :func:`to_json` adds extension keys).
     by: ``layer`` (per module; ``depth`` folds deeper subtrees, ``top`` keeps the heaviest rows), ``kind`` or
     ``type``; summary: the torchsummary-style view. sections: ``(title, text)`` pairs appended (text formats).
+    depth: an int, None (every module) or ``"auto"``: the deepest depth whose per-layer table has at most
+    ``max_rows`` rows (:func:`profiler.core.rows.auto_depth`; the footer says what was folded).
+    width: the text format (``table``) fitted to that many columns: short headers explained in a
+    ``columns`` legend, columns left out while a line is wider (``views.FIT_ORDER``), the header and footer
+    lines wrapped; None (default) writes every column with its long header, lines unwrapped.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose one of: {', '.join(GROUPINGS)}")
+    auto = depth == "auto"
+    if auto:
+        depth = auto_depth(profile, max_rows) if by == "layer" and not summary and not top else None
+    elif isinstance(depth, str):
+        raise ValueError(f"depth is an int, None (every module) or 'auto', not {depth!r}")
     if fmt == "json":
         return to_json(profile.to_dict(depth=depth, top=top))
     head, foot = header_items(profile), footer_items(profile, notes)
     if fmt == "tree":
         body, legend, caption, extra = tree(profile, depth), "", "tree", []
     else:
-        table, legend, caption, extra = _main_table(profile, by, depth, top, summary)
+        table, legend, caption, extra, rows = _main_table(profile, by, depth, top, summary)
         if fmt == "csv":
             return render_table(table, "csv")
+        if rows is not None and not top:
+            item = folded_item(profile, rows, depth, auto, max_rows)
+            foot += [item] if item else []
+        if fmt == "table" and width and rows is not None:
+            table, dropped = fit(table, width)
+            foot.append(_columns_item(profile, table, dropped, width))
+            legend = FIT_LEGEND.format(unit=get_convention(profile.convention).unit)
         body = render_table(table, fmt, caption)
     if fmt == "html":
         return _html_page(head, body, legend, extra, foot, sections)
     if fmt == "markdown":
         return _markdown_page(head, body, legend, extra, foot, sections)
-    return _text_page(head, body, legend, extra, foot, sections)
+    return _text_page(head, body, legend, extra, foot, sections, width=width)
 
 
-def _kv_lines(items) -> list[str]:
-    width = max((len(k) for k, _ in items), default=0)
-    return [f"{k.ljust(width)}  {v}" for k, v in items]
+def _kv_lines(items, width: int | None = None) -> list[str]:
+    """``key  value`` lines, keys padded to one width; with ``width``, values wrapped under themselves."""
+    keys = max((len(k) for k, _ in items), default=0)
+    lines = []
+    for k, v in items:
+        first = f"{k.ljust(keys)}  "
+        if width is None or len(first) + len(v) <= width:
+            lines.append(first + v)
+        else:
+            lines += textwrap.wrap(v, width, initial_indent=first, subsequent_indent=" " * len(first),
+                                   break_long_words=False, break_on_hyphens=False)
+    return lines
 
 
-def _text_page(head, body, legend, extra, foot, sections) -> str:
-    parts = ["\n".join(_kv_lines(head)), body]
+def _text_page(head, body, legend, extra, foot, sections, width: int | None = None) -> str:
+    """Header lines, the body, the extra and footer lines, sections; ``width`` wraps the prose lines (the
+    header, footer and section titles) to that many columns (tables and sections' text are left as given)."""
+    parts = ["\n".join(_kv_lines(head, width)), body]
     if extra:
-        parts.append("\n".join(_kv_lines(extra)))
-    parts.append("\n".join(_kv_lines(foot + ([("rows", legend)] if legend else []))))
+        parts.append("\n".join(_kv_lines(extra, width)))
+    parts.append("\n".join(_kv_lines(foot + ([("rows", legend)] if legend else []), width)))
     for title, text in sections:
+        if width and len(title) > width:
+            title = textwrap.fill(title, width, break_long_words=False, break_on_hyphens=False)
         parts.append(f"{title}\n{text}")
     return "\n\n".join(parts)
 

@@ -19,6 +19,11 @@ class Column:
     header: str  # what people read, unit included
     align: str = "left"  # left | right
     visible: bool = True  # False: machine formats only (CSV, records), e.g. the depth beside an indented path
+    short: str | None = None  # the header of a text table fitted to a width (:func:`fit`); None = ``header``
+    drop: int = 0  # the order in which :func:`fit` leaves the column out of a too wide text table (1 first; 0 never)
+    tiny: str | None = None  # an even shorter header :func:`fit` falls back to at step ``tiny_at``
+    tiny_at: int = 0
+    drop_zero: bool = False  # :func:`fit` leaves it out first when every cell shown is 0 (or blank)
 
 
 @dataclass
@@ -111,6 +116,61 @@ def to_html(table: Table, caption: str = "") -> str:
     body = body.replace("<th>", '<th style="text-align: left;">').replace("<td>", '<td style="text-align: left;">')
     head = '<table class="profiler-table">' + (f"\n<caption>{e(caption)}</caption>" if caption else "")
     return head + body.removeprefix("<table>")
+
+
+MIN_PADDING = 2  # tabulate pads every header by 2 (its MIN_PADDING), so a column is at least its header + 2
+
+
+def text_width(table: Table) -> int:
+    """Columns of the widest line :func:`to_text` writes (tabulate's "simple": 2 spaces between columns)."""
+    cols, rows, totals = _visible(table)
+    if totals is not None:
+        rows = rows + [totals]
+    widths = [max([len(str(r[i])) for r in rows] + [len(c.header) + MIN_PADDING]) for i, c in enumerate(cols)]
+    return sum(widths) + 2 * max(len(widths) - 1, 0)
+
+
+def fit(table: Table, width: int) -> tuple[Table, list[Column]]:
+    """The table for a ``width``-column terminal: short headers (``Column.short``), then, while a line is still
+    wider, the next step: leaving out ``drop_zero`` columns that show only zeros, then a column's ``tiny``
+    header or leaving columns out by ``Column.drop``.
+
+    Returns the fitted table (the same rows; the left-out columns invisible) and the visible columns it
+    left out, in order. A table that cannot fit (a module path longer than the width) keeps what is never
+    dropped. Raw values and records are untouched: only what the text view shows changes.
+    """
+    from dataclasses import replace
+
+    start = [replace(c, header=c.short or c.header) for c in table.columns]
+    out = Table(list(start), table.raw, table.shown, table.totals_raw, table.totals_shown)
+    changed: list[int] = []  # columns given a tiny header or left out, in order
+    rows = table.shown + ([table.totals_shown] if table.totals_shown is not None else [])
+    zero = {i for i, c in enumerate(start) if c.drop_zero and all(r[i] in ("", "0") for r in rows)}
+    steps = sorted({c.drop for c in start if c.visible and c.drop}
+                   | {c.tiny_at for c in start if c.visible and c.tiny} | ({0} if zero else set()))
+    for step in steps:
+        if text_width(out) <= width:
+            break
+        for i, c in enumerate(out.columns):
+            if step == 0 and i in zero and c.visible:
+                out.columns[i] = replace(c, visible=False)
+                changed.append(i)
+            elif step == 0:
+                continue
+            elif c.visible and c.tiny and c.tiny_at == step:
+                out.columns[i] = replace(c, header=c.tiny)
+                changed.append(i)
+            elif c.visible and c.drop == step:
+                out.columns[i] = replace(c, visible=False)
+                changed.append(i)
+    # A later step can make room for an earlier one: undo what still fits, the most needed first.
+    for i in reversed(changed):
+        now = out.columns[i]
+        out.columns[i] = start[i]
+        if text_width(out) > width:
+            out.columns[i] = now
+    dropped = [table.columns[i] for i in changed if not out.columns[i].visible]
+    return out, dropped
 
 
 def render_table(table: Table, fmt: str, caption: str = "") -> str:

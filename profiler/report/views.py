@@ -33,17 +33,24 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
     """
     unit = get_convention(profile.convention).unit
     key = _cost_key(profile)
+    # short: the headers of the text view fitted to a terminal (``tables.fit``; the page's legend explains
+    # them); drop/tiny_at: the order in which a too wide one leaves columns out (see FIT_ORDER).
     cols = [
         Column("path", "module"), Column("depth", "depth", "right", visible=False),
-        Column("type", "type"), Column("kind", "kind"), Column("kernel_stride_groups", "kernel/stride/groups"),
-        Column("input_shape", "input shape"), Column("output_shape", "output shape"),
-        Column("params", "params", "right"), Column("params_pct", "% params", "right"),
-        Column(key, cost_header(profile), "right"), Column(f"{key}_pct", f"% {unit}", "right"),
+        Column("type", "type", drop=FIT_ORDER["type"]), Column("kind", "kind", drop=FIT_ORDER["kind"]),
+        Column("kernel_stride_groups", "kernel/stride/groups", short="kernel", drop=FIT_ORDER["kernel"]),
+        Column("input_shape", "input shape", short="input", drop=FIT_ORDER["input"]),
+        Column("output_shape", "output shape", short="output"),
+        Column("params", "params", "right"), Column("params_pct", "% params", "right", short="%"),
+        Column(key, cost_header(profile), "right", tiny=unit, tiny_at=FIT_ORDER["cost header"]),
+        Column(f"{key}_pct", f"% {unit}", "right", short="%"),
     ]
     phases = [p for p in STEP_COLUMNS if p in profile.phases] if profile.is_step else []
-    cols += [Column(f"{key}_{p}", f"{p} {unit}", "right") for p in phases]
+    cols += [Column(f"{key}_{p}", f"{p} {unit}", "right", short=f"{STEP_SHORT[p]} {unit}", drop_zero=True)
+             for p in phases]
     cols += [
-        Column("activations", "output activations (elements)", "right"),
+        Column("activations", "output activations (elements)", "right", short="out elems",
+               drop=FIT_ORDER["out elems"]),
         Column("folded", "folded modules", "right", visible=False),
         Column("convention", "convention", visible=False),
     ]
@@ -82,6 +89,13 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
 
 #: Per-phase columns of a training step's per-layer table (the backward includes its checkpointed re-runs).
 STEP_COLUMNS = ("forward", "loss", "backward", "optimizer")
+STEP_SHORT = {"forward": "fwd", "loss": "loss", "backward": "bwd", "optimizer": "opt"}
+
+#: The order in which the per-layer text table, fitted to a terminal, gives up columns (1 first): the input
+#: shape (mostly the row above's output), the kind (type and kernel say most of it), the convention in the
+#: cost header (the legend still names it), the output elements (the output shape's product), the kernel,
+#: the type. The module, output shape, params, cost and shares always stay; ``--wide`` shows everything.
+FIT_ORDER = {"input": 1, "kind": 2, "cost header": 3, "out elems": 4, "kernel": 5, "type": 6}
 
 
 def _phase_cost(r: Row, phase: str) -> float:
