@@ -1,6 +1,18 @@
 """Element-op rules shared by several families: one operation per output element (pointwise ops) or
 per input element (reductions). Families register their op names with :func:`per_output` /
 :func:`per_input`.
+
+Sorting and selection (category ``elementwise``, counted as comparisons), per row of ``n`` elements along
+the op's dim:
+
+- sort, argsort, msort: :func:`sort_ops` = ``n * ceil(log2 n)``, the usual ``n log2 n`` rounded up to whole
+  comparison rounds (it bounds merge sort's worst case ``n ceil(log2 n) - 2**ceil(log2 n) + 1``);
+- topk: ``n`` (a linear selection pass) plus ``sort_ops(k)`` when ``sorted=True``;
+- kthvalue, median, nanmedian: ``n`` (quickselect, linear in expectation);
+- mode: ``sort_ops(n) + n`` (sort, then one scan for the longest run);
+- _unique2, _unique (whole tensor, n = numel): ``sort_ops(n) + n`` (sort, then compare neighbours);
+  unique_dim over m slices of L elements: ``(sort_ops(m) + m) * L`` (a slice comparison reads L elements);
+  unique_consecutive: ``n`` neighbour comparisons.
 """
 from __future__ import annotations
 
@@ -35,8 +47,7 @@ def per_input(category: str, *names: str):
 
 
 # Binary/unary pointwise arithmetic: residual adds, SE scaling, masks, clamps ...
-per_output(
-    "elementwise",
+POINTWISE = (
     "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "addcmul", "addcmul_", "addcdiv",
     "addcdiv_", "pow", "pow_", "sqrt", "sqrt_", "rsqrt", "rsqrt_", "exp", "exp_", "exp2", "expm1", "log",
     "log_", "log2", "log10", "log1p", "neg", "neg_", "abs", "abs_", "clamp", "clamp_", "clamp_min",
@@ -52,12 +63,15 @@ per_output(
     "grid_sampler_2d", "grid_sampler_3d", "affine_grid_generator", "native_dropout", "index_add",
     "index_add_", "scatter_add", "scatter_add_", "scatter_reduce", "index_put", "index_put_",
 )
+per_output("elementwise", *POINTWISE)
+# Their in-place variants (ceil_, eq_, cumsum_ ...: torch.quantile runs ceil_); names torch lacks are skipped.
+per_output("elementwise", *(n + "_" for n in POINTWISE if not n.endswith("_")))
 
 # Reductions read every input element once.
 per_input(
     "elementwise",
     "sum", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "var_mean", "std_mean",
-    "norm", "linalg_vector_norm", "logsumexp", "all", "any", "topk", "sort", "aminmax", "nansum",
+    "norm", "linalg_vector_norm", "logsumexp", "all", "any", "aminmax", "nansum",
 )
 
 # Losses: one op per element of the prediction.
@@ -66,3 +80,65 @@ per_input(
     "nll_loss_forward", "nll_loss2d_forward", "nll_loss", "nll_loss_nd", "mse_loss", "l1_loss", "smooth_l1_loss",
     "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss", "kl_div",
 )
+
+
+# -- sorting and selection (conventions in the module docstring) -------------------------------------------
+def sort_ops(n: int) -> int:
+    """Comparisons to sort ``n`` elements: ``n * ceil(log2 n)`` (0 for n <= 1)."""
+    n = int(n)
+    return n * (n - 1).bit_length() if n > 1 else 0
+
+
+def _rows(x, dim) -> tuple[int, int]:
+    """(number of rows, row length) of a tensor of shape ``x`` sorted or selected along ``dim``."""
+    if len(x) == 0:  # a 0-d tensor is one row of one element
+        return 1, 1
+    n = int(x[int(dim) % len(x)])
+    return (numel(x) // n if n else 0), n
+
+
+@register(*ops_named("sort", "argsort"))
+def sort(x, dim=-1, descending=False, *, out=None, **kwargs):
+    """``rows * sort_ops(n)`` comparisons (``dim`` comes as a keyword in the ``stable`` overloads)."""
+    rows, n = _rows(x, dim)
+    return {"elementwise": rows * sort_ops(n)}
+
+
+@register(*ops_named("msort"))
+def msort(x, *, out=None, **kwargs):
+    """Sort along dim 0: ``rows * sort_ops(n)`` comparisons."""
+    rows, n = _rows(x, 0)
+    return {"elementwise": rows * sort_ops(n)}
+
+
+@register(*ops_named("topk"))
+def topk(x, k, dim=-1, largest=True, sorted=True, *, out=None, **kwargs):
+    """``rows * (n + sort_ops(k))`` comparisons; ``rows * n`` when ``sorted=False``."""
+    rows, n = _rows(x, dim)
+    return {"elementwise": rows * (n + (sort_ops(k) if sorted else 0))}
+
+
+@register(*ops_named("mode"))
+def mode(x, dim=-1, keepdim=False, *, out=None, **kwargs):
+    """``rows * (sort_ops(n) + n)`` comparisons."""
+    rows, n = _rows(x, dim)
+    return {"elementwise": rows * (sort_ops(n) + n)}
+
+
+# Linear in the row, like a reduction: quickselect (kthvalue, median) and a neighbour scan
+# (unique_consecutive); median / nanmedian without a dim select over all elements.
+per_input("elementwise", "kthvalue", "median", "nanmedian", "unique_consecutive")
+
+
+@register(*ops_named("_unique2", "_unique"))
+def unique(x, *args, out=None, **kwargs):
+    """Unique elements of the flattened tensor: ``sort_ops(n) + n`` comparisons, n = numel."""
+    n = numel(x)
+    return {"elementwise": sort_ops(n) + n}
+
+
+@register(*ops_named("unique_dim"))
+def unique_dim(x, dim, *args, out=None, **kwargs):
+    """Unique slices along ``dim``: ``(sort_ops(m) + m) * L`` element comparisons, m slices of L elements."""
+    length, m = _rows(x, dim)  # m slices along dim, each of numel / m elements
+    return {"elementwise": (sort_ops(m) + m) * length}
