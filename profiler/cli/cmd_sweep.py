@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import os
 
-from profiler.cli.common import positive_int
+from profiler.cli.common import output_file, positive_int
 from profiler.errors import UsageError
 
 HELP = """Profile every architecture of a zoo at its default input size on the meta device (shapes only, no
@@ -36,14 +36,14 @@ def add_arguments(p) -> None:
     p.add_argument("--zoo", required=True, choices=ZOO_CHOICES, help="which zoo to sweep")
     p.add_argument("--jobs", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--resume", action="store_true", help="skip models already in the output CSV, append")
-    p.add_argument("--output", default=None, help="CSV path (default reports/sweep_ZOO.csv)")
+    p.add_argument("--output", type=output_file, default=None, help="CSV path (default reports/sweep_ZOO.csv)")
     p.add_argument("--only", default=None, metavar="PATTERN",
                    help="names matching this glob (substring if no wildcard)")
     p.add_argument("--limit", type=positive_int, default=None, help="at most N models (after --only and --resume)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per model (default 300)")
     p.add_argument("--max-memory", type=float, default=8.0, metavar="GIB",
                    help="resident memory per worker beyond which its model is abandoned (default 8 GiB)")
-    p.add_argument("--markdown", default=None, metavar="PATH",
+    p.add_argument("--markdown", type=output_file, default=None, metavar="PATH",
                    help="also write a Markdown summary there (with --crosscheck: default reports/crosscheck_zoo.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--crosscheck", nargs="*", default=None, metavar="TOOL",
@@ -97,11 +97,29 @@ def run(args) -> int:
         bar.close()
 
     s = sweep.summarise(rows)
-    print(sweep_summary_text(args.zoo, s, out))
+    skipped = _skipped_lines(s)
+    print("\n".join([sweep_summary_text(args.zoo, s, out)] + skipped))
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(sweep_summary_markdown(args.zoo, s, out))
+            text = sweep_summary_markdown(args.zoo, s, out)
+            if skipped:
+                text = text.rstrip("\n") + "\n\n## Not counted, not failed\n\n" + "\n".join(
+                    f"- {line.strip()}" for line in skipped[1:]) + "\n"
+            f.write(text)
     return 0
+
+
+def _skipped_lines(s: dict) -> list[str]:
+    """The models that are no failure: a missing optional dependency (with the pip command), several inputs
+    no metadata gives shapes for."""
+    if not s.get("skipped"):
+        return []
+    lines = ["not counted, not failed:"]
+    for reason, models in sorted(s["skipped"].items()):
+        what = "take several inputs no metadata gives shapes for" if reason == "needs-inputs" else \
+            f"{reason} (pip install {reason.rsplit(' ', 1)[-1]})"
+        lines.append(f"  {len(models)} {what}: {', '.join(models[:6])}{' ...' if len(models) > 6 else ''}")
+    return lines
 
 
 def _run_crosscheck(args, names: list[str]) -> int:

@@ -138,14 +138,33 @@ class InputDims(tuple):
     listed: bool = False
 
 
+class InputShapes(tuple):
+    """Several inputs' shapes (a tuple of :class:`InputDims`), from commas between ``x`` shapes
+    (``3x520x960,3x520x960``): RAFT's image pair, a detection model's list of images, a user model's
+    positional tensors."""
+    listed: bool = False
+
+
+_SHAPE = re.compile(r"^\s*-?\d+(\s*[x*]\s*-?\d+)*\s*$", re.IGNORECASE)
+
+
 def input_dims(text: str) -> tuple[int, ...]:
     """argparse type for ``--input``: ``224``, ``224x320`` or ``3x224x224`` (also ``,`` or ``*``), every
-    number >= 1; a language model's sequence length ``128``, or several ``512,2048,8192``. How many numbers a
-    model takes is checked by :func:`profiler.zoo.inputs.sample_shape`."""
+    number >= 1; a language model's sequence length ``128``, or several ``512,2048,8192``; several inputs as
+    ``x`` shapes separated by commas, ``3x520x960,3x520x960`` (:class:`InputShapes`: a comma between parts of
+    which one has an ``x`` separates inputs; commas alone stay numbers of one shape, or lengths). How many
+    numbers and inputs a model takes is checked by :func:`profiler.zoo.inputs.sample_shapes`."""
+    if isinstance(text, str) and "," in text and re.search(r"[x*]", text, re.IGNORECASE):
+        parts = text.split(",")
+        if not all(_SHAPE.match(part) for part in parts):
+            raise argparse.ArgumentTypeError(
+                f"several inputs are x-shapes separated by commas (e.g. 3x520x960,3x520x960), got {text!r}")
+        return InputShapes(input_dims(part) for part in parts)
     if not isinstance(text, str) or not _SIZE.match(text):
         raise argparse.ArgumentTypeError(
-            f"expected H, HxW or CxHxW in pixels (e.g. 224, 224x320, 3x224x224) or, for a language model, "
-            f"tokens (128, or several lengths 512,2048,8192), got {text!r}")
+            f"expected H, HxW or CxHxW in pixels (e.g. 224, 224x320, 3x224x224), several inputs' shapes "
+            f"separated by commas (3x520x960,3x520x960) or, for a language model, tokens (128, or several "
+            f"lengths 512,2048,8192), got {text!r}")
     dims = InputDims(int(d) for d in re.split(r"[x,*]", text.replace(" ", "").lower()))
     dims.listed = bool(_LIST.match(text))
     if any(d < 1 for d in dims):

@@ -54,6 +54,16 @@ def device_arg(text: str) -> str:
     return text
 
 
+def depth_arg(text: str) -> int | str:
+    """``--depth``: an integer >= 0, or ``all`` (every module, no folding)."""
+    if str(text).strip().lower() == "all":
+        return "all"
+    try:
+        return non_negative_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 or 'all', got {text!r}") from None
+
+
 def build_parser(subcommands: dict, extensions: list):
     from profiler.report import FORMATS, GROUPINGS
 
@@ -64,10 +74,13 @@ def build_parser(subcommands: dict, extensions: list):
     g = p.add_argument_group("model and input")
     g.add_argument("--input", type=input_dims, default=None, metavar="SIZE",
                    help="224 | 224x320 (HxW) | 3x224x224 (CxHxW); default: the model's own size from its zoo. "
-                        "Language models: tokens, 128 (default) or several lengths 512,2048,8192")
+                        "Several inputs: x shapes separated by commas, 3x520x960,3x520x960 (RAFT's image pair; "
+                        "a detection model's list of images, each repeated --batch times). Language models: "
+                        "tokens, 128 (default) or several lengths 512,2048,8192 (commas alone)")
     g.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
-    g.add_argument("--kwargs", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="constructor arguments, read as Python literals when possible (num_classes=10 act=relu)")
+    g.add_argument("--kwargs", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="constructor arguments, read as Python literals when possible (num_classes=10 act=relu); "
+                        "they end at the first word without '=', so the model name may follow them")
     g.add_argument("--convention", default="macs",
                    help="how operations are counted: macs (default), flops, all, or a peer tool's "
                         "(see profiler.list_conventions())")
@@ -97,8 +110,13 @@ def build_parser(subcommands: dict, extensions: list):
                    help="table (default), markdown, csv, json, html, tree (inclusive ptflops-style tree)")
     o.add_argument("--output", type=output_file, default=None, metavar="FILE",
                    help="write there instead of stdout (format from the suffix unless --format)")
-    o.add_argument("--depth", type=non_negative_int, default=None, metavar="N",
-                   help="module tree depth: deeper modules are folded into their depth-N ancestor")
+    o.add_argument("--depth", type=depth_arg, default=None, metavar="N|all",
+                   help="module tree depth: deeper modules are folded into their depth-N ancestor; all = every "
+                        "module. Default: the terminal's table folds to the deepest depth that keeps it to about "
+                        "60 rows (the footer says what was folded); other formats and files keep every module")
+    o.add_argument("--wide", action="store_true",
+                   help="the text table with every column, long headers and unwrapped lines (default: fit 120 "
+                        "columns: short headers explained in a legend, the least needed columns left out)")
     o.add_argument("--top", type=positive_int, default=None, metavar="N",
                    help="only the N heaviest rows (by cost), the rest in one row")
     o.add_argument("--by", default="layer", choices=GROUPINGS,
@@ -211,10 +229,43 @@ def _language_model(args, mode: str, fmt: str, kwargs: dict):
     return text, built
 
 
+def _view_depth(args, fmt: str):
+    """The depth the report folds to: ``--depth N``; every module for ``--depth all``, files and formats other
+    than the text table; else ``auto`` (the terminal table: the deepest depth that keeps it to ~60 rows).
+    Sets ``args.depth`` to None for ``all``, so extensions (--plot) read it as every module."""
+    given = args.depth
+    if given == "all":
+        args.depth = None
+    if given is not None:
+        return args.depth
+    return "auto" if fmt == "table" and args.output is None else None
+
+
+def _kwargs_argv(argv) -> list:
+    """``argv`` with each KEY=VALUE after ``--kwargs`` as its own ``--kwargs=KEY=VALUE``: argparse's ``+``
+    would swallow the words after them too (``--kwargs num_classes=10 torchvision:resnet50``), the model
+    name included; the first word without ``=`` (or an option) ends them."""
+    out, argv, i = [], list(argv), 0
+    while i < len(argv):
+        word = argv[i]
+        out.append(word)
+        i += 1
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        if word == "--kwargs":
+            start = i
+            while i < len(argv) and "=" in argv[i] and not argv[i].startswith("-"):
+                i += 1
+            if i > start:
+                out[-1:] = [f"--kwargs={item}" for item in argv[start:i]]
+    return out
+
+
 def main(argv, subcommands: dict, extensions: list) -> int:
     from profiler import report, zoo
 
-    args = build_parser(subcommands, extensions).parse_args(argv)
+    args = build_parser(subcommands, extensions).parse_args(_kwargs_argv(argv))
     conv = _check_convention(args.convention)
     _check_device(args.device)
     fmt = format_for(args.format, args.output)
@@ -229,6 +280,8 @@ def main(argv, subcommands: dict, extensions: list) -> int:
             emit(text, args.output, f"the {fmt} report")
             return 0
         model, kwargs, task = built, {}, {}  # an image model given 3,32,32: its size, as before
+    # --depth all = no folding (what extensions read as args.depth); not given = the terminal table folds
+    depth = _view_depth(args, fmt)
     step = dict(backward=True, loss=args.loss, optimizer=args.optimizer) if args.train else {}
     prof = zoo.profile_model(model, input=args.input, batch=args.batch, convention=conv.name,
                              device=args.device, strict=args.strict, **step, **task, **kwargs)
@@ -248,7 +301,8 @@ def main(argv, subcommands: dict, extensions: list) -> int:
             doc["summary"] = report.summary_sizes(prof)
         text = report.to_json({**doc, **ctx.result})
     else:
-        text = report.render(prof, fmt, by=args.by, depth=args.depth, top=args.top, summary=args.summary,
+        text = report.render(prof, fmt, by=args.by, depth=depth, top=args.top, summary=args.summary,
+                             width=None if args.wide or args.output else report.TEXT_WIDTH,
                              sections=ctx.sections)
     emit(text, args.output, f"the {fmt} report")
     return 0

@@ -22,7 +22,7 @@ from profiler.core.profile import Profile, Source
 from profiler.core.step import loss_function, optimizer_factory
 from profiler.errors import UsageError
 from profiler.zoo import names
-from profiler.zoo.inputs import sample_shape, text_inputs
+from profiler.zoo.inputs import float_dtype, sample_shapes, text_inputs
 from profiler.zoo.names import ModelInfo
 
 #: How a model was built, in the order they are tried.
@@ -58,6 +58,15 @@ def _params_on_meta():
         yield
     finally:
         nn.Module.register_parameter = original
+
+
+@contextlib.contextmanager
+def _seeded(seed: int = 0):
+    """Random weights and inputs made from ``seed`` (the caller's random state is restored after): a pass
+    whose cost depends on the data (detection heads) then counts the same every run."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _short(exc: BaseException) -> str:
@@ -99,7 +108,7 @@ def create_meta(spec: str, *, task: str | None = None, **kwargs) -> Built:
             notes.append("built with real weights on the CPU (construction on meta failed); "
                          "the pass still runs on meta")
         kwargs.pop("task", None)
-        return Built(model, info, build, notes, kwargs)
+        return Built(model, info, build, notes + _zoo_notes(model, info), kwargs)
     raise AssertionError("unreachable")
 
 
@@ -109,8 +118,12 @@ def _source(built: Built, shape: tuple, batch: int, device: str) -> Source:
                   task=built.info.task)
 
 
+def _zoo_notes(model: nn.Module, info: ModelInfo) -> list[str]:
+    return names.torchvision_notes(info.name, model) if info.zoo == "torchvision" else []
+
+
 def _rebuild_on_cpu(built: Built, notes: list[str]) -> Built:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _seeded():
         warnings.simplefilter("ignore")
         model, info = names.create(built.info.spec if built.info.zoo != "user" else built.info.name,
                                    task=built.info.task, **built.kwargs)
@@ -131,22 +144,139 @@ def build_model(model, *, device: str = "auto", task: str | None = None, **kwarg
     device = str(device)
     if device in ("auto", "meta"):
         return create_meta(model, task=task, **kwargs)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _seeded():
         warnings.simplefilter("ignore")
         m, info = names.create(model, task=task, **kwargs)
-    return Built(m, info, "cpu", [], dict(kwargs))
+    return Built(m, info, "cpu", _zoo_notes(m, info), dict(kwargs))
 
 
-def _inputs(built: Built, shape: tuple, batch: int, device: str) -> dict:
-    """``profile()``'s input arguments for one pass of ``built`` at ``shape`` (tokens: ``(T,)``) on ``device``."""
+def _inputs(built: Built, shapes: tuple, batch: int, device: str) -> dict:
+    """``profile()``'s input arguments for one pass of ``built`` at ``shapes`` (one sample shape per input,
+    :func:`profiler.zoo.inputs.sample_shapes`; tokens: ``((T,),)``) on ``device``."""
     info = built.info
+    where = "meta" if device in ("auto", "meta") else "cpu"  # the engine moves them to a GPU
     if info.input_kind == "tokens":
-        where = "meta" if device in ("auto", "meta") else "cpu"  # the engine moves them to a GPU
-        return {"inputs": text_inputs(built.model, shape[0], batch, device=where)}
-    if info.zoo == "hf" and info.input_kind != "tensor":
+        return {"inputs": text_inputs(built.model, shapes[0][0], batch, device=where)}
+    if info.input_kind not in ("tensor", "images", "image-pair"):
         raise UsageError(f"{info.spec} takes {info.input_kind}, which profile_model cannot make yet; profile it "
                          f"in Python: profiler.profile(model, {{'{info.input_kind}': tensor}})")
-    return {"input_size": (batch, *shape)}
+    if info.input_kind == "tensor" and len(shapes) == 1:
+        return {"input_size": (batch, *shapes[0])}
+    dtype = float_dtype(built.model)
+
+    def image(shape):  # pixel values in [0, 1), as a detection or flow model's images are; fixed seed
+        if where == "meta":
+            return torch.empty(shape, dtype=dtype, device="meta")
+        return torch.rand(shape, dtype=dtype, generator=torch.Generator().manual_seed(len(made)))
+
+    made: list = []
+    if info.input_kind == "images":  # a list of 3-D images, each given shape ``batch`` times
+        for shape in shapes:
+            for _ in range(batch):
+                made.append(image(tuple(shape)))
+        return {"inputs": (made,)}
+    for shape in shapes:  # several positional tensors (an image pair ...)
+        made.append(image((batch, *shape)))
+    return {"inputs": tuple(made)}
+
+
+class InputsError(UsageError):
+    """The model's forward takes inputs profile_model cannot make (several tensors of shapes no metadata
+    gives): the message names them and how to profile the model in Python."""
+
+
+def _check_arity(built: Built, shapes: tuple) -> None:
+    """Refuse, before the pass, a model whose forward needs more positional inputs than it would get."""
+    info = built.info
+    if info.input_kind not in ("tensor", "images", "image-pair") or info.zoo == "hf":
+        return
+    given = 1 if info.input_kind == "images" else len(shapes)
+    required = names.required_inputs(built.model)
+    if len(required) <= given:
+        return
+    who = info.spec if info.zoo != "module" else info.name
+    where = {"pytorchcv": "pytorchcv's metadata gives no shapes for them (only its _test() builds them)",
+             "torchvision": "torchvision's metadata gives no shapes for them"}.get(
+        info.zoo, "give one shape per input: --input 3x32x32,3x32x32")
+    raise InputsError(f"{who} takes {len(required)} inputs ({', '.join(required)}), got {given}: {where}; profile "
+                      f"it in Python: profiler.profile(model, ({', '.join(required)}))")
+
+
+# -- passes whose cost depends on the data ---------------------------------------------------------------
+def _detection_types():
+    try:
+        from torchvision.models.detection.fcos import FCOS
+        from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+        from torchvision.models.detection.retinanet import RetinaNet
+        from torchvision.models.detection.roi_heads import RoIHeads
+        from torchvision.models.detection.ssd import SSD
+    except ImportError:  # pragma: no cover - torchvision is a dependency
+        return None
+    return GeneralizedRCNN, RoIHeads, (RetinaNet, FCOS, SSD)
+
+
+def data_dependent(model: nn.Module) -> list[str]:
+    """What in ``model`` costs an amount that depends on the data, one phrase each: torchvision's detection
+    heads that run on the boxes NMS keeps (Faster/Mask/Keypoint R-CNN's box, mask and keypoint heads) and the
+    one-stage detectors' post-processing (score threshold, top-k, NMS). [] for a data-independent model."""
+    types = _detection_types()
+    if types is None:
+        return []
+    two_stage, roi_heads, one_stage = types
+    out = []
+    for path, m in model.named_modules():
+        pre = f"{path}." if path else ""
+        if isinstance(m, roi_heads):
+            heads = [f"{pre}box_head"]
+            heads += [f"{pre}mask_head"] if m.has_mask() else []
+            heads += [f"{pre}keypoint_head"] if m.has_keypoint() else []
+            out.append(", ".join(heads) + " (run on the boxes that survive NMS)")
+        elif isinstance(m, one_stage):
+            out.append(f"{type(m).__name__}'s post-processing ({path or 'the root module'}: score threshold, "
+                       "top-k and NMS keep a data-dependent number of boxes)")
+    return out
+
+
+def _rows(prof: Profile, path: str) -> int | None:
+    try:
+        layer = prof.layer(path)
+    except KeyError:
+        return None
+    if layer is None or not layer.input_shapes or not layer.input_shapes[0]:
+        return None
+    return int(layer.input_shapes[0][0])
+
+
+def _dependence_notes(model: nn.Module, prof: Profile) -> list[str]:
+    """After a real pass: how many boxes each data-dependent head ran on, and what bounds it."""
+    types = _detection_types()
+    if types is None:
+        return []
+    two_stage, roi_heads, one_stage = types
+    notes = []
+    for path, m in model.named_modules():
+        pre = f"{path}." if path else ""
+        if isinstance(m, two_stage) and isinstance(getattr(m, "roi_heads", None), roi_heads):
+            rh, rpn = m.roi_heads, m.rpn
+            cap = rpn._post_nms_top_n.get("testing") if isinstance(rpn._post_nms_top_n, dict) else None
+            n = _rows(prof, f"{pre}roi_heads.box_head")
+            said = [f"{pre}roi_heads.box_head and box_predictor ran on {n if n is not None else 0} proposals, those "
+                    f"the RPN kept after its score threshold ({rpn.score_thresh:g}) and NMS ({rpn.nms_thresh:g}; "
+                    f"at most {cap})"]
+            for head in ("mask", "keypoint"):
+                if getattr(rh, f"{head}_head", None) is not None:
+                    k = _rows(prof, f"{pre}roi_heads.{head}_head")
+                    said.append(f"{pre}roi_heads.{head}_head and {head}_predictor on {k if k is not None else 0} "
+                                f"detections (score > {rh.score_thresh:g} after NMS {rh.nms_thresh:g}; at most "
+                                f"{rh.detections_per_img})")
+            notes.append("data-dependent: " + "; ".join(said) + ": their MACs depend on the weights and the image "
+                         "(here random weights and random images, seed 0), so the count is this pass's, not the "
+                         "model's (torchvision's published _ops come from its trained weights)")
+        elif isinstance(m, one_stage):
+            notes.append(f"data-dependent: {type(m).__name__}'s post-processing (score threshold, top-k, NMS) keeps "
+                         "a number of boxes that depends on the weights and the image; it has no MACs (only element "
+                         "ops, counted under --convention all), the network's MACs do not depend on the data")
+    return notes
 
 
 def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs", device: str = "auto",
@@ -179,14 +309,30 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
         raise UsageError(f"give input= for {built.info.name} (one sample's shape, e.g. (3, 224, 224))")
     info = built.info
     known = info.zoo not in ("user", "module") or hasattr(built.model, "input_size")
-    shape = sample_shape(input, info.input_size or (), info.spec if info.zoo != "module" else info.name,
-                         rank_known=known, kind=info.input_kind)
+    shapes = sample_shapes(input, info.input_size or (), info.spec if info.zoo != "module" else info.name,
+                           rank_known=known, kind=info.input_kind)
+    shape = shapes[0] if len(set(shapes)) == 1 else shapes  # Source.input_size: one shape, or one per input
     source = _source(built, shape, batch, device)
-    run = dict(convention=convention, strict=strict, name=info.spec, **_inputs(built, shape, batch, device))
+    _check_arity(built, shapes)
+    run = dict(convention=convention, strict=strict, name=info.spec, **_inputs(built, shapes, batch, device))
     if backward or loss is not None or optimizer is not None:
         run.update(backward=backward, loss=loss_function(loss), optimizer=optimizer_factory(optimizer))
+    dependent = data_dependent(built.model)
+    if dependent and device == "meta":
+        raise UsageError(f"{info.spec if info.zoo != 'module' else info.name}: the cost of "
+                         f"{'; '.join(dependent)} depends on the data, which the meta device has none of: "
+                         "use device 'auto' (the default: a real CPU pass) or 'cpu' (--device cpu)")
     if device not in ("auto", "meta"):
         prof = profile(built.model, device=device, **run)
+    elif dependent:
+        # NMS keeps a data-dependent number of boxes: meta cannot run it, count on real tensors directly.
+        if built.build != "cpu" and info.zoo != "module":
+            built = _rebuild_on_cpu(built, built.notes)
+        run.update(_inputs(built, shapes, batch, "cpu"))
+        prof = profile(built.model, device="cpu", **run)
+        built.notes.append("counted on real tensors on the CPU (random weights, seed 0): the meta device cannot "
+                           "run detection post-processing")
+        source = _source(built, shape, batch, device)
     else:
         try:
             prof = profile(built.model, device="meta", **run)
@@ -195,14 +341,19 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
             if device == "meta" or info.zoo == "module" and _on_meta(built.model):
                 raise
             cause = _short(exc.__cause__ or exc)
-            if built.build != "cpu":
-                built = _rebuild_on_cpu(built, built.notes + ["rebuilt with real weights on the CPU"])
+            if info.zoo != "module":
+                # A fresh model even when this one was built on the CPU: the meta pass may have left meta
+                # tensors in plain attributes (torchvision's AnchorGenerator caches its cell anchors there).
+                built = _rebuild_on_cpu(built, built.notes + (["rebuilt with real weights on the CPU"]
+                                                              if built.build != "cpu" else []))
             else:
                 built = Built(built.model, built.info, built.build, list(built.notes), built.kwargs)
-            run.update(_inputs(built, shape, batch, "cpu"))
+            run.update(_inputs(built, shapes, batch, "cpu"))
             prof = profile(built.model, device="cpu", **run)
             built.notes.append(f"the pass failed on meta ({cause}); counted on real tensors on the CPU")
             source = _source(built, shape, batch, device)
+    if dependent:
+        built.notes.extend(_dependence_notes(built.model, prof))
     prof.notes.extend(built.notes)
     if info.input_kind == "tokens" and getattr(built.model, "config", None) is not None:
         from profiler.zoo.hf import context_note

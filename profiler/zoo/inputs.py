@@ -38,11 +38,51 @@ def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
         spatial = min(2, r - 1)
         return default[:r - spatial] + dims * spatial
     if n == 2 and r >= 3:
+        if dims[0] in (1, 3, 4) and dims[1] > 4 * dims[0]:
+            # 3x224 is far more likely a channel count and a side than a 3-pixel-high image
+            full = "x".join(map(str, (dims[0],) + default[1:r - 2] + (dims[1], dims[1])))
+            raise UsageError(f"--input {dims[0]}x{dims[1]} reads as HxW, a {dims[0]}-pixel-high image; for "
+                             f"{dims[0]} channels give the full shape ({full}) or the side alone ({dims[1]}); "
+                             f"for that height give the full shape ({'x'.join(map(str, default[:r - 2] + dims))})")
         return default[:r - 2] + dims
     shown = "x".join(map(str, default))
     forms = {2: "L or CxL", 3: "H, HxW or CxHxW", 4: "H, HxW or CxTxHxW"}.get(r, f"{r} numbers")
     raise UsageError(f"--input {'x'.join(map(str, dims))} has {n} numbers but {model} takes {forms} "
                      f"(its default is {shown}; the batch size goes in --batch)")
+
+
+def several_shapes(dims) -> bool:
+    """Whether ``dims`` (``profile_model``'s ``input``) gives several inputs' shapes: a list or tuple of shapes,
+    e.g. ``[(3, 520, 960), (3, 520, 960)]``, rather than one shape's numbers."""
+    return isinstance(dims, (list, tuple)) and bool(dims) and all(isinstance(d, (list, tuple)) for d in dims)
+
+
+def sample_shapes(dims, default: tuple[int, ...], model: str = "the model", rank_known: bool = True,
+                  kind: str = "tensor") -> tuple[tuple[int, ...], ...]:
+    """Each input's sample shape (no batch) for a model taking ``kind`` inputs (see
+    :data:`profiler.zoo.names.INPUT_KINDS`): ``dims`` is None, one shape's numbers (for every input) or
+    several shapes (:func:`several_shapes`), each read by :func:`sample_shape` against ``default``.
+
+    A detection model (``images``) takes any number of images (a list; ``batch`` repeats it); an optical
+    flow model (``image-pair``) two images (one shape is used for both); a one-tensor model of known rank one
+    shape; a user's model of unknown rank (``rank_known=False``) one positional tensor per shape.
+    """
+    given = [tuple(d) for d in dims] if several_shapes(dims) else [dims]
+    shapes = tuple(sample_shape(d, default, model, rank_known, kind) for d in given)
+    if kind == "image-pair":
+        if len(shapes) == 1:
+            shapes = shapes * 2
+        if len(shapes) != 2:
+            raise UsageError(f"{model} takes an image pair: give one size for both (e.g. --input 3x520x960) or "
+                             f"two (--input 3x520x960,3x520x960), not {len(shapes)}")
+        for shape in shapes:
+            if shape[-1] % 8 or shape[-2] % 8:
+                raise UsageError(f"{model} needs H and W divisible by 8, got {'x'.join(map(str, shape))} "
+                                 f"(e.g. {'x'.join(map(str, shape[:-2] + tuple(8 * -(-d // 8) for d in shape[-2:])))})")
+    elif len(shapes) > 1 and kind != "images" and rank_known:
+        raise UsageError(f"{model} takes one input tensor, got {len(shapes)} shapes "
+                         f"({', '.join('x'.join(map(str, s)) for s in shapes)}); give one")
+    return shapes
 
 
 def float_dtype(model: nn.Module) -> torch.dtype:

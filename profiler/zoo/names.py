@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -26,13 +27,35 @@ from profiler.errors import UnknownModelError, UsageError
 
 ZOOS = ("builtin", "timm", "torchvision", "pytorchcv", "hf")
 
+#: How a model takes its input (``ModelInfo.input_kind``; an ``hf:`` model may name another main input, such as
+#: ``input_features``): one float tensor of (batch, *input_size); a language model's token ids; a list of
+#: ``batch`` 3-D images (torchvision's detection models); two tensors of (batch, *input_size) (optical flow).
+INPUT_KINDS = ("tensor", "tokens", "images", "image-pair")
+
+#: One RAFT image pair's size: torchvision's weights metadata gives no size for optical flow (its transforms
+#: only convert and normalise); its published ``_ops`` (raft_large 211.007, raft_small 47.655 GFLOPS, 1 per
+#: MAC) are those of a pair of 3x512x512 images, which this count reproduces exactly (RAFT needs H and W
+#: divisible by 8).
+OPTICAL_FLOW_SIZE = (3, 512, 512)
+
+
+class MissingDependencyError(UsageError):
+    """The zoo builds this model with an optional package that is not installed (pytorchcv's speech models
+    import librosa): the message names it and the pip command; ``package`` holds its name."""
+
+    def __init__(self, message: str, package: str = ""):
+        super().__init__(message)
+        self.package = package
+
 
 @dataclass(frozen=True)
 class ModelInfo:
     zoo: str  # builtin | timm | torchvision | pytorchcv | hf | user
     name: str
     input_size: tuple[int, ...]  # (C, H, W) (video: (C, T, H, W)), no batch dimension; tokens: (sequence length,)
-    input_kind: str = "tensor"  # "tokens" for a language model (input_ids), "tensor" for a float tensor
+    # "tensor" (one float tensor), "tokens" (a language model's input_ids), "images" (a detection model: a list
+    # of 3-D images, see INPUT_KINDS), "image-pair" (optical flow: two image tensors, each of input_size)
+    input_kind: str = "tensor"
     task: str | None = None  # the head of an hf: model (profiler.zoo.hf.TASKS)
 
     @property
@@ -158,34 +181,114 @@ def default_input(zoo: str, name: str, model: nn.Module | None = None) -> tuple[
             return tuple(cfg.input_size)
         return (3, 224, 224)
     if zoo == "torchvision":
-        return _torchvision_input(name)
+        return _torchvision_input(name, model)
     if zoo == "hf":
         from profiler.zoo import hf
         if model is not None:
             return hf.input_of(model, model.config)[1]
         return hf.default_input(name)
     if zoo == "pytorchcv":
+        if model is not None and forward_kind(model) == "image-pair":
+            return OPTICAL_FLOW_SIZE  # pytorchcv's RAFT is torchvision's architecture (same weight counts)
         size = getattr(model, "in_size", None) if model is not None else None
-        channels = getattr(model, "in_channels", 3) if model is not None else 3
+        channels = getattr(model, "in_channels", None) if model is not None else None
+        if not isinstance(channels, int) and model is not None:
+            # no in_channels attribute (superpointnet): the first convolution's, 1 for a grayscale network
+            conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+            channels = conv.in_channels if conv is not None else None
+        channels = channels if isinstance(channels, int) and channels > 0 else 3
         if isinstance(size, (tuple, list)) and len(size) == 2:
             return (int(channels), int(size[0]), int(size[1]))
-        return (3, 224, 224)
+        return (channels, 224, 224)
     return (3, 224, 224)
 
 
-def _torchvision_input(name: str) -> tuple[int, ...]:
+def required_inputs(model: nn.Module) -> list[str]:
+    """The names of ``model.forward``'s required positional parameters (those without a default)."""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def forward_kind(model: nn.Module) -> str:
+    """``image-pair`` for a forward taking two images (``image1, image2``: optical flow), else ``tensor``."""
+    names_ = required_inputs(model)
+    return "image-pair" if len(names_) == 2 and all(n.startswith("image") for n in names_) else "tensor"
+
+
+def torchvision_family(name: str) -> str:
+    """classification, detection, segmentation, video, optical_flow or quantization: the torchvision
+    package its builder lives in."""
     import torchvision
+    parts = torchvision.models.get_model_builder(name).__module__.split(".")
+    return parts[2] if len(parts) > 3 else "classification"
+
+
+def _torchvision_input(name: str, model: nn.Module | None = None) -> tuple[int, ...]:
+    """The input the published figures (weights metadata ``_ops``) were counted at, as the built model takes it.
+
+    Classification and quantized models: the crop of the default weights' transforms, unless the architecture
+    built without weights fixes another size (``image_size``: vit_h_14's default weights are 518-pixel SWAG
+    ones, the architecture is built for 224). Segmentation: the transforms' ``resize_size`` (a square image
+    keeps it). Video: a 16-frame clip of the crop, (C, T, H, W). Detection: the square image the model's own
+    transform resizes to (``transform.min_size``: 800, 320 for the ``_320_`` and ssdlite models, 300 for
+    ssd300); any larger image is resized to it, so the count is the same. Optical flow: each image of the pair,
+    :data:`OPTICAL_FLOW_SIZE`.
+    """
+    import torchvision
+    family = torchvision_family(name)
+    if family == "optical_flow":
+        return OPTICAL_FLOW_SIZE
+    if family == "detection":
+        transform = getattr(model, "transform", None)
+        side = getattr(transform, "min_size", None)
+        if isinstance(side, (tuple, list)) and side:
+            side = side[-1]  # eval mode resizes to the last of the training sizes
+        side = int(side) if isinstance(side, (int, float)) and side > 0 else 800
+        return (3, side, side)
     try:
         weights = torchvision.models.get_model_weights(name).DEFAULT
     except Exception:
         return (3, 224, 224)
     kw = getattr(weights.transforms, "keywords", {}) or {}
-    crop = kw.get("crop_size", 224)
+    crop = kw.get("resize_size" if family == "segmentation" else "crop_size", 224)
     crop = crop[0] if isinstance(crop, (list, tuple)) else crop
-    builder = torchvision.models.get_model_builder(name)
-    if "video" in builder.__module__:
+    fixed = getattr(model, "image_size", None)
+    if isinstance(fixed, int) and fixed > 0 and family in ("classification", "quantization"):
+        crop = fixed  # the architecture's own size (built without weights) wins over the weights' crop
+    if family == "video":
         return (3, 16, int(crop), int(crop))  # (C, T, H, W): the clip length torchvision's video docs use
     return (3, int(crop), int(crop))
+
+
+def _torchvision_kind(name: str) -> str:
+    family = torchvision_family(name)
+    return {"detection": "images", "optical_flow": "image-pair"}.get(family, "tensor")
+
+
+def torchvision_notes(name: str, model: nn.Module) -> list[str]:
+    """What a torchvision architecture built without weights differs in from the published weights' one."""
+    import torchvision
+    builder = torchvision.models.get_model_builder(name)
+    try:
+        module = inspect.getmodule(builder)
+        source = inspect.getsource(builder)
+        helpers = [getattr(module, h, None) for h in set(re.findall(r"\b(_[a-z]\w*)\(", source))]
+        source += "".join(inspect.getsource(h) for h in helpers if inspect.isfunction(h))
+    except (OSError, TypeError):
+        return []
+    if "FrozenBatchNorm2d if is_trained" not in source:
+        return []
+    affine = sum(m.weight.numel() + m.bias.numel() for m in model.modules()
+                 if isinstance(m, nn.BatchNorm2d) and m.affine)
+    if not affine:
+        return []
+    return [f"built without weights, torchvision gives this backbone BatchNorm2d, whose weight and bias are "
+            f"{affine:,} parameters; its published weights use FrozenBatchNorm2d, where they are buffers, so the "
+            f"published num_params is {affine:,} lower (the MACs are the same)"]
 
 
 # -- building --------------------------------------------------------------------------------------------
@@ -220,12 +323,19 @@ def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, 
         warnings.simplefilter("ignore")  # zoo deprecation/init warnings are not the user's business
         try:
             model = _build(zoo, name, kwargs)
+        except ModuleNotFoundError as exc:
+            package = (exc.name or "").split(".")[0]
+            if not package or package == zoo:
+                raise
+            raise MissingDependencyError(f"{zoo}:{name} needs optional dependency {package} "
+                                         f"(pip install {package})", package) from exc
         except TypeError as exc:
             if not kwargs:
                 raise
             raise UsageError(f"{zoo}:{name} rejected the constructor arguments {kwargs}: {exc}") from None
     model.eval()
-    return model, ModelInfo(zoo, name, default_input(zoo, name, model))
+    kind = _torchvision_kind(name) if zoo == "torchvision" else forward_kind(model)
+    return model, ModelInfo(zoo, name, default_input(zoo, name, model), kind)
 
 
 def parse_kwargs(items) -> dict:
@@ -258,12 +368,16 @@ def _build(zoo: str, name: str, kwargs: dict) -> nn.Module:
         return timm.create_model(name, pretrained=False, **kwargs)
     if zoo == "torchvision":
         import torchvision
-        if name in ("googlenet", "inception_v3"):
+        if name in ("googlenet", "inception_v3", "quantized_googlenet", "quantized_inception_v3"):
             # The published figures (and the deployed networks) have no auxiliary heads.
             kwargs = {"aux_logits": False, "init_weights": False, **kwargs}
         if "weights_backbone" in inspect.signature(torchvision.models.get_model_builder(name)).parameters:
             # Detection/segmentation builders default to an ImageNet backbone: a download. Architecture only.
             kwargs = {"weights_backbone": None, **kwargs}
+        if "aux_loss" in inspect.signature(torchvision.models.get_model_builder(name)).parameters:
+            # FCN and DeepLabV3's published weights (and their _ops, num_params) carry the auxiliary FCN head,
+            # which runs in eval mode too; --kwargs aux_loss=False drops it.
+            kwargs = {"aux_loss": True, **kwargs}
         return torchvision.models.get_model(name, weights=None, **kwargs)
     if zoo == "pytorchcv":
         from pytorchcv.model_provider import get_model

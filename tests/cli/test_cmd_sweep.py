@@ -99,3 +99,38 @@ def test_crosscheck_sweep_unknown_tool_is_a_usage_error(tmp_path, capsys):
     assert main(["sweep", "--zoo", "torchvision", "--crosscheck", "nope", "--output", str(tmp_path / "x.csv"),
                  "--no-progress"]) == 2
     assert "unknown tool" in capsys.readouterr().err
+
+
+def test_markdown_to_a_missing_folder_fails_while_parsing(tmp_path, capsys):
+    # before any model is profiled: the error names the folder, exit 2, and no CSV is written
+    out = tmp_path / "sweep.csv"
+    code = main(["sweep", "--zoo", "torchvision", "--output", str(out), "--markdown", str(tmp_path / "no" / "x.md")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_missing_optional_dependency_is_its_own_status(monkeypatch):
+    """pytorchcv's speech models import librosa when built: no failure of the model, a package to install."""
+    import profiler.zoo.names as names
+    from profiler.studies.sweep import profile_row
+
+    def build(zoo, name, kwargs):
+        raise ModuleNotFoundError("No module named 'librosa'", name="librosa")
+
+    monkeypatch.setattr(names, "_build", build)
+    row = profile_row("pytorchcv", "jasper5x3")
+    assert row["status"] == "missing-dependency"
+    assert row["error"] == "needs optional dependency librosa (pip install librosa)"
+    s = summarise([row, {**row, "name": "quartznet15x5_en"}])
+    assert s["failures"] == [] and s["skipped"] == {"needs optional dependency librosa": ["jasper5x3",
+                                                                                       "quartznet15x5_en"]}
+
+
+def test_several_inputs_without_shapes_are_named_not_failed():
+    from profiler.studies.sweep import profile_row
+
+    row = profile_row("pytorchcv", "voca8flame")
+    assert row["status"] == "needs-inputs" and "takes 2 inputs (x, pid)" in row["error"]
+    # pytorchcv's RAFT takes its image pair (torchvision's architecture: the same published figure)
+    row = profile_row("pytorchcv", "raft_small")
+    assert row["status"] == "ok" and row["input"] == "3x512x512,3x512x512"
+    assert round(int(row["macs"]) / 1e9, 3) == 47.655

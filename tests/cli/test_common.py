@@ -31,6 +31,19 @@ def test_comma_lists_are_marked_for_language_models():
     assert common.input_dims("128,256,512,1024,2048,4096,8192") == (128, 256, 512, 1024, 2048, 4096, 8192)
 
 
+def test_commas_between_x_shapes_separate_inputs():
+    """3x520x960,3x520x960 is two inputs (RAFT's pair, a detection model's images); commas alone stay one
+    shape's numbers or a language model's lengths, so no older spelling changes but a mixed one."""
+    two = common.input_dims("3x520x960,3x520x960")
+    assert isinstance(two, common.InputShapes) and two == ((3, 520, 960), (3, 520, 960)) and not two.listed
+    assert common.input_dims("3x800x800, 600x1000") == ((3, 800, 800), (600, 1000))
+    assert common.input_dims("3,32x32") == ((3,), (32, 32))  # a comma next to an x shape separates inputs
+    assert not isinstance(common.input_dims("3,32,32"), common.InputShapes)
+    for bad in ("3x520x960,", "3x520x960,,3x4x4", "3x0x4,3x4x4", "3x4x4,abc"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            common.input_dims(bad)
+
+
 @given(st.lists(st.integers(1, 4096), min_size=1, max_size=3))
 def test_input_dims_roundtrip(dims):
     assert common.input_dims("x".join(map(str, dims))) == tuple(dims)

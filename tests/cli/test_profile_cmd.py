@@ -63,8 +63,11 @@ def test_zoo_model_table(capsys):
     assert code == 0 and err == ""
     assert "built by builtin as builtin:blocks_mnist_plain" in out
     assert "1x1x28x28 (batch 1)" in out  # the builtin registry's default input (MNIST)
-    assert "MACs [macs]" in out and "% MACs" in out and "% params" in out
+    assert "MACs [macs]" in out and "params" in out  # the terminal's short headers ...
+    assert "%: the row's share of the total in the column to its left" in " ".join(out.split())  # ... explained
     assert "convention  macs = multiply-accumulates" in out
+    code, out, _ = run(capsys, "blocks_mnist_plain", "--wide")  # the long headers
+    assert code == 0 and "MACs [macs]" in out and "% MACs" in out and "% params" in out
 
 
 def test_user_file_factory_kwargs_json(capsys, net):
@@ -157,6 +160,7 @@ BAD = [
     (["blocks_mnist_plain", "--format", "xml"], "--format"),
     (["blocks_mnist_plain", "--batch", "0"], "--batch"),
     (["blocks_mnist_plain", "--depth", "-1"], "--depth"),
+    (["blocks_mnist_plain", "--depth", "every"], "integer >= 0 or 'all'"),
     (["blocks_mnist_plain", "--top", "0"], "--top"),
     (["blocks_mnist_plain", "--by", "colour"], "--by"),
     (["blocks_mnist_plain", "--kwargs", "oops"], "key=value"),
@@ -277,3 +281,90 @@ def test_extension_tables_are_plain_text_in_every_page_format(capsys, tmp_path):
     assert target.read_text() == md
     section = md.split("### Depthwise separable pairs")[1]
     assert "counted ratio" in section and "|--" not in section
+
+
+# -- the headline command's terminal view fits a screen (issue 16) ------------------------------------------
+# Expected row counts and folded modules come from timm's own module tree (named_modules), not from our output.
+HEADLINE = ["mixnet_s", "--input", "224"]
+
+
+@pytest.fixture(scope="module")
+def mixnet_depths():
+    timm = pytest.importorskip("timm")
+    names = [name for name, _ in timm.create_model("mixnet_s").named_modules()]
+    return [0 if not name else name.count(".") + 1 for name in names]
+
+
+def _body(out):
+    """The per-layer table's rows: between the header's dashes and the dashes above the totals."""
+    lines = out.splitlines()
+    start = next(i for i, s in enumerate(lines) if s.startswith("module "))
+    end = next(i for i in range(start + 2, len(lines)) if lines[i].startswith("---"))
+    return lines[start + 2:end]
+
+
+def _footer(out, key):
+    """A footer item's text, its wrapped lines joined."""
+    lines = out.splitlines()
+    i = next(i for i, s in enumerate(lines) if s.startswith(key + " "))
+    text = [lines[i][len(key):].strip()]
+    for s in lines[i + 1:]:
+        if not s.startswith("   "):
+            break
+        text.append(s.strip())
+    return " ".join(text)
+
+
+def test_headline_fits_a_screen(capsys, mixnet_depths):
+    code, out, err = run(capsys, *HEADLINE)
+    assert code == 0 and err == ""
+    assert max(len(s) for s in out.splitlines()) <= 120
+    total = len(mixnet_depths)
+    # the deepest depth whose table has <= 60 rows (computed here from timm's module tree)
+    depth = max(d for d in range(1, max(mixnet_depths) + 1) if sum(x <= d for x in mixnet_depths) <= 60)
+    shown = sum(x <= depth for x in mixnet_depths)
+    body = _body(out)
+    assert len(body) == shown <= 60 and shown < total
+    folded = _footer(out, "folded")
+    assert folded.startswith(f"{total - shown} of {total} modules are folded into their depth-{depth} ancestor")
+    assert "--depth all shows every module" in folded
+    # every printed number keeps its unit and convention: the cost header, the legend, the totals
+    assert "MACs [macs]" in out.split("\nmodule ")[1].splitlines()[0]
+    columns = _footer(out, "columns")
+    assert "under convention 'macs'" in columns and "--wide shows them" in columns
+    assert "239,173,360 MACs [macs] = 239.17 M MACs" in out and "coverage  complete" in out
+
+
+def test_headline_wide_and_depth_all(capsys, mixnet_depths):
+    code, out, _ = run(capsys, *HEADLINE, "--depth", "all")
+    assert code == 0 and len(_body(out)) == len(mixnet_depths) and "\nfolded " not in out
+    assert max(len(s) for s in out.splitlines()) <= 120
+    code, wide, _ = run(capsys, *HEADLINE, "--depth", "all", "--wide")
+    assert code == 0 and len(_body(wide)) == len(mixnet_depths)
+    assert "output activations (elements)" in wide and "kernel/stride/groups" in wide and "% MACs" in wide
+    assert max(len(s) for s in wide.splitlines()) > 120 and "\ncolumns " not in wide
+    # --depth N is honoured as before, and says what it folded
+    code, out, _ = run(capsys, *HEADLINE, "--depth", "2")
+    shown = sum(x <= 2 for x in mixnet_depths)
+    assert code == 0 and len(_body(out)) == shown
+    assert _footer(out, "folded").startswith(f"{len(mixnet_depths) - shown} of {len(mixnet_depths)} modules")
+
+
+def test_headline_files_keep_every_layer(capsys, mixnet_depths, tmp_path):
+    target = tmp_path / "mixnet.csv"
+    code, _, _ = run(capsys, *HEADLINE, "--output", str(target))
+    lines = target.read_text().strip().splitlines()
+    assert code == 0 and len(lines) == 1 + len(mixnet_depths) + 1  # header, every module, totals
+    target = tmp_path / "mixnet.txt"  # a text file is today's full table
+    code, _, _ = run(capsys, *HEADLINE, "--output", str(target))
+    assert code == 0 and len(_body(target.read_text())) == len(mixnet_depths)
+    assert "output activations (elements)" in target.read_text()
+
+
+@pytest.mark.parametrize("option", [["--convention", "flops"], ["--train"], ["--summary"], ["--by", "kind"],
+                                    ["--top", "10"]], ids=" ".join)
+def test_headline_views_fit_120_columns(capsys, option):
+    pytest.importorskip("timm")
+    code, out, _ = run(capsys, *HEADLINE, *option)
+    assert code == 0
+    assert max(len(s) for s in out.splitlines()) <= 120

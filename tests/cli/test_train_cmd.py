@@ -49,6 +49,8 @@ def test_json_has_the_phases_of_the_step(capsys, net):
 
 def test_table_shows_phase_columns_and_the_ratio(capsys, net):
     code, out, _ = run(capsys, net, "--train", "--batch", str(B))
+    assert code == 0 and "bwd MACs" in out and "fwd MACs" in out  # the terminal's short headers
+    code, out, _ = run(capsys, net, "--train", "--batch", str(B), "--wide")
     assert code == 0 and "backward MACs" in out and "forward MACs" in out
     assert f"backward/forward = {BACKWARD / FORWARD:.3f}" in out
 

@@ -20,7 +20,12 @@ def test_input_size_against_default_rank():
     assert sample_shape((1, 4, 8, 8), (3, 224, 224), rank_known=False) == (1, 4, 8, 8)
 
 
-@given(st.lists(st.integers(1, 4096), min_size=1, max_size=3))
+def _channel_like(dims) -> bool:
+    """Two numbers whose first looks like a channel count (1, 3, 4) and second like a side: refused."""
+    return len(dims) == 2 and dims[0] in (1, 3, 4) and dims[1] > 4 * dims[0]
+
+
+@given(st.lists(st.integers(1, 4096), min_size=1, max_size=3).filter(lambda d: not _channel_like(d)))
 def test_input_roundtrip(dims):
     shape = sample_shape(tuple(dims), (3, 224, 224))
     expected = {1: (3, dims[0], dims[0]), 2: (3, *dims), 3: tuple(dims)}[len(dims)]
@@ -44,3 +49,30 @@ def test_a_language_model_takes_one_length():
     assert sample_shape((512,), (128,), kind="tokens") == (512,)
     with pytest.raises(UsageError, match="takes tokens: --input LENGTH"):
         sample_shape((3, 224, 224), (128,), "hf:gpt2", kind="tokens")
+
+
+@pytest.mark.parametrize("dims, default", [((3, 224), (3, 224, 224)), ((1, 28), (1, 28, 28)),
+                                           ((4, 100), (3, 224, 224)), ((3, 112), (3, 16, 112, 112))])
+def test_a_channel_sized_first_number_of_two_is_refused(dims, default):
+    # 3x224 read as HxW would be a 3-pixel-high image: refuse it, naming both readings
+    with pytest.raises(UsageError, match=rf"reads as HxW.*{dims[0]}x.*{dims[1]}.*side alone \({dims[1]}\)"):
+        sample_shape(dims, default, "m")
+    assert sample_shape((16, 224), (3, 224, 224)) == (3, 16, 224)  # a real HxW stays one
+    assert sample_shape((3, 4, 224), (3, 224, 224)) == (3, 4, 224)  # the full shape says it unambiguously
+
+
+def test_several_shapes_per_input_kind():
+    from profiler.zoo.inputs import sample_shapes
+    assert sample_shapes(None, (3, 512, 512), kind="image-pair") == ((3, 512, 512),) * 2
+    assert sample_shapes((520, 960), (3, 512, 512), kind="image-pair") == ((3, 520, 960),) * 2
+    assert sample_shapes([(3, 520, 960), (3, 520, 960)], (3, 512, 512), kind="image-pair") == ((3, 520, 960),) * 2
+    with pytest.raises(UsageError, match="divisible by 8.*3x520x968"):
+        sample_shapes((520, 961), (3, 512, 512), "raft", kind="image-pair")
+    with pytest.raises(UsageError, match="image pair"):
+        sample_shapes([(64,), (64,), (64,)], (3, 512, 512), "raft", kind="image-pair")
+    assert sample_shapes([(3, 800, 800), (600, 1000)], (3, 800, 800), kind="images") == \
+        ((3, 800, 800), (3, 600, 1000))
+    with pytest.raises(UsageError, match="takes one input tensor, got 2"):
+        sample_shapes([(3, 32, 32), (3, 32, 32)], (3, 224, 224), "resnet", kind="tensor")
+    # a user's model of unknown rank: one positional tensor per shape
+    assert sample_shapes([(3, 32, 32), (2, 8, 8)], (3, 224, 224), rank_known=False) == ((3, 32, 32), (2, 8, 8))
