@@ -1,20 +1,29 @@
 """Cost of profiling, measured in one process: the plain forward pass against this package (real and meta
-passes) and the peers (ptflops, fvcore, thop, torch's FlopCounterMode) on the same models and inputs.
+passes) and the peers (ptflops with its pytorch and aten backends, fvcore, thop, torchinfo, torch's
+FlopCounterMode) on the same models and inputs.
 
-    python benchmarks/benchmark_report.py                       # writes reports/benchmark.md + reports/benchmark_resolution.png
-    python benchmarks/benchmark_report.py --repeats 5 --quick   # fewer repeats, fewer resolutions
+    python benchmarks/benchmark_report.py            # full: reports/benchmark.md, benchmark.png, benchmark_resolution.png
+    python benchmarks/benchmark_report.py --quick    # a check in about two minutes (fewer rounds and resolutions)
 
-Method: every method runs once per round, rounds are repeated (interleaved, so load from other processes
-on a shared machine hits every method alike), and the median of the rounds is reported, as wall-clock time
-(``time.perf_counter``) and as CPU time of this process (``time.process_time``, less sensitive to other
-processes). Ratios are to the plain forward pass (eval, ``torch.no_grad()``) of the same model and input.
-Model construction is not timed. Not a test: numbers depend on the machine.
+Method: every method does one full profile of the model on the given input per call (the plain forward: one
+eval forward under ``torch.no_grad()``). Each method first runs once untimed (a probe: what it counted, whether
+autograd was on during the forward), then warm-up rounds, then timed rounds. Rounds are interleaved (every
+method once per round, the order rotated each round, so load from other processes on a shared machine and
+any order effect hit every method alike) and the median of the rounds is reported, as wall-clock time
+(``time.perf_counter``) and CPU time of this process (``time.process_time``, less sensitive to other
+processes). Before every timed call, untimed: ``gc.collect()``, and for this package's methods
+:func:`_reset_caches` (no state carried from one call to the next). Ratio = median time of the method /
+median time of the plain forward of the same model and input. Model construction is not timed.
+Not a test: numbers depend on the machine. Figures are drawn by :mod:`profiler.report.plots`.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import gc
+import importlib.metadata as md
 import io
+import json
 import os
 import platform
 import statistics
@@ -23,6 +32,8 @@ import sys
 import time
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -31,6 +42,38 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import profiler  # noqa: E402
+from profiler.core import engine  # noqa: E402
+
+BASELINE = "plain forward"
+OURS = ("profiler (real pass)", "profiler (meta pass)")
+# The issue's targets for this package's real pass (wall ratio to the plain forward).
+TARGETS = {"timm:mixnet_s": 1.2, "torchvision:resnet18": 1.1, "timm:vit_small_patch16_224": 1.1}
+PACKAGES = ("torch", "torchvision", "timm", "ptflops", "fvcore", "thop", "torchinfo", "numpy")
+
+
+# ======================================================================================================
+# HOOK for the engine's caches: called (untimed) before every timed call of this package's methods, so that
+# no call profits from what an earlier one left behind. Fill in here if the engine gains caches that have
+# no public clear function. Returns what it cleared, for the report's method text.
+# ======================================================================================================
+_CLEAR_NAMES = ("clear_cache", "clear_caches", "reset_cache", "reset_caches", "cache_clear")
+_MODULE_CACHES = ("_TYPE_INFO",)  # module-level dicts of profiler.core.engine that live across calls
+
+
+def _reset_caches() -> list[str]:
+    done = []
+    for name in _CLEAR_NAMES:  # the engine's own clear function, when it has one
+        fn = getattr(engine, name, None)
+        if callable(fn):
+            fn()
+            done.append(f"profiler.core.engine.{name}()")
+    if not done:  # otherwise the module-level caches known to live across calls
+        for name in _MODULE_CACHES:
+            cache = getattr(engine, name, None)
+            if isinstance(cache, dict):
+                cache.clear()
+                done.append(f"profiler.core.engine.{name}.clear()")
+    return done
 
 
 def _quiet(fn):
@@ -40,21 +83,56 @@ def _quiet(fn):
     return run
 
 
-def methods(model, x):
-    """name -> zero-argument callable doing one profile (or one forward) of ``model`` on ``x``."""
+@dataclass
+class Method:
+    fn: Callable[[], float | None]  # one profile (or forward); returns the count it reports, None on failure
+    what: str  # the count's unit, for the probe column
+    module: torch.nn.Module  # the module whose forward it runs (thop gets its own copy)
+    reset: bool = False  # ours: _reset_caches() before each timed call
+
+
+@dataclass
+class Result:
+    wall: list = field(default_factory=list)
+    cpu: list = field(default_factory=list)
+
+    def med(self, which: str) -> float:
+        return statistics.median(getattr(self, which))
+
+    def iqr_pct(self, which: str) -> float:
+        xs = getattr(self, which)
+        if len(xs) < 4:
+            return float("nan")
+        q = statistics.quantiles(xs, n=4)
+        return 100 * (q[2] - q[0]) / statistics.median(xs)
+
+
+def methods(model, x) -> dict[str, Method]:
+    """name -> :class:`Method` doing one full profile (or one plain forward) of ``model`` on ``x``."""
     out = {}
 
     def plain():
         with torch.no_grad():
             model(x)
-    out["plain forward"] = plain
-    out["profiler (real pass)"] = lambda: profiler.profile(model, x)
-    out["profiler (meta pass)"] = lambda: profiler.profile(model, x, device="meta")
+        return None
+    out[BASELINE] = Method(plain, "", model)
+    out["profiler (real pass)"] = Method(lambda: profiler.profile(model, x).macs, "MACs", model, reset=True)
+    out["profiler (meta pass)"] = Method(lambda: profiler.profile(model, x, device="meta").macs, "MACs", model,
+                                         reset=True)
     try:
         from ptflops import get_model_complexity_info
-        shape = tuple(x.shape[1:])
-        out["ptflops"] = _quiet(lambda: get_model_complexity_info(model, shape, as_strings=False,
-                                                                  print_per_layer_stat=False, verbose=False))
+
+        def ptf(backend):
+            def run():
+                # input_constructor: the same input tensor as every other method (ptflops' default is an
+                # uninitialised tensor of the shape)
+                macs, _ = get_model_complexity_info(model, tuple(x.shape[1:]), as_strings=False,
+                                                    print_per_layer_stat=False, verbose=False, backend=backend,
+                                                    input_constructor=lambda _res: x)
+                return macs
+            return _quiet(run)
+        out["ptflops (pytorch)"] = Method(ptf("pytorch"), "MACs", model)
+        out["ptflops (aten)"] = Method(ptf("aten"), "MACs", model)
     except ImportError:
         pass
     try:
@@ -64,14 +142,22 @@ def methods(model, x):
             a = FlopCountAnalysis(model, x)
             a.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             return a.total()
-        out["fvcore"] = _quiet(fv)
+        out["fvcore"] = Method(_quiet(fv), "MACs (fvcore 'flops')", model)
     except ImportError:
         pass
     try:
         from thop import profile as thop_profile
         thop_model = copy.deepcopy(model)  # thop registers buffers on the model it is given
 
-        out["thop"] = _quiet(lambda: thop_profile(thop_model, inputs=(x,), verbose=False))
+        out["thop"] = Method(_quiet(lambda: thop_profile(thop_model, inputs=(x,), verbose=False)[0]), "MACs",
+                             thop_model)
+    except ImportError:
+        pass
+    try:
+        import torchinfo
+
+        out["torchinfo"] = Method(lambda: torchinfo.summary(model, input_data=x, verbose=0).total_mult_adds,
+                                  "mult-adds", model)
     except ImportError:
         pass
     from torch.utils.flop_counter import FlopCounterMode
@@ -80,36 +166,68 @@ def methods(model, x):
         with torch.no_grad(), FlopCounterMode(display=False) as f:
             model(x)
         return f.get_total_flops()
-    out["FlopCounterMode"] = fcm
+    out["FlopCounterMode"] = Method(fcm, "FLOPs", model)
     return out
 
 
-def measure(fns: dict, repeats: int, warmup: int = 3) -> dict:
-    """name -> (median wall s, median cpu s), interleaved rounds."""
+def probe(fns: dict[str, Method]) -> tuple[dict, dict]:
+    """One untimed call of each method: (name -> (count, autograd on during the forward)), (name -> error)."""
+    info, failed = {}, {}
+    for name, m in fns.items():
+        seen = []
+        h = m.module.register_forward_pre_hook(lambda *_: seen.append(torch.is_grad_enabled()))
+        try:
+            if m.reset:
+                _reset_caches()
+            count = m.fn()
+            if m.what and count is None:
+                raise RuntimeError("returned no count (its own error handling swallowed an exception)")
+            info[name] = (count, any(seen) if seen else None)
+        except Exception as e:  # a peer that cannot profile this model: left out of the timing, and said so
+            failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+        finally:
+            h.remove()
+    return info, failed
+
+
+def measure(fns: dict[str, Method], repeats: int, warmup: int = 3) -> dict[str, Result]:
+    """Interleaved rounds, the order rotated each round; gc and (ours) cache resets untimed before each call."""
+    names = list(fns)
     for _ in range(warmup):
-        for f in fns.values():
-            f()
-    wall = {k: [] for k in fns}
-    cpu = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
+        for k in names:
+            fns[k].fn()
+    res = {k: Result() for k in names}
+    for r in range(repeats):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for k in order:
+            m = fns[k]
+            gc.collect()
+            if m.reset:
+                _reset_caches()
             c0, t0 = time.process_time(), time.perf_counter()
-            f()
-            wall[k].append(time.perf_counter() - t0)
-            cpu[k].append(time.process_time() - c0)
-    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in fns}
+            m.fn()
+            res[k].wall.append(time.perf_counter() - t0)
+            res[k].cpu.append(time.process_time() - c0)
+    return res
 
 
 def build(name: str):
     from profiler import zoo
-    model, info = zoo.create(name)
-    return model, info
+    return zoo.create(name)
 
 
-def overhead_table(results: dict) -> list[tuple]:
-    base_w, base_c = results["plain forward"]
-    return [(k, f"{w * 1e3:.1f}", f"{w / base_w:.2f}x", f"{c * 1e3:.1f}", f"{c / base_c:.2f}x")
-            for k, (w, c) in results.items()]
+def overhead_rows(results: dict[str, Result], info: dict, fns: dict[str, Method]) -> list[tuple]:
+    from profiler.report.plots import si
+
+    bw, bc = results[BASELINE].med("wall"), results[BASELINE].med("cpu")
+    rows = []
+    for k, r in results.items():
+        count, grad = info.get(k, (None, None))
+        what = f"{si(count)} {fns[k].what}" if count is not None else ""
+        rows.append((k, f"{r.med('wall') * 1e3:.1f}", f"{r.med('wall') / bw:.2f}x", f"{r.iqr_pct('wall'):.0f}%",
+                     f"{r.med('cpu') * 1e3:.1f}", f"{r.med('cpu') / bc:.2f}x",
+                     {True: "on", False: "off", None: "?"}[grad], what))
+    return rows
 
 
 def resolution_sweep(name: str, sizes, repeats: int):
@@ -117,13 +235,13 @@ def resolution_sweep(name: str, sizes, repeats: int):
     rows = []
     for s in sizes:
         x = torch.randn(1, 3, s, s)
-        fns = {"plain forward": methods(model, x)["plain forward"],
-               "profiler (real pass)": lambda x=x: profiler.profile(model, x),
-               "profiler (meta pass)": lambda x=x: profiler.profile(model, x, device="meta")}
+        all_m = methods(model, x)
+        fns = {k: all_m[k] for k in (BASELINE, *OURS)}
         reps = repeats if s <= 512 else max(1, repeats // 3)
         r = measure(fns, reps, warmup=2 if s <= 512 else 1)
-        rows.append((s, {k: v[0] for k, v in r.items()}))
-        print(f"  {name} {s}x{s}: " + ", ".join(f"{k} {v[0] * 1e3:.0f} ms" for k, v in r.items()), flush=True)
+        rows.append((s, {k: v.med("wall") for k, v in r.items()}))
+        print(f"  {name} {s}x{s}: " + ", ".join(f"{k} {v.med('wall') * 1e3:.0f} ms" for k, v in r.items()),
+              flush=True)
     return rows
 
 
@@ -138,86 +256,220 @@ def big_model_child(spec: str) -> dict:
     # Linux keeps it across fork + exec.
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    import json
     d = json.loads(out.stdout.strip().splitlines()[-1])
     d["process_seconds"] = time.perf_counter() - t0  # including the imports of torch and timm
     return d
 
 
-def plot(rows, name: str, path: str):
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    sizes = [s for s, _ in rows]
-    for k, style in (("plain forward", "k-o"), ("profiler (real pass)", "C0-s"), ("profiler (meta pass)", "C2-^")):
-        ax.plot(sizes, [r[k] * 1e3 for _, r in rows], style, label=k)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.set_xlabel("input resolution (pixels, square, batch 1)")
-    ax.set_ylabel("wall time per call (ms, median)")
-    ax.set_title(f"{name}: cost against resolution (meta pass: shapes only)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.savefig(path, dpi=120)
+# -- the machine ---------------------------------------------------------------------------------------------
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions(packages=PACKAGES) -> str:
+    out = []
+    for pkg in packages:
+        try:
+            out.append(f"{pkg} {md.version(pkg)}")
+        except md.PackageNotFoundError:
+            out.append(f"{pkg} (not installed)")
+    return ", ".join(out)
+
+
+def load() -> str:
+    return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except Exception:
+        return "(uptime not available)"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default="timm:mixnet_s,torchvision:resnet18,timm:vit_small_patch16_224")
-    ap.add_argument("--repeats", type=int, default=11)
-    ap.add_argument("--quick", action="store_true", help="resolutions 224, 512, 1024 only")
+    ap.add_argument("--models", default=",".join(TARGETS))
+    ap.add_argument("--repeats", type=int, default=None, help="timed rounds per model (full 15, quick 5)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a check in about two minutes: 5 rounds, 1 warm-up, resolutions 224 and 512 only")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads for every method (default: torch's own choice)")
+    ap.add_argument("--no-big", action="store_true", help="skip the 1B-parameter meta build in a child process")
     ap.add_argument("--out", default=os.path.join(ROOT, "reports", "benchmark.md"))
     args = ap.parse_args(argv)
     from tabulate import tabulate
 
+    from profiler.report.plots import plot_cost_vs_resolution, plot_profiling_cost, save_figure
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    repeats = args.repeats or (5 if args.quick else 15)
+    warmup = 1 if args.quick else 3
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
-    lines = ["# Cost of profiling\n",
-             f"Generated by `python benchmarks/benchmark_report.py` on {platform.machine()} with {os.cpu_count()} CPU "
-             f"cores (shared with other work), torch {torch.__version__}, {torch.get_num_threads()} intra-op "
-             f"threads. Median of {args.repeats} interleaved rounds; wall = `time.perf_counter`, "
-             "CPU = `time.process_time` of this process. Ratio = time / plain forward of the same model and "
-             "input (eval, no_grad). Model construction not timed.\n"]
+    t_start = time.perf_counter()
+    load_before, uptime_before = load(), uptime()
+    cleared = _reset_caches()
+    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}; {uptime_before}",
+          flush=True)
+
+    per_model, wall_ratios, cpu_ratios, failures = [], {}, {}, {}
     for spec in args.models.split(","):
         model, info = build(spec)
         x = torch.randn(1, *info.input_size)
-        print(f"{spec} {tuple(x.shape)} ...", flush=True)
-        res = measure(methods(model, x), args.repeats)
-        lines.append(f"## {spec}, input {'x'.join(map(str, x.shape))}\n")
-        lines.append(tabulate(overhead_table(res), headers=["method", "wall ms", "wall ratio", "CPU ms", "CPU ratio"],
-                              tablefmt="github", disable_numparse=True))
-        lines.append("")
-        for row in overhead_table(res):
+        la = load()
+        print(f"{spec} {tuple(x.shape)} (load {la}) ...", flush=True)
+        fns = methods(model, x)
+        counts, failed = probe(fns)
+        for k, why in failed.items():
+            failures.setdefault(k, []).append((spec, why))
+            print(f"   {k} FAILED on {spec}: {why}", flush=True)
+            fns.pop(k)
+        res = measure(fns, repeats, warmup=warmup)
+        rows = overhead_rows(res, counts, fns)
+        bw, bc = res[BASELINE].med("wall"), res[BASELINE].med("cpu")
+        wall_ratios[spec] = {k: r.med("wall") / bw for k, r in res.items()}
+        cpu_ratios[spec] = {k: r.med("cpu") / bc for k, r in res.items()}
+        per_model.append((spec, x, rows, la, load(), failed))
+        for row in rows:
             print("  ", *row, flush=True)
 
-    sizes = [224, 512, 1024] if args.quick else [224, 320, 512, 768, 1024, 1536, 2048]
-    print("resolution sweep (mixnet_s) ...", flush=True)
-    rows = resolution_sweep("timm:mixnet_s", sizes, max(3, args.repeats // 2))
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    png = os.path.join(os.path.dirname(os.path.abspath(args.out)), "benchmark_resolution.png")
-    plot(rows, "timm:mixnet_s", png)
-    lines.append("## Cost against resolution: timm:mixnet_s\n")
-    lines.append(f"![cost against resolution]({os.path.basename(png)})\n")
-    lines.append(tabulate([(f"{s}x{s}", f"{r['plain forward'] * 1e3:.0f}", f"{r['profiler (real pass)'] * 1e3:.0f}",
-                            f"{r['profiler (meta pass)'] * 1e3:.0f}",
-                            f"{r['profiler (meta pass)'] / rows[0][1]['profiler (meta pass)']:.2f}x")
-                           for s, r in rows],
-                          headers=["input", "plain forward ms", "profiler real ms", "profiler meta ms",
-                                   "meta vs meta at 224"], tablefmt="github", disable_numparse=True))
-    lines.append("")
+    method_names = []
+    for d in wall_ratios.values():
+        method_names += [k for k in d if k not in method_names]
+    for k in failures:
+        if k not in method_names:
+            method_names.append(k)
 
-    print("vit_giant_patch14_224 built and profiled on meta ...", flush=True)
-    big = big_model_child("timm:vit_giant_patch14_224")
-    lines.append("## A 1B-parameter model shape-only: timm:vit_giant_patch14_224\n")
-    lines.append(f"`profiler.profile_model('timm:vit_giant_patch14_224')` in a fresh process: built "
+    png = os.path.join(out_dir, "benchmark.png")
+    target_method = "profiler (real pass)"
+    save_figure(plot_profiling_cost(wall_ratios, cpu_ratios, targets={k: v for k, v in TARGETS.items()
+                                                                        if k in wall_ratios},
+                                    target_method=target_method,
+                                    title=f"Cost of one profile per call, batch 1, {cpu_model()}, "
+                                          f"torch threads {torch.get_num_threads()} (median of {repeats} rounds)"),
+                png, dpi=120)
+
+    sizes = [224, 512] if args.quick else [224, 320, 512, 768, 1024, 1536, 2048]
+    print("resolution sweep (mixnet_s) ...", flush=True)
+    rows = resolution_sweep("timm:mixnet_s", sizes, max(3, repeats // 2))
+    png_res = os.path.join(out_dir, "benchmark_resolution.png")
+    save_figure(plot_cost_vs_resolution(rows, "timm:mixnet_s"), png_res, dpi=120)
+
+    big = None
+    if not args.no_big:
+        print("vit_giant_patch14_224 built and profiled on meta ...", flush=True)
+        big = big_model_child("timm:vit_giant_patch14_224")
+        print(f"  {big}", flush=True)
+    load_after, uptime_after = load(), uptime()
+    minutes = (time.perf_counter() - t_start) / 60
+
+    # -- the report ------------------------------------------------------------------------------------------
+    cmd = "python benchmarks/benchmark_report.py" + (" --quick" if args.quick else "") + (
+        f" --threads {args.threads}" if args.threads else "") + (f" --repeats {args.repeats}" if args.repeats else "")
+    L = ["# Cost of profiling\n",
+         f"Generated by `{cmd}` ({minutes:.1f} min). Numbers depend on the machine and its load; they are "
+         "comparable within this report (same process, interleaved rounds), not across machines.\n",
+         "## Machine and load\n",
+         f"- CPU: {cpu_model()} ({platform.machine()}), {os.cpu_count()} logical CPUs "
+         f"({len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable by this process), "
+         f"torch intra-op threads {torch.get_num_threads()}, interop threads {torch.get_num_interop_threads()}",
+         f"- Load average (1 / 5 / 15 min) before: {load_before}; after: {load_after}. The machine was shared "
+         "with other work (test runs of other engineers); per model, below, the 1-minute load at its start and end.",
+         f"- `uptime` before: `{uptime_before}`; after: `{uptime_after}`",
+         f"- Python {platform.python_version()}, {versions()}",
+         f"- {platform.platform()}\n",
+         "## Method\n",
+         "Every method does one full profile of the model on the same input tensor (batch 1) per call; the "
+         "plain forward is one eval forward under `torch.no_grad()`. Calls: `profiler.profile(model, x)` "
+         "(real pass) and `profiler.profile(model, x, device=\"meta\")` (meta pass: shapes only); ptflops "
+         "`get_model_complexity_info(model, shape, as_strings=False, print_per_layer_stat=False, "
+         "backend='pytorch' | 'aten', input_constructor=lambda _: x)`; fvcore `FlopCountAnalysis(model, x)"
+         ".total()` (a TorchScript trace); thop `profile(copy_of_model, inputs=(x,))`; torchinfo "
+         "`summary(model, input_data=x, verbose=0)` (its forward-pass cache off, the default); "
+         "`torch.utils.flop_counter.FlopCounterMode(display=False)` around a `no_grad` forward. The peers are "
+         "called as their documentation shows; the column *autograd* says whether autograd was on during the "
+         "model's forward (recorded by a forward pre-hook in an untimed probe call): a peer that runs the "
+         "forward with autograd on also pays for recording the graph.",
+         "",
+         f"Each method runs once untimed (the probe, whose count is shown), {warmup} warm-up round(s), then "
+         f"{repeats} timed rounds, interleaved: every method once per round, the order rotated by one each "
+         "round. Before every timed call, untimed: `gc.collect()` and, for this package's two methods, "
+         "`_reset_caches()` in the script, which runs "
+         + (", ".join(f"`{c}`" for c in cleared) if cleared else "nothing (the engine has no cache to clear)")
+         + ", so that no call of ours profits from state an earlier one left (each of our calls costs what "
+         "the first call in a fresh process would, less the imports). Reported: the median per method "
+         "of wall-clock time (`time.perf_counter`) and of CPU time of this process (`time.process_time`, all "
+         "threads; less sensitive to other processes than wall time), the interquartile range of the wall "
+         "times as a share of their median (noise), and ratio = median / median of the plain forward of the "
+         "same model and input. Model construction is not timed. The count column is what each method "
+         "reported in its probe call, there to show that it did count the whole model; counts differ by "
+         "convention and coverage (see crosscheck.md) and are not compared here."
+         + (f" Every method ran with {args.threads} torch intra-op thread(s) (`--threads {args.threads}`): on a "
+            "machine with more runnable processes than cores, torch's multi-threaded kernels spin-wait and the "
+            "plain forward itself becomes several times slower and erratic, which would make every ratio "
+            "meaningless." if args.threads else "") + "\n",
+         "## Ratios to the plain forward\n",
+         f"![profiling cost relative to a plain forward]({os.path.basename(png)})\n",
+         "Wall ratio (CPU ratio in brackets); targets of the issue for `profiler (real pass)`: "
+         + ", ".join(f"{k.split(':')[-1]} {v:g}x" for k, v in TARGETS.items()) + ".\n"]
+    header = ["method"] + [f"{s.split(':')[-1]}" for s in wall_ratios]
+    table = []
+    for k in method_names:
+        cells = [k]
+        for s in wall_ratios:
+            if k in wall_ratios[s]:
+                cells.append(f"{wall_ratios[s][k]:.2f}x ({cpu_ratios[s][k]:.2f}x)")
+            else:
+                cells.append("failed")
+        table.append(cells)
+    if target_method in method_names:
+        table.append(["target (real pass)"] + [f"{TARGETS[s]:g}x" if s in TARGETS else "" for s in wall_ratios])
+    L.append(tabulate(table, headers=header, tablefmt="github", disable_numparse=True))
+    L.append("")
+    if failures:
+        L.append("Methods that could not profile a model (left out of its timing):\n")
+        for k, lst in failures.items():
+            for spec, why in lst:
+                L.append(f"- {k} on {spec}: `{why}`")
+        L.append("")
+    for spec, x, rows_m, la, lb, failed in per_model:
+        L.append(f"## {spec}, input {'x'.join(map(str, x.shape))}\n")
+        L.append(f"1-minute load average at start {la.split(' / ')[0]}, at end {lb.split(' / ')[0]}.\n")
+        L.append(tabulate(rows_m, headers=["method", "wall ms", "wall ratio", "wall IQR", "CPU ms", "CPU ratio",
+                                           "autograd", "count (probe)"],
+                          tablefmt="github", disable_numparse=True))
+        L.append("")
+
+    L.append("## Cost against resolution: timm:mixnet_s\n")
+    L.append(f"![cost against resolution]({os.path.basename(png_res)})\n")
+    L.append(tabulate([(f"{s}x{s}", f"{r[BASELINE] * 1e3:.0f}", f"{r['profiler (real pass)'] * 1e3:.0f}",
+                        f"{r['profiler (meta pass)'] * 1e3:.0f}",
+                        f"{r['profiler (real pass)'] / r[BASELINE]:.2f}x",
+                        f"{r['profiler (meta pass)'] / rows[0][1]['profiler (meta pass)']:.2f}x")
+                       for s, r in rows],
+                      headers=["input", "plain forward ms", "profiler real ms", "profiler meta ms",
+                               "real / plain", "meta vs meta at 224"], tablefmt="github", disable_numparse=True))
+    L.append("")
+    if big:
+        L.append("## A 1B-parameter model shape-only: timm:vit_giant_patch14_224\n")
+        L.append(f"`profiler.profile_model('timm:vit_giant_patch14_224')` in a fresh process: built "
                  f"`{big['build']}`, {big['params']:,} params, {big['macs']:,} MACs (multiply-accumulates, conv + "
                  f"linear + attention, no bias) at 1x3x224x224; build + profile {big['seconds']:.2f} s "
                  f"(whole process with the torch/timm imports {big['process_seconds']:.1f} s), "
                  f"peak resident memory {big['rss_gib']:.2f} GiB.\n")
-    print(f"  {big}", flush=True)
     with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"wrote {args.out} and {png}")
+        f.write("\n".join(L) + "\n")
+    print(f"wrote {args.out}, {png} and {png_res} in {minutes:.1f} min; load {load_before} -> {load_after}")
     return 0
 
 

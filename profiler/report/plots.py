@@ -347,3 +347,110 @@ def plot_blocks(rows) -> Figure:
         ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+# -- cost of profiling (benchmarks/benchmark_report.py) -----------------------------------------------------
+BASELINE = "plain forward"
+
+
+def _ratio_tick(v, _pos=None) -> str:
+    return f"{v:g}x"
+
+
+def _ratio_panel(ax, ratios: dict, targets: dict, target_method: str | None, metric: str, methods: list[str]):
+    models = list(ratios)
+    n = len(methods)
+    width = 0.8 / max(n, 1)
+    lo = min([r for row in ratios.values() for r in row.values() if r and r > 0] + [1.0])
+    hi = max([r for row in ratios.values() for r in row.values() if r and r > 0] + [1.0])
+    for j, method in enumerate(methods):
+        xs, tops = [], []
+        for i, model in enumerate(models):
+            r = ratios[model].get(method)
+            x = i - 0.4 + width * (j + 0.5)
+            if r is None or not r > 0:  # a peer that failed on this model: say so where its bar would be
+                ax.text(x, 1.0, "n/a", ha="center", va="bottom", fontsize=6, rotation=90, color="#555555")
+                continue
+            xs.append(x)
+            tops.append(r)
+        # bars grow from the 1.0x line: up = dearer than the plain forward, down = cheaper
+        ax.bar(xs, [t - 1.0 for t in tops], bottom=1.0, width=width * 0.92, color=f"C{j % 10}",
+               edgecolor="black", linewidth=0.4, label=method)
+        for x, t in zip(xs, tops):
+            ax.text(x, t * (1.04 if t >= 1 else 0.96), f"{t:.2f}" if t >= 0.1 else f"{t:.2g}", ha="center", va="bottom" if t >= 1 else "top",
+                    fontsize=6, rotation=90)
+    ax.axhline(1.0, color="black", linewidth=1.2, label=f"{BASELINE} (1.0x)")
+    who = f"target for {target_method}" if target_method else "target"
+    first = True
+    for i, model in enumerate(models):
+        t = targets.get(model)
+        if t is None:
+            continue
+        ax.hlines(t, i - 0.45, i + 0.45, colors="red", linestyles="--", linewidth=1.4,
+                  label=who if first else None)
+        ax.text(i - 0.45, t * 0.98, f"target {t:g}x", color="red", fontsize=7, ha="left", va="top",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5})
+        first = False
+        hi = max(hi, t)
+    ax.set_yscale("log")
+    ax.set_ylim(lo / 1.6, hi * 1.8)
+    ax.yaxis.set_major_formatter(FuncFormatter(_ratio_tick))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _p=None: _minor_tick(v) and f"{v:g}x"))
+    ax.tick_params(axis="y", which="both", labelsize=7)
+    ax.set_xticks(range(len(models)))
+    ax.set_xticklabels(models, fontsize=8)
+    ax.set_xlim(-0.5, len(models) - 0.5)
+    ax.set_ylabel(f"{metric} / {BASELINE} (median, log scale)", fontsize=8)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def plot_profiling_cost(wall: dict, cpu: dict | None = None, targets: dict | None = None,
+                        target_method: str | None = None, title: str | None = None) -> Figure:
+    """The cost of profiling as ratios to the plain forward pass: grouped bars, one group per model and one bar
+    per method, growing from a line at 1.0x (the plain forward itself), on a log axis; ``targets``
+    (``{model: ratio}``) are drawn as red dashed marks over their model's group.
+
+    ``wall`` (and ``cpu``, drawn as a second panel when given) map model -> method -> ratio; a method
+    missing for a model (or ``None``) is written ``n/a`` there. The baseline method itself, if present, is
+    not drawn as a bar.
+    """
+    if not wall or not any(wall.values()):
+        raise UsageError("plot_profiling_cost: no ratios to plot")
+    panels = [("wall time", wall)] + ([("CPU time", cpu)] if cpu else [])
+    methods: list[str] = []
+    for _, ratios in panels:
+        for row in ratios.values():
+            methods += [m for m in row if m != BASELINE and m not in methods]
+    width = max(7.0, 1.1 + 0.32 * len(methods) * len(wall))
+    fig = Figure(figsize=(width, 4.2 * len(panels) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (metric, ratios) in zip(axes, panels):
+        _ratio_panel(ax, ratios, targets or {}, target_method, metric, methods)
+        ax.set_title(f"{metric}: profiling cost relative to a plain forward", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, ncol=min(5, len(labels)), loc="outside lower center")
+    fig.suptitle(title or "Cost of one profile per call (bars from the 1.0x line = plain forward)", fontsize=10)
+    return fig
+
+
+def plot_cost_vs_resolution(rows, name: str, methods=(BASELINE, "profiler (real pass)", "profiler (meta pass)")
+                            ) -> Figure:
+    """Wall time per call against the input resolution: ``rows`` is ``[(size, {method: seconds}), ...]``."""
+    if not rows:
+        raise UsageError("plot_cost_vs_resolution: no rows to plot")
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    sizes = [s for s, _ in rows]
+    for j, method in enumerate(m for m in methods if all(m in r for _, r in rows)):
+        style = "k-o" if method == BASELINE else f"C{j}-" + "s^vD"[j % 4]
+        ax.plot(sizes, [r[method] * 1e3 for _, r in rows], style, label=method)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("input resolution (pixels, square, batch 1)")
+    ax.set_ylabel("wall time per call (ms, median)")
+    ax.set_title(f"{name}: cost against resolution (meta pass: shapes only)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig

@@ -96,3 +96,40 @@ def test_two_hundred_layers_stay_readable():
 
 def test_si():
     assert si(1_234_567) == "1.23M" and si(999) == "999" and si(2.5e9) == "2.5G"
+
+
+def test_profiling_cost_bars_are_the_ratios_with_baseline_and_targets(tmp_path):
+    from profiler.report.plots import plot_profiling_cost
+
+    wall = {"a": {"plain forward": 1.0, "ours": 2.5, "peer": 0.5},
+            "b": {"plain forward": 1.0, "ours": 1.05}}  # peer failed on b
+    fig = plot_profiling_cost(wall, cpu={"a": {"ours": 2.0, "peer": 0.4}, "b": {"ours": 1.1}},
+                              targets={"a": 1.2, "b": 1.1}, target_method="ours")
+    ax = fig.axes[0]
+    assert len(fig.axes) == 2  # wall and CPU panels
+    labels = [c.get_label() for c in ax.containers]
+    assert labels == ["ours", "peer"]  # the baseline is the line, not a bar
+    tops = {lab: [round(p.get_y() + p.get_height(), 6) for p in c] for lab, c in zip(labels, ax.containers)}
+    assert tops == {"ours": [2.5, 1.05], "peer": [0.5]}
+    assert all(p.get_y() == 1.0 for c in ax.containers for p in c)  # bars grow from the 1.0x line
+    assert [ln.get_ydata()[0] for ln in ax.get_lines()] == [1.0]  # the plain-forward line
+    segs = [s for coll in ax.collections for s in coll.get_segments()]  # the targets, one per model group
+    assert sorted(round(s[0][1], 6) for s in segs) == [1.1, 1.2]
+    texts = [t.get_text() for t in ax.texts]
+    assert "n/a" in texts and "target 1.2x" in texts and "2.50" in texts
+    assert ax.get_yscale() == "log" and "target for ours" in ax.get_legend_handles_labels()[1]
+    assert "plain forward (1.0x)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    out = save_figure(fig, str(tmp_path / "bench.png"))
+    assert open(out, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(UsageError):
+        plot_profiling_cost({})
+
+
+def test_cost_vs_resolution_lines(tmp_path):
+    from profiler.report.plots import plot_cost_vs_resolution
+
+    rows = [(224, {"plain forward": 0.01, "profiler (real pass)": 0.02, "profiler (meta pass)": 0.005}),
+            (512, {"plain forward": 0.05, "profiler (real pass)": 0.06, "profiler (meta pass)": 0.006})]
+    ax = plot_cost_vs_resolution(rows, "m").axes[0]
+    assert [list(ln.get_ydata()) for ln in ax.get_lines()] == [[10.0, 50.0], [20.0, 60.0], [5.0, 6.0]]
+    save_figure(ax.figure, str(tmp_path / "res.png"))
