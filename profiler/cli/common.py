@@ -81,6 +81,12 @@ class Context:
             from profiler.zoo.inputs import float_dtype, random_inputs, text_inputs
 
             src = self.profile.source
+            if src is not None and src.input_kind in ("images", "image-pair"):
+                from profiler.errors import UsageError
+
+                what = "a list of images" if src.input_kind == "images" else "an image pair"
+                raise UsageError(f"--crosscheck and --latency run the model on one input tensor; {src.spec} takes "
+                                 f"{what}: profile it without them")
             if src is not None and src.input_kind == "tokens":
                 self._inputs = text_inputs(self.real_model(), src.input_size[0], src.batch, device="cpu")
             else:

@@ -46,6 +46,10 @@ def header_items(profile) -> list[tuple[str, str]]:
     inputs = "; ".join(F.shape(s) for s in profile.inputs)
     if src is not None and src.input_kind == "tokens":
         inputs = f"{src.input_size[0]:,} tokens x batch {src.batch} (token ids: {inputs})"
+    elif src is not None and src.input_kind == "images":  # a detection model's list of 3-d images
+        inputs = f"a list of {len(profile.inputs)} image(s) {inputs} (--batch {src.batch} per --input shape)"
+    elif src is not None and src.input_kind == "image-pair":
+        inputs += f" (an image pair, batch {src.batch})"
     else:
         inputs += f" (batch {profile.inputs[0][0]})" if len(profile.inputs) == 1 and profile.inputs[0] else ""
     return [("model", model), ("input", inputs), ("convention", f"{conv.name} = {conv.description}"),
@@ -152,7 +156,10 @@ def _columns_item(profile, table, dropped, width) -> tuple[str, str]:
         parts.append("kernel: size, s = stride, g = groups, d = dilation")
     shapes = [c.header for c in table.columns if c.visible and c.key in ("input_shape", "output_shape")]
     if shapes:
-        parts.append(f"{'/'.join(shapes)}: tensor shape{'s' if len(shapes) > 1 else ''} (first call, batch first)")
+        several = any(" (+" in row[i] for row in table.shown for i, c in enumerate(table.columns)
+                      if c.visible and c.key in ("input_shape", "output_shape"))
+        parts.append(f"{'/'.join(shapes)}: tensor shape{'s' if len(shapes) > 1 else ''} (first call, batch first)"
+                     + ("; 'shape (+N)': the first of N + 1 tensors" if several else ""))
     if "activations" in shown:
         parts.append(f"{shown['activations'].header}: elements of the output tensors (first call)")
     zero = [c.header for c in dropped if c.drop_zero]

@@ -169,8 +169,20 @@ def fit(table: Table, width: int) -> tuple[Table, list[Column]]:
         out.columns[i] = start[i]
         if text_width(out) > width:
             out.columns[i] = now
+    if text_width(out) > width:  # a module with many outputs (a detector's feature maps): the first, and a count
+        shapes = [i for i, c in enumerate(out.columns) if c.visible and c.key in _SHAPE_KEYS]
+        out.shown = [[_first_shape(v) if i in shapes else v for i, v in enumerate(row)] for row in out.shown]
     dropped = [table.columns[i] for i in changed if not out.columns[i].visible]
     return out, dropped
+
+
+_SHAPE_KEYS = ("output_shape", "input_shape")
+
+
+def _first_shape(cell: str) -> str:
+    """``1x672x20x20, 1x480x10x10, 1x512x5x5`` -> ``1x672x20x20 (+2)``: the first of several shapes."""
+    parts = cell.split(", ")
+    return cell if len(parts) == 1 else f"{parts[0]} (+{len(parts) - 1})"
 
 
 def render_table(table: Table, fmt: str, caption: str = "") -> str:

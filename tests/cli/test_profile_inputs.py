@@ -36,3 +36,10 @@ def test_an_image_pair_from_the_command_line(capsys):
     assert code == 0 and json.loads(out)["input"] == [[1, 3, 128, 256]] * 2
     code, out, err = run(capsys, "torchvision:resnet18", "--input", "3x32x32,3x32x32")
     assert code == 2 and "takes one input tensor, got 2" in err
+
+
+def test_an_image_pair_in_the_header_and_refused_by_options_that_need_one_tensor(capsys):
+    code, out, err = run(capsys, "torchvision:raft_small", "--input", "3x128x128,3x128x128")
+    assert code == 0 and "1x3x128x128; 1x3x128x128 (an image pair, batch 1)" in out
+    code, out, err = run(capsys, "torchvision:raft_small", "--input", "3x128x128,3x128x128", "--latency")
+    assert code == 2 and err.count("\n") == 1 and "takes an image pair" in err
