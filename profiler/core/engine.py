@@ -5,6 +5,11 @@ Two observers work together:
   modules) keep the stack of running modules, giving the layer tree and call counts;
 - a ``TorchDispatchMode`` sees every aten op below autograd (functional calls, ``@``, einsum, fused
   attention kernels included) and charges its cost to the innermost running module.
+On a forward-only pass with real kernels, torch's own leaf modules (``Conv2d``, eval ``BatchNorm2d``, ``Linear``,
+activations, pools ...: :mod:`profiler.core.leaf_paths`) run with the observer stepped aside, and their aten
+calls are written from the module and its shapes: observing an op costs more than many small ops do. A path
+is used only for a (class, signature) whose first call in the process gave, observed, the very records the path
+writes; anything else is observed.
 In a training step an autograd node-creation hook also tags each node with the module running when it is
 made, and a backward op is charged to the module of the node autograd is running
 (``torch._C._current_autograd_node``).

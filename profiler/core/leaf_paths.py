@@ -25,6 +25,8 @@ import torch.nn as nn
 aten = torch.ops.aten
 _Size = torch.Size
 _EMPTY = _Size([0])
+_autocast = torch._C._is_any_autocast_enabled
+_inference = torch.is_inference_mode_enabled
 
 
 def _nbytes(t: torch.Tensor) -> int:
@@ -245,7 +247,8 @@ def _hooks_in_class(cls: type, base: type) -> bool:
 
 def key(module: nn.Module, args) -> tuple | None:
     """A hashable signature of this call when a path describes it (None otherwise): the class, the path's own
-    key (bias present, in-place ...), and the input's dtype, device type and rank. Calls with equal keys
+    key (bias present, in-place ...), the input's dtype, device type and rank, and whether autocast or
+    inference mode is on. Calls with equal keys
     dispatch the same ops, so one observed call vouches for the rest."""
     path = path_of(type(module))
     if path is None or module._forward_pre_hooks or module._forward_hooks:
@@ -256,7 +259,8 @@ def key(module: nn.Module, args) -> tuple | None:
     k = path[0](module, x)
     if k is None:
         return None
-    return type(module), k, x.dtype, x.device.type, x.dim()
+    # autocast inserts casts and inference mode changes which ops run: both are part of the signature
+    return (type(module), k, x.dtype, x.device.type, x.dim(), _autocast(), _inference())
 
 
 def calls(module: nn.Module, args, out) -> list | None:

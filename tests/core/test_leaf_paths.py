@@ -168,3 +168,17 @@ def test_the_observer_steps_aside_only_for_its_own_mode():
         prof = profiler.profile(conv, x)
     assert prof.macs == 4 * 6 * 6 * 3 * 9
     assert any("convolution" in s for s in seen)
+
+
+def test_autocast_is_part_of_the_signature(monkeypatch):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    x = torch.randn(1, 3, 8, 8)
+    engine.clear_caches()
+    profiler.profile(model, x)  # checked without autocast: trusted
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # one context each: autocast caches its weight casts
+        fast = profiler.profile(model, x)
+    with monkeypatch.context() as m, torch.autocast("cpu", dtype=torch.bfloat16):
+        _observed_only(m)
+        slow = profiler.profile(model, x)
+    assert _ops(fast) == _ops(slow)
+    assert "aten._to_copy" in fast.layers[1].ops  # the casts autocast adds were seen
