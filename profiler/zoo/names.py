@@ -270,7 +270,18 @@ def _torchvision_kind(name: str) -> str:
 
 
 def torchvision_notes(name: str, model: nn.Module) -> list[str]:
-    """What a torchvision architecture built without weights differs in from the published weights' one."""
+    """What a torchvision architecture built without weights differs in from the published weights' one, and
+    what the default build adds that a user may not expect."""
+    import torchvision
+    notes = []
+    if getattr(model, "aux_classifier", None) is not None:
+        notes.append("built with the auxiliary FCN head (aux_loss=True), which runs in eval mode too, as in "
+                     "torchvision's published weights and their GFLOPS; --kwargs aux_loss=False counts the main "
+                     "head only")
+    return notes + _frozen_bn_notes(name, model)
+
+
+def _frozen_bn_notes(name: str, model: nn.Module) -> list[str]:
     import torchvision
     builder = torchvision.models.get_model_builder(name)
     try:

@@ -186,3 +186,13 @@ def test_two_stage_detectors_reproduce_the_published_figure_from_their_box_count
         macs += (mask_pub - boxes(p, "roi_heads.mask_head")) * MASK_HEAD
     assert_ops(macs, ops)
     assert p.params == params + 53_120  # BatchNorm2d for FrozenBatchNorm2d (see above)
+
+
+def test_the_aux_head_is_in_by_default_named_in_a_note_and_can_be_left_out():
+    from profiler.zoo import profile_model
+
+    full = profile_model("torchvision:fcn_resnet50", device="meta")
+    main = profile_model("torchvision:fcn_resnet50", device="meta", aux_loss=False)
+    assert any("aux_loss=False" in n for n in full.notes) and not any("aux" in n for n in main.notes)
+    # the aux FCNHead on layer3's 1024 channels at 520 / 8 = 65x65: a 3x3 conv to 256, then 1x1 to 21 classes
+    assert full.macs - main.macs == 65 * 65 * (1024 * 256 * 9 + 256 * 21)
