@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import importlib.metadata as md
 import io
 import json
 import os
@@ -40,9 +39,11 @@ import torch
 warnings.simplefilter("ignore")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the other report scripts
 
 import profiler  # noqa: E402
 from profiler.core import engine  # noqa: E402
+from crosscheck_report import versions  # noqa: E402  - one provenance helper for the reports
 
 BASELINE = "plain forward"
 OURS = ("profiler (real pass)", "profiler (real pass, cold)", "profiler (meta pass)")
@@ -259,16 +260,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def versions(packages=PACKAGES) -> str:
-    out = []
-    for pkg in packages:
-        try:
-            out.append(f"{pkg} {md.version(pkg)}")
-        except md.PackageNotFoundError:
-            out.append(f"{pkg} (not installed)")
-    return ", ".join(out)
-
-
 def load() -> str:
     return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -372,7 +363,7 @@ def main(argv=None) -> int:
          f"- Load average (1 / 5 / 15 min) before: {load_before}; after: {load_after}. The machine was shared "
          "with other work (test runs of other engineers); per model, below, the 1-minute load at its start and end.",
          f"- `uptime` before: `{uptime_before}`; after: `{uptime_after}`",
-         f"- Python {platform.python_version()}, {versions()}",
+         f"- Python {platform.python_version()}, {versions(PACKAGES)}",
          f"- {platform.platform()}\n",
          "## Method\n",
          "Every method does one full profile of the model on the same input tensor (batch 1) per call; the "
