@@ -24,7 +24,11 @@ aten = torch.ops.aten
 FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 dtypes = st.sampled_from(FLOATS)
 UNARY = {f"aten.{n}.default" for n in ("gelu", "silu", "sigmoid", "relu", "hardswish", "hardsigmoid", "tanh",
-                                       "elu", "leaky_relu", "rsqrt", "sqrt", "exp", "neg", "erf")}
+                                       "elu", "leaky_relu", "rsqrt", "sqrt", "exp", "neg", "erf", "hardtanh",
+                                       "clamp_min", "clamp_max")}
+INPLACE = {f"aten.{n}.default" for n in ("sigmoid_", "tanh_", "silu_", "gelu_", "hardswish_", "hardsigmoid_",
+                                         "hardtanh_", "leaky_relu_", "elu_", "neg_", "exp_", "erfinv_",
+                                         "clamp_min_", "clamp_max_", "clamp_", "normal_", "uniform_")}
 SCALAR_OPS = {f"aten.{n}.Scalar" for n in ("mul", "add", "div", "sub")}
 BINARY = ("add", "mul", "sub", "div")
 
@@ -62,7 +66,8 @@ def test_the_table_holds_the_documented_ops():
         "aten._native_batch_norm_legit.default", "aten.native_layer_norm.default", "aten.addmm.default",
         "aten.mm.default", "aten.bmm.default", "aten.convolution.default", *UNARY, *SCALAR_OPS,
         "aten._softmax.default", "aten._safe_softmax.default", *(f"aten.{n}.Tensor" for n in BINARY),
-        "aten.mean.dim", "aten.cat.default"}
+        "aten.mean.dim", "aten.cat.default", "aten.native_group_norm.default", "aten.clamp.default",
+        "aten.pow.Tensor_Scalar", *INPLACE, *(f"aten.{n}_.Tensor" for n in BINARY)}
 
 
 # -- norms ----------------------------------------------------------------------------------------------
@@ -95,6 +100,37 @@ def test_layer_norm(shape, k, dtype, affine):
     out, mean, rstd = fast(aten.native_layer_norm.default, meta(shape, dtype), normalized, w, b, 1e-5)
     assert out.shape == shape
     assert mean.shape == rstd.shape == shape[:len(shape) - k] + (1,) * k  # kept dims of size 1
+
+
+@given(shapes(min_dims=2, max_dims=5, min_side=2), st.integers(1, 3), dtypes, st.data())
+def test_layer_norm_of_a_strided_input(shape, k, dtype, data):
+    # ConvNeXt's LayerNorm runs on x.permute(0, 2, 3, 1): torch's output is contiguous anyway
+    x = data.draw(layouts(shape, dtype))
+    normalized = list(shape[len(shape) - min(k, len(shape)):])
+    out = fast(aten.native_layer_norm.default, x, normalized, meta(normalized, dtype), None, 1e-5)[0]
+    assert out.is_contiguous()
+
+
+@given(shapes(min_dims=2, max_dims=5, min_side=1), dtypes, st.booleans(), st.data())
+def test_group_norm(shape, dtype, affine, data):
+    c = shape[1]
+    group = data.draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0]))
+    x = data.draw(layouts(shape, dtype)) if min(shape) >= 2 else meta(shape, dtype)
+    w = b = meta((c,), dtype) if affine else None
+    out, mean, rstd = fast(aten.native_group_norm.default, x, w, b, shape[0], c, math.prod(shape[2:]), group,
+                           1e-5)
+    assert mean.shape == rstd.shape == (shape[0], group) and mean.dtype == dtype  # not float32 for halves
+
+
+def test_norms_decline_odd_inputs():
+    odd = torch.empty_strided((3, 1, 4), (4, 9, 1), device="meta")  # contiguous: torch keeps the size-1 stride
+    assert declines(aten.native_layer_norm.default, odd, [4], None, None, 1e-5)
+    assert describe(aten.native_layer_norm.default(odd, [4], None, None, 1e-5)[0]) != describe(meta((3, 1, 4)))
+    assert declines(aten.native_layer_norm.default, meta((2, 3)), [4], None, None, 1e-5)
+    x = meta((2, 4, 3, 3))
+    assert declines(aten.native_group_norm.default, x, None, None, 2, 4, 9, 3, 1e-5)  # 4 channels, 3 groups
+    assert declines(aten.native_group_norm.default, x, None, None, 2, 4, 8, 2, 1e-5)  # wrong HxW
+    assert declines(aten.native_group_norm.default, meta((2, 4, 0)), None, None, 2, 4, 0, 2, 1e-5)
 
 
 # -- products -------------------------------------------------------------------------------------------
@@ -187,7 +223,7 @@ def _op(name):
 def test_unary_and_scalar_ops(shape, dtype, scalar):
     x = meta(shape, dtype)
     for name in sorted(UNARY):
-        assert fast(_op(name), x).shape == shape
+        assert fast(_op(name), x, *((scalar,) if "clamp" in name else ())).shape == shape
     fast(aten.gelu.default, x, approximate="tanh")
     fast(aten.leaky_relu.default, x, 0.2)
     for name in sorted(SCALAR_OPS):
@@ -228,15 +264,127 @@ def test_binary_ops(shape, dtype, scalar):
     fast(aten.add.Tensor, x, y, alpha=2)
 
 
-def test_binary_ops_decline_broadcasting_promotion_and_strides():
+def test_binary_ops_decline_promotion():
     x = meta((2, 3))
-    assert declines(aten.add.Tensor, x, meta((3,)))
     assert declines(aten.mul.Tensor, x, meta((2, 3), torch.float64))
-    assert declines(aten.mul.Tensor, x, meta((3, 2)).t())
-    assert declines(aten.mul.Tensor, meta((3, 2)).t(), x)
+    assert declines(aten.mul.Tensor, x, torch.tensor(2.0))  # a CPU scalar tensor: torch's promotion
     assert declines(aten.mul.Tensor, x, 1j)
-    assert declines(aten.relu.default, meta((3, 2)).t())
+    assert declines(aten.add.Tensor, x, meta((4,)))  # does not broadcast: torch's error
     assert declines(aten.relu.default, meta((2, 3), torch.int64))
+
+
+# Layouts an element op meets: fresh, permuted (attention heads, ConvNeXt's NHWC), sliced (an LSTM's gates,
+# qkv chunks), channels-last; sizes drawn from 2 up unless a test asks for size-1 dims.
+@st.composite
+def layouts(draw, shape, dtype=torch.float32):
+    n = len(shape)
+    kind = draw(st.sampled_from(["fresh", "permuted", "sliced", "channels_last"]))
+    if kind == "channels_last" and n == 4:
+        return meta(shape, dtype).to(memory_format=torch.channels_last)
+    order = draw(st.permutations(range(n))) if kind != "fresh" else list(range(n))
+    extra = [0] * n
+    if kind == "sliced" and n:
+        extra[draw(st.integers(0, n - 1))] = draw(st.integers(1, 5))
+    base = meta([shape[i] + extra[i] for i in order], dtype).permute([list(order).index(i) for i in range(n)])
+    for d in range(n):
+        if extra[d]:
+            base = base.narrow(d, draw(st.integers(0, extra[d])), shape[d])
+    return base
+
+
+ORDERED_UNARY = ("aten.silu.default", "aten.sigmoid.default", "aten.tanh.default", "aten.leaky_relu.default",
+                 "aten.rsqrt.default", "aten.sqrt.default", "aten.exp.default", "aten.neg.default",
+                 "aten.erf.default")
+
+
+@given(shapes(min_dims=1, max_dims=5, min_side=2), st.sampled_from((torch.float32, torch.float64)), st.data())
+def test_element_ops_on_strided_inputs_follow_torchs_strides(shape, dtype, data):
+    x = data.draw(layouts(shape, dtype))
+    y = data.draw(layouts(shape, dtype))
+    for name in sorted(UNARY):
+        args = (x, 0.5) if "clamp" in name else (x,)
+        assert fast(_op(name), *args).shape == shape
+    fast(aten.clamp.default, x, -1.0, 1.0)
+    fast(aten.pow.Tensor_Scalar, x, 2)
+    for name in BINARY:
+        fast(getattr(aten, name).Tensor, x, y)
+        fast(getattr(aten, name).Tensor, x, 0.5)
+        fast(getattr(aten, name).Scalar, x, 3)
+
+
+@given(shapes(min_dims=2, max_dims=5, min_side=2), st.sampled_from((torch.float32, torch.float64)), st.data())
+def test_a_leading_batch_of_one_in_front_of_a_permuted_tensor(shape, dtype, data):
+    # attention's q * scale at batch 1: (1, heads, N, d) with the batch's stride the largest of all
+    inner = data.draw(layouts(shape, dtype))
+    span = max(n * st for n, st in zip(inner.shape, inner.stride()))
+    x = torch.empty_strided((1, *shape), (span, *inner.stride()), dtype=dtype, device="meta")
+    for name in ORDERED_UNARY + ("aten.mul.Scalar", "aten.add.Scalar"):
+        args = (x, 0.5) if name.endswith("Scalar") else (x,)
+        fast(_op(name), *args)
+    fast(aten.mul.Tensor, x, meta(x.shape, dtype))
+
+
+@given(shapes(min_dims=1, max_dims=5, min_side=1, max_side=4), st.data())
+def test_broadcasting_fresh_tensors_gives_a_contiguous_output(shape, data):
+    # a bias, a per-channel scale, squeeze-excitation's x * s (1, C, 1, 1: channels-last contiguous too)
+    dtype = data.draw(dtypes)
+    # (a 0-d tensor is left to torch: it takes part in type promotion only as a scalar would)
+    other = [1 if data.draw(st.booleans()) else n for n in shape][data.draw(st.integers(0, len(shape) - 1)):]
+    x, s = meta(shape, dtype), meta(other, dtype)
+    for name in BINARY:
+        assert fast(getattr(aten, name).Tensor, x, s).is_contiguous()
+        assert fast(getattr(aten, name).Tensor, s, x).shape == shape
+    for name in sorted(UNARY):
+        fast(_op(name), s, *((0.5,) if "clamp" in name else ()))
+
+
+def test_element_ops_decline_what_torch_orders_by_tie_breaks():
+    # half types go through float32 in torch's references; size-1 and size-0 dims of a strided input are
+    # placed by tie-breaks that differ between torch's kernels (checked: relu keeps this stride, gelu not)
+    half = meta((3, 4), torch.float16).t()
+    assert declines(aten.sigmoid.default, half)
+    assert declines(aten.mul.Tensor, half, meta((4, 3), torch.float16))
+    odd = torch.empty_strided((3, 1, 3), (3, 9, 1), device="meta")  # contiguous, a size-1 stride of 9
+    assert declines(aten.relu.default, odd) and declines(aten.gelu.default, odd)
+    assert declines(aten.sigmoid.default, meta((3, 2, 1)).permute(2, 0, 1))
+    assert declines(aten.mul.Tensor, meta((0, 3)).t(), meta((3, 0)))
+    assert describe(aten.relu.default(odd)) != describe(aten.gelu.default(odd))  # the disagreement is real
+
+
+# -- in-place ops ---------------------------------------------------------------------------------------
+@given(shapes(min_dims=1, max_dims=4, min_side=1), dtypes, st.data())
+def test_inplace_ops_return_their_input(shape, dtype, data):
+    x = data.draw(layouts(shape, dtype)) if min(shape) >= 1 else meta(shape, dtype)
+    calls = [(name, (x, 0.5) if "clamp_m" in name else (x,)) for name in sorted(INPLACE - {
+        "aten.clamp_.default", "aten.normal_.default", "aten.uniform_.default"})]
+    calls += [("aten.clamp_.default", (x, -1.0, 1.0)), ("aten.clamp_.default", (x, None, 2)),
+              ("aten.normal_.default", (x, 0.0, 0.02)), ("aten.uniform_.default", (x, -0.1, 0.1))]
+    other = meta([1 if data.draw(st.booleans()) else n for n in shape][data.draw(st.integers(0, len(shape))):],
+                 dtype)
+    for name in BINARY:
+        calls += [(f"aten.{name}_.Tensor", (x, other)), (f"aten.{name}_.Tensor", (x, 2))]
+    for name, args in calls:
+        op = _op(name)
+        out = meta_kernels.KERNELS[op](*args)
+        assert out is args[0], name
+        assert op(*args) is args[0]  # torch's kernel accepts the call and returns self too
+
+
+def test_inplace_ops_decline_what_torch_refuses():
+    x = meta((2, 3))
+    assert declines(aten.add_.Tensor, x, meta((4, 3)))  # would broadcast self
+    assert declines(aten.add_.Tensor, x, meta((2, 4)))
+    assert declines(aten.mul_.Tensor, x, meta((2, 3), torch.float64))
+    assert declines(aten.sigmoid_.default, meta((3,)).expand(2, 3))  # writes one element twice
+    assert declines(aten.clamp_.default, x, None, None)
+    assert declines(aten.normal_.default, x, 0.0, -1.0)
+    assert declines(aten.uniform_.default, x, 1.0, 0.0)
+    assert declines(aten.mul_.Tensor, x, 1j)
+    assert declines(aten.sigmoid_.default, torch.empty(3, dtype=torch.int64, device="meta"))
+    for op, args in [(aten.add_.Tensor, (x, meta((4, 3)))), (aten.clamp_.default, (x, None, None)),
+                     (aten.normal_.default, (x, 0.0, -1.0))]:
+        with pytest.raises((RuntimeError, ValueError)):
+            op(*args)  # torch's kernel raises: the decline leaves it the error
 
 
 @given(shapes(min_dims=1), dtypes, st.booleans(), st.data())
@@ -276,6 +424,48 @@ def test_cat_declines():
     assert declines(aten.cat.default, [], 0)
 
 
+# -- FastMeta: building a model on meta ----------------------------------------------------------------
+def _vit():
+    from timm.models.vision_transformer import VisionTransformer
+    return VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=10)
+
+
+def test_a_model_built_under_fast_meta_is_the_model_built_without(monkeypatch):
+    monkeypatch.delenv("PROFILER_CHECK_META", raising=False)
+    calls = []
+    clamp = meta_kernels.KERNELS[aten.clamp_.default]
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return clamp(*args, **kwargs)
+
+    monkeypatch.setitem(meta_kernels.KERNELS, aten.clamp_.default, spy)
+    with torch.device("meta"):
+        plain = _vit()
+        with meta_kernels.FastMeta():
+            fast_built = _vit()
+    assert calls  # timm's trunc_normal_ went through the table
+    describe_model = lambda m: [(k, describe(v)) for k, v in m.state_dict().items()]  # noqa: E731
+    assert describe_model(fast_built) == describe_model(plain)
+    a = profiler.profile(plain, input_size=(1, 3, 32, 32), device="meta")
+    b = profiler.profile(fast_built, input_size=(1, 3, 32, 32), device="meta")
+    assert (a.macs, a.params) == (b.macs, b.params) > (0, 0)
+
+
+def test_fast_meta_leaves_real_tensors_to_torch():
+    x = torch.zeros(3)
+    with meta_kernels.FastMeta():
+        y = x.clamp_(1.0, 2.0).add_(1.0).sigmoid()
+    assert torch.equal(x, torch.full((3,), 2.0)) and y.device.type == "cpu"
+
+
+def test_fast_meta_honours_the_switch(monkeypatch):
+    monkeypatch.setitem(meta_kernels.KERNELS, aten.sigmoid.default, _wrong_relu)
+    monkeypatch.setenv("PROFILER_CHECK_META", "1")
+    with pytest.raises(AssertionError, match="disagrees"), meta_kernels.FastMeta():
+        meta((2, 3)).sigmoid()
+
+
 # -- the PROFILER_CHECK_META switch -------------------------------------------------------------------
 def _wrong_relu(x):
     return torch.empty(1, device="meta")  # a broken shape function
@@ -296,7 +486,7 @@ def test_the_switch_checks_every_kernel(monkeypatch):
     x = meta((2, 3, 8, 8))
     y = checked[aten.convolution.default](x, meta((4, 3, 3, 3)), None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1)
     assert y.shape == (2, 4, 8, 8)
-    assert checked[aten.relu.default](meta((3, 2)).t()) is NotImplemented  # a decline passes through
+    assert checked[aten.relu.default](meta((3, 2), torch.float16).t()) is NotImplemented  # a decline passes
 
     monkeypatch.setitem(meta_kernels.KERNELS, aten.relu.default, _wrong_relu)
     with pytest.raises(AssertionError, match="disagrees"):
