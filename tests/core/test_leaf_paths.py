@@ -182,3 +182,19 @@ def test_autocast_is_part_of_the_signature(monkeypatch):
         slow = profiler.profile(model, x)
     assert _ops(fast) == _ops(slow)
     assert "aten._to_copy" in fast.layers[1].ops  # the casts autocast adds were seen
+
+
+def test_a_parametrized_weight_is_observed(monkeypatch):
+    from torch.nn.utils.parametrizations import weight_norm
+
+    conv = weight_norm(nn.Conv2d(3, 4, 3)).eval()  # weight is computed from weight_g, weight_v at each call
+    x = torch.randn(1, 3, 8, 8)
+    assert leaf_paths.key(conv, (x,)) is None
+    engine.clear_caches()
+    profiler.profile(conv, x)
+    fast = profiler.profile(conv, x)
+    with monkeypatch.context() as m:
+        _observed_only(m)
+        slow = profiler.profile(conv, x)
+    assert _ops(fast) == _ops(slow)
+    assert any("aten._weight_norm_interface" in l.ops for l in fast.layers)  # the weight's own computation
