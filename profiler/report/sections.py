@@ -152,14 +152,15 @@ def sweep_summary_text(zoo: str, s: dict, out: str) -> str:
 def sweep_summary_markdown(zoo: str, s: dict, out: str) -> str:
     """The sweep's Markdown summary (``--markdown``)."""
     parts = [f"# Whole-zoo sweep: {zoo}\n",
-             f"Every architecture at its zoo's default input size, batch 1, shape-only on the meta device. "
+             f"Every architecture at its zoo's default input size, batch 1, shape-only on the meta device (a model whose "
+             f"cost depends on the data, such as a detector, on real tensors on the CPU, with a note). "
              f"MACs = multiply-accumulates of conv + linear + attention + recurrent, no bias. Rows: `{out}`.\n",
              f"- counted: **{s['counted']} / {s['total']} ({100 * s['rate']:.1f} %)**",
              f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(s['by_status'].items()))}",
              f"- how the counted models were built: "
              f"{', '.join(f'{k}: {v}' for k, v in sorted(s['builds'].items()))} "
              "(meta = nothing allocated; meta-params = parameters on meta, an initialiser read data; "
-             "cpu = real weights, the pass on meta)\n"]
+             "cpu = real weights, the pass on meta, or on the CPU for a data-dependent model)\n"]
     if s["seconds"]:
         secs = s["seconds"]
         parts.insert(-1, f"- seconds per counted model (build + pass, one worker): median {secs['median']:.2f} s, "

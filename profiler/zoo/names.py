@@ -193,9 +193,11 @@ def default_input(zoo: str, name: str, model: nn.Module | None = None) -> tuple[
         size = getattr(model, "in_size", None) if model is not None else None
         channels = getattr(model, "in_channels", None) if model is not None else None
         if not isinstance(channels, int) and model is not None:
-            # no in_channels attribute (superpointnet): the first convolution's, 1 for a grayscale network
+            # no in_channels attribute: a first convolution on 1 channel marks a grayscale network
+            # (superpointnet); other counts may follow a reshuffle of the image (i-RevNet's space-to-depth
+            # gives its first convolution 6 of 12 channels), so they do not say what the image has
             conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-            channels = conv.in_channels if conv is not None else None
+            channels = 1 if conv is not None and conv.in_channels == 1 else None
         channels = channels if isinstance(channels, int) and channels > 0 else 3
         if isinstance(size, (tuple, list)) and len(size) == 2:
             return (int(channels), int(size[0]), int(size[1]))

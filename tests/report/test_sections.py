@@ -213,7 +213,7 @@ def test_sweep_summary_markdown():
     assert _md_cells(failures[2]) == ["f1", "failed", "ValueError: a\\|b"]  # the pipe escaped: still 3 cells
     assert _md_cells(failures[3]) == ["f2", "timeout", "no result after 3 s"]
     empty = sweep_summary_markdown("timm", EMPTY_SWEEP, "x.csv")
-    assert "##" not in empty and "seconds per counted model" not in empty and empty.endswith("the pass on meta)\n\n")
+    assert "##" not in empty and "seconds per counted model" not in empty and empty.endswith("on the CPU for a data-dependent model)\n\n")
 
 
 # -- block study ------------------------------------------------------------------------------------------------

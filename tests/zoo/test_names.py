@@ -73,3 +73,20 @@ def test_list_names():
     names = zoo.list_names("resnet1?", ("torchvision",))
     assert ("torchvision", "resnet18") in names and all(z == "torchvision" for z, _ in names)
     assert ("timm", "mixnet_s") in zoo.list_names("mixnet")  # no wildcard: substring
+
+
+def test_pytorchcv_channels_without_an_in_channels_attribute():
+    import torch.nn as nn
+
+    from profiler.zoo.names import default_input
+
+    class Net(nn.Module):
+        def __init__(self, first):
+            super().__init__()
+            self.in_size = (224, 224)
+            self.body = nn.Conv2d(first, 8, 3)
+
+    # a 1-channel first convolution: a grayscale network (superpointnet)
+    assert default_input("pytorchcv", "x", Net(1)) == (1, 224, 224)
+    # any other count may follow a reshuffle of the image (i-RevNet: space-to-depth, 12 -> 6 + 6): an RGB image
+    assert default_input("pytorchcv", "x", Net(6)) == (3, 224, 224)
