@@ -106,35 +106,42 @@ def methods(model, x) -> dict[str, Method]:
     out["profiler (real pass, cold)"] = Method(lambda: profiler.profile(model, x).macs, "MACs", model, reset=True)
     out["profiler (meta pass)"] = Method(lambda: profiler.profile(model, x, device="meta").macs, "MACs", model,
                                          reset=True)
+    # Every peer gets its own copy of the model (made untimed): a peer that leaves something on the model it
+    # is given (thop's buffers; ptflops 0.7.5's aten backend leaves a forward pre-hook and hook on every child,
+    # one more pair per call) must not slow the methods that run after it.
     try:
         from ptflops import get_model_complexity_info
 
         def ptf(backend):
+            own = copy.deepcopy(model)
+
             def run():
                 # input_constructor: the same input tensor as every other method (ptflops' default is an
                 # uninitialised tensor of the shape)
-                macs, _ = get_model_complexity_info(model, tuple(x.shape[1:]), as_strings=False,
+                macs, _ = get_model_complexity_info(own, tuple(x.shape[1:]), as_strings=False,
                                                     print_per_layer_stat=False, verbose=False, backend=backend,
                                                     input_constructor=lambda _res: x)
                 return macs
-            return _quiet(run)
-        out["ptflops (pytorch)"] = Method(ptf("pytorch"), "MACs", model)
-        out["ptflops (aten)"] = Method(ptf("aten"), "MACs", model)
+            return _quiet(run), own
+        for backend in ("pytorch", "aten"):
+            fn, own = ptf(backend)
+            out[f"ptflops ({backend})"] = Method(fn, "MACs", own)
     except ImportError:
         pass
     try:
         from fvcore.nn import FlopCountAnalysis
+        fv_model = copy.deepcopy(model)
 
         def fv():
-            a = FlopCountAnalysis(model, x)
+            a = FlopCountAnalysis(fv_model, x)
             a.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             return a.total()
-        out["fvcore"] = Method(_quiet(fv), "MACs (fvcore 'flops')", model)
+        out["fvcore"] = Method(_quiet(fv), "MACs (fvcore 'flops')", fv_model)
     except ImportError:
         pass
     try:
         from thop import profile as thop_profile
-        thop_model = copy.deepcopy(model)  # thop registers buffers on the model it is given
+        thop_model = copy.deepcopy(model)
 
         out["thop"] = Method(_quiet(lambda: thop_profile(thop_model, inputs=(x,), verbose=False)[0]), "MACs",
                              thop_model)
@@ -142,18 +149,20 @@ def methods(model, x) -> dict[str, Method]:
         pass
     try:
         import torchinfo
+        ti_model = copy.deepcopy(model)
 
-        out["torchinfo"] = Method(lambda: torchinfo.summary(model, input_data=x, verbose=0).total_mult_adds,
-                                  "mult-adds", model)
+        out["torchinfo"] = Method(lambda: torchinfo.summary(ti_model, input_data=x, verbose=0).total_mult_adds,
+                                  "mult-adds", ti_model)
     except ImportError:
         pass
     from torch.utils.flop_counter import FlopCounterMode
+    fc_model = copy.deepcopy(model)
 
     def fcm():
         with torch.no_grad(), FlopCounterMode(display=False) as f:
-            model(x)
+            fc_model(x)
         return f.get_total_flops()
-    out["FlopCounterMode"] = Method(fcm, "FLOPs", model)
+    out["FlopCounterMode"] = Method(fcm, "FLOPs", fc_model)
     return out
 
 

@@ -14,7 +14,9 @@ pytorch backend, read from ptflops/pytorch_engine.py and pytorch_ops.py (0.7.x):
 - the total is "per sample" only in part: the hooks' sum is divided by the batch size (``len()`` of the
   first positional input), the patched functionals' counts are not.
 aten backend (aten_engine.py): a TorchDispatchMode counting aten convolution/mm/matmul/addmm/bmm only
-(bias included); everything else, fused attention included, is zero.
+(bias included); everything else, fused attention included, is zero. It registers a forward pre-hook and hook
+on every child of the model and never removes them (0.7.5): one more pair per call, each holding its counter
+alive; the cross-check gives every peer its own copy of the model.
 Unit: MACs (ptflops prints "GMac").
 """
 from __future__ import annotations
