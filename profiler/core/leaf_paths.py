@@ -25,6 +25,8 @@ import torch.nn as nn
 aten = torch.ops.aten
 _Size = torch.Size
 _EMPTY = _Size([0])
+_Tensor = torch.Tensor
+_STRIDED = torch.strided
 _autocast = torch._C._is_any_autocast_enabled
 _inference = torch.is_inference_mode_enabled
 
@@ -36,16 +38,6 @@ def _nbytes(t: torch.Tensor) -> int:
 def _own(cls: type, base: type, *methods: str) -> bool:
     """``cls`` runs ``base``'s code for every method named (a subclass that overrides none of them)."""
     return all(getattr(cls, m) is getattr(base, m) for m in methods)
-
-
-def _one_tensor(args) -> torch.Tensor | None:
-    """The single dense, non-nested, non-subclass tensor argument of a call, else None."""
-    if len(args) != 1:
-        return None
-    x = args[0]
-    if type(x) is not torch.Tensor or x.is_nested or x.layout is not torch.strided:
-        return None
-    return x
 
 
 # -- one path per family: key(module, x) -> hashable or None (not applicable); calls(module, x, out) -> list ---
@@ -266,17 +258,22 @@ def key(module: nn.Module, args) -> tuple | None:
     key (bias present, in-place ...), the input's dtype, device type and rank, and whether autocast or
     inference mode is on. Calls with equal keys
     dispatch the same ops, so one observed call vouches for the rest."""
-    path = path_of(type(module))
+    cls = type(module)
+    path = _BY_CLASS.get(cls, False)  # path_of, inlined: this runs for every leaf call of a pass
+    if path is False:
+        path = path_of(cls)
     if path is None or module._forward_pre_hooks or module._forward_hooks:
         return None  # a module's own hooks may change its input or output
-    x = _one_tensor(args)
-    if x is None:
+    if len(args) != 1:
+        return None
+    x = args[0]
+    if type(x) is not _Tensor or x.is_nested or x.layout is not _STRIDED:
         return None
     k = path[0](module, x)
     if k is None:
         return None
     # autocast inserts casts and inference mode changes which ops run: both are part of the signature
-    return (type(module), k, x.dtype, x.device.type, x.dim(), _autocast(), _inference())
+    return (cls, k, x.dtype, x.device.type, x.dim(), _autocast(), _inference())
 
 
 def calls(module: nn.Module, args, out) -> list | None:
