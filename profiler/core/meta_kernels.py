@@ -160,33 +160,28 @@ def _contiguous_strides(shape) -> list:
     return strides
 
 
+def _dense_in(order, shape, stride) -> bool:
+    """The strides are those of a dense tensor laid out with dims ``order`` from fastest to slowest (size-1
+    dims, whose stride never matters, skipped)."""
+    expected = 1
+    for i in order:
+        n = shape[i]
+        if n != 1:
+            if stride[i] != expected:
+                return False
+            expected *= n
+    return True
+
+
 def _is_contiguous(shape, stride) -> bool:
     numel = 1
     for n in shape:
         numel *= n
-    if numel < 2:
-        return True
-    expected = 1
-    for i in range(len(shape) - 1, -1, -1):
-        n = shape[i]
-        if n != 1:
-            if stride[i] != expected:
-                return False
-            expected *= n
-    return True
+    return numel < 2 or _dense_in(range(len(shape) - 1, -1, -1), shape, stride)
 
 
 def _is_channels_last(shape, stride) -> bool:
-    if len(shape) != 4:
-        return False
-    expected = 1
-    for i in (1, 3, 2, 0):
-        n = shape[i]
-        if n != 1:
-            if stride[i] != expected:
-                return False
-            expected *= n
-    return True
+    return len(shape) == 4 and _dense_in((1, 3, 2, 0), shape, stride)
 
 
 def _ge(a, b) -> bool:
