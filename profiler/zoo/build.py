@@ -11,6 +11,7 @@ whose pass still runs on meta through the engine's parameter swap.
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -207,6 +208,8 @@ def _check_arity(built: Built, shapes: tuple) -> None:
 
 # -- passes whose cost depends on the data ---------------------------------------------------------------
 def _detection_types():
+    if "torchvision" not in sys.modules:  # no torchvision detector can have been built: importing it costs ~1 s
+        return None
     try:
         from torchvision.models.detection.fcos import FCOS
         from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
