@@ -161,6 +161,9 @@ def _inputs(built: Built, shapes: tuple, batch: int, device: str) -> dict:
     where = "meta" if device in ("auto", "meta") else "cpu"  # the engine moves them to a GPU
     if info.input_kind == "tokens":
         return {"inputs": text_inputs(built.model, shapes[0][0], batch, device=where)}
+    if info.input_kind == "fixed":
+        return {"inputs": tuple(a if isinstance(a, int) else _fixed_input(*a, where)
+                                for a in names.PYTORCHCV_INPUTS[info.name])}
     if info.input_kind not in ("tensor", "images", "image-pair"):
         raise UsageError(f"{info.spec} takes {info.input_kind}, which profile_model cannot make yet; profile it "
                          f"in Python: profiler.profile(model, {{'{info.input_kind}': tensor}})")
@@ -184,6 +187,17 @@ def _inputs(built: Built, shapes: tuple, batch: int, device: str) -> dict:
     return {"inputs": tuple(made)}
 
 
+def _fixed_input(shape, dtype: str, fill, where: str) -> torch.Tensor:
+    """One of :data:`profiler.zoo.names.PYTORCHCV_INPUTS`' tensors: ``fill`` everywhere (an id), or random
+    values (fixed seed); storage-free on meta."""
+    dt = getattr(torch, dtype)
+    if fill is not None:
+        return torch.full(shape, fill, dtype=dt, device=where)
+    if where == "meta":
+        return torch.empty(shape, dtype=dt, device="meta")
+    return torch.randn(shape, dtype=dt, generator=torch.Generator().manual_seed(0))
+
+
 class InputsError(UsageError):
     """The model's forward takes inputs profile_model cannot make (several tensors of shapes no metadata
     gives): the message names them and how to profile the model in Python."""
@@ -193,7 +207,7 @@ def _check_arity(built: Built, shapes: tuple) -> None:
     """Refuse, before the pass, a model whose forward needs more positional inputs than it would get."""
     info = built.info
     if info.input_kind not in ("tensor", "images", "image-pair") or info.zoo == "hf":
-        return
+        return  # tokens and fixed inputs are made whole
     given = 1 if info.input_kind == "images" else len(shapes)
     required = names.required_inputs(built.model)
     if len(required) <= given:
@@ -315,8 +329,14 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
         raise UsageError(f"give input= for {built.info.name} (one sample's shape, e.g. (3, 224, 224))")
     info = built.info
     known = info.zoo not in ("user", "module") or hasattr(built.model, "input_size")
-    shapes = sample_shapes(input, info.input_size or (), info.spec if info.zoo != "module" else info.name,
-                           rank_known=known, kind=info.input_kind)
+    if info.input_kind == "fixed":  # inputs only the zoo's own test code describes: as it builds them
+        if input is not None or batch != 1:
+            raise UsageError(f"{info.spec} takes the fixed inputs of pytorchcv's own test code "
+                             f"({names.describe_fixed(info.name)}): leave out --input and --batch")
+        shapes = tuple(a[0] for a in names.PYTORCHCV_INPUTS[info.name] if not isinstance(a, int))
+    else:
+        shapes = sample_shapes(input, info.input_size or (), info.spec if info.zoo != "module" else info.name,
+                               rank_known=known, kind=info.input_kind)
     shape = shapes[0] if len(set(shapes)) == 1 else shapes  # Source.input_size: one shape, or one per input
     source = _source(built, shape, batch, device)
     _check_arity(built, shapes)

@@ -30,7 +30,30 @@ ZOOS = ("builtin", "timm", "torchvision", "pytorchcv", "hf")
 #: How a model takes its input (``ModelInfo.input_kind``; an ``hf:`` model may name another main input, such as
 #: ``input_features``): one float tensor of (batch, *input_size); a language model's token ids; a list of
 #: ``batch`` 3-D images (torchvision's detection models); two tensors of (batch, *input_size) (optical flow).
-INPUT_KINDS = ("tensor", "tokens", "images", "image-pair")
+INPUT_KINDS = ("tensor", "tokens", "images", "image-pair", "fixed")
+
+_F, _ID = "float32", "int64"
+#: The inputs of pytorchcv models whose forward takes several arguments its metadata does not describe, as
+#: pytorchcv's own ``_test()`` builds them (at batch 1 where the batch is one): per positional argument,
+#: (shape, dtype, fill value or None for random values), or a plain int. Input kind ``fixed``: ``--input``
+#: and ``--batch`` cannot change them.
+PYTORCHCV_INPUTS: dict[str, tuple] = {
+    # speech-driven faces: audio windows (16 x 29 DeepSpeech features) and a subject id (3)
+    "voca8flame": (((1, 1, 16, 29), _F, None), ((1,), _ID, 3)),
+    "nvpattexp116bazel76": (((1, 8, 16, 29), _F, None), ((1,), _ID, 3)),
+    # VisemeNet slides over its 34 rows as over time (34 windows of 8 x 195 features give 2 outputs): its
+    # test's 34, fewer fail
+    "visemenet20": (((34, 8, 195), _F, None), ((34, 76), _ID, 3)),
+    # video inpainting at 240x432, 5 frames: the recurrent flow completion takes masked flows and masks;
+    # the image propagation step (no weights) frames, masks and the 4 flows between them, no batch;
+    # ProPainter itself masked frames, updated and original masks, the 4 completed flows, and how many
+    # frames are local (all 5 here: no reference frames). pytorchcv's own test calls it with two tensors
+    # only, which its forward refuses.
+    "propainter_rfc": (((1, 5, 2, 240, 432), _F, None), ((1, 5, 1, 240, 432), _F, None)),
+    "propainter_ip": (((5, 3, 240, 432), _F, None), ((5, 1, 240, 432), _F, None), ((4, 4, 240, 432), _F, None)),
+    "propainter": (((1, 5, 3, 240, 432), _F, None), ((1, 5, 1, 240, 432), _F, None),
+                   ((1, 5, 1, 240, 432), _F, None), ((1, 4, 4, 240, 432), _F, None), 5),
+}
 
 #: One RAFT image pair's size: torchvision's weights metadata gives no size for optical flow (its transforms
 #: only convert and normalise); its published ``_ops`` (raft_large 211.007, raft_small 47.655 GFLOPS, 1 per
@@ -215,6 +238,13 @@ def required_inputs(model: nn.Module) -> list[str]:
             and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+def describe_fixed(name: str) -> str:
+    """``1x1x16x29 float32, 1 int64 = 3`` for a model of :data:`PYTORCHCV_INPUTS`."""
+    return ", ".join(str(a) if isinstance(a, int) else
+                     "x".join(map(str, a[0])) + f" {a[1]}" + (f" = {a[2]}" if a[2] is not None else "")
+                     for a in PYTORCHCV_INPUTS[name])
+
+
 def forward_kind(model: nn.Module) -> str:
     """``image-pair`` for a forward taking two images (``image1, image2``: optical flow), else ``tensor``."""
     names_ = required_inputs(model)
@@ -347,6 +377,8 @@ def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, 
                 raise
             raise UsageError(f"{zoo}:{name} rejected the constructor arguments {kwargs}: {exc}") from None
     model.eval()
+    if zoo == "pytorchcv" and name in PYTORCHCV_INPUTS:
+        return model, ModelInfo(zoo, name, PYTORCHCV_INPUTS[name][0][0], "fixed")
     kind = _torchvision_kind(name) if zoo == "torchvision" else forward_kind(model)
     return model, ModelInfo(zoo, name, default_input(zoo, name, model), kind)
 

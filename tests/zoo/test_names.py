@@ -90,3 +90,18 @@ def test_pytorchcv_channels_without_an_in_channels_attribute():
     assert default_input("pytorchcv", "x", Net(1)) == (1, 224, 224)
     # any other count may follow a reshuffle of the image (i-RevNet: space-to-depth, 12 -> 6 + 6): an RGB image
     assert default_input("pytorchcv", "x", Net(6)) == (3, 224, 224)
+
+
+def test_pytorchcv_models_with_inputs_only_their_tests_describe():
+    import pytest
+
+    from profiler.errors import UsageError
+    from profiler.zoo import profile_model
+
+    # the weight counts pytorchcv's own _test() asserts for these models
+    for name, params in (("voca8flame", 809_563), ("nvpattexp116bazel76", 327_397)):
+        prof = profile_model(f"pytorchcv:{name}")
+        assert prof.params == params and not prof.coverage and prof.macs > 0
+        assert prof.inputs == [[1, *prof.inputs[0][1:]], [1]]  # the audio windows and the subject id
+    with pytest.raises(UsageError, match="fixed inputs of pytorchcv's own test code"):
+        profile_model("pytorchcv:voca8flame", input=(16, 29))
