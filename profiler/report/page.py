@@ -48,6 +48,8 @@ def header_items(profile) -> list[tuple[str, str]]:
         inputs = f"{src.input_size[0]:,} tokens x batch {src.batch} (token ids: {inputs})"
     elif src is not None and src.input_kind == "images":  # a detection model's list of 3-d images
         inputs = f"a list of {len(profile.inputs)} image(s) {inputs} (--batch {src.batch} per --input shape)"
+    elif src is not None and src.input_kind == "fixed":
+        inputs += " (the inputs pytorchcv's own test builds, batch 1)"
     elif src is not None and src.input_kind == "image-pair":
         inputs += f" (an image pair, batch {src.batch})"
     else:
