@@ -196,3 +196,13 @@ def test_the_aux_head_is_in_by_default_named_in_a_note_and_can_be_left_out():
     assert any("aux_loss=False" in n for n in full.notes) and not any("aux" in n for n in main.notes)
     # the aux FCNHead on layer3's 1024 channels at 520 / 8 = 65x65: a 3x3 conv to 256, then 1x1 to 21 classes
     assert full.macs - main.macs == 65 * 65 * (1024 * 256 * 9 + 256 * 21)
+
+
+def test_vit_h_14_at_its_weights_size_reproduces_the_published_figure():
+    import torchvision
+
+    from profiler.zoo import profile_model
+
+    meta = torchvision.models.get_model_weights("vit_h_14").DEFAULT.meta  # the 518-pixel SWAG weights
+    prof = profile_model("torchvision:vit_h_14", input=518, image_size=518, device="meta")
+    assert round(prof.macs / 1e9, 3) == meta["_ops"] and prof.params == meta["num_params"]
