@@ -151,7 +151,7 @@ def clear_caches() -> None:
     what the first pass of a fresh process does. For benchmarks; counts never depend on it."""
     _LEAF_TRUST.clear()
     _TYPE_INFO.clear()
-    leaf_paths._BY_CLASS.clear()
+    leaf_paths.clear_cache()
 
 
 def _as_optimizer(counts: dict) -> dict:

@@ -248,6 +248,11 @@ def path_of(cls: type) -> _Path | None:
     return path
 
 
+def clear_cache() -> None:
+    """Forget which classes :func:`path_of` resolved (for :func:`profiler.core.engine.clear_caches`)."""
+    _BY_CLASS.clear()
+
+
 def _hooks_in_class(cls: type, base: type) -> bool:
     """A subclass that overrides __call__ or _call_impl changes what a call does."""
     return any(getattr(cls, m) is not getattr(base, m) for m in ("__call__", "_call_impl"))

@@ -29,7 +29,8 @@ ZOOS = ("builtin", "timm", "torchvision", "pytorchcv", "hf")
 
 #: How a model takes its input (``ModelInfo.input_kind``; an ``hf:`` model may name another main input, such as
 #: ``input_features``): one float tensor of (batch, *input_size); a language model's token ids; a list of
-#: ``batch`` 3-D images (torchvision's detection models); two tensors of (batch, *input_size) (optical flow).
+#: ``batch`` 3-D images (torchvision's detection models); two tensors of (batch, *input_size) (optical flow);
+#: the arguments :data:`PYTORCHCV_INPUTS` lists (``fixed``).
 INPUT_KINDS = ("tensor", "tokens", "images", "image-pair", "fixed")
 
 _F, _ID = "float32", "int64"
@@ -77,7 +78,8 @@ class ModelInfo:
     name: str
     input_size: tuple[int, ...]  # (C, H, W) (video: (C, T, H, W)), no batch dimension; tokens: (sequence length,)
     # "tensor" (one float tensor), "tokens" (a language model's input_ids), "images" (a detection model: a list
-    # of 3-D images, see INPUT_KINDS), "image-pair" (optical flow: two image tensors, each of input_size)
+    # of 3-D images, see INPUT_KINDS), "image-pair" (optical flow: two image tensors, each of input_size),
+    # "fixed" (PYTORCHCV_INPUTS; input_size is the first argument's shape, batch included)
     input_kind: str = "tensor"
     task: str | None = None  # the head of an hf: model (profiler.zoo.hf.TASKS)
 
@@ -304,7 +306,6 @@ def _torchvision_kind(name: str) -> str:
 def torchvision_notes(name: str, model: nn.Module) -> list[str]:
     """What a torchvision architecture built without weights differs in from the published weights' one, and
     what the default build adds that a user may not expect."""
-    import torchvision
     notes = []
     if getattr(model, "aux_classifier", None) is not None:
         notes.append("built with the auxiliary FCN head (aux_loss=True), which runs in eval mode too, as in "
@@ -416,10 +417,11 @@ def _build(zoo: str, name: str, kwargs: dict) -> nn.Module:
         if name in ("googlenet", "inception_v3", "quantized_googlenet", "quantized_inception_v3"):
             # The published figures (and the deployed networks) have no auxiliary heads.
             kwargs = {"aux_logits": False, "init_weights": False, **kwargs}
-        if "weights_backbone" in inspect.signature(torchvision.models.get_model_builder(name)).parameters:
+        accepts = inspect.signature(torchvision.models.get_model_builder(name)).parameters
+        if "weights_backbone" in accepts:
             # Detection/segmentation builders default to an ImageNet backbone: a download. Architecture only.
             kwargs = {"weights_backbone": None, **kwargs}
-        if "aux_loss" in inspect.signature(torchvision.models.get_model_builder(name)).parameters:
+        if "aux_loss" in accepts:
             # FCN and DeepLabV3's published weights (and their _ops, num_params) carry the auxiliary FCN head,
             # which runs in eval mode too; --kwargs aux_loss=False drops it.
             kwargs = {"aux_loss": True, **kwargs}
