@@ -291,7 +291,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-big", action="store_true", help="skip the 1B-parameter meta build in a child process")
     ap.add_argument("--out", default=os.path.join(ROOT, "reports", "benchmark.md"))
     args = ap.parse_args(argv)
-    from tabulate import tabulate
+    from profiler.report.tables import markdown_table
 
     from profiler.report.plots import plot_cost_vs_resolution, plot_profiling_cost, save_figure
 
@@ -395,7 +395,8 @@ def main(argv=None) -> int:
          + ": each such call costs what "
          "the first call in a fresh process would, less the imports. `profiler (real pass)` keeps what earlier "
          "calls learned about torch (which stock module classes the engine's leaf fast paths were checked "
-         "against the observer for: knowledge of torch's dispatch, no count of any model). Reported: the median per method "
+         "against the observer for: knowledge of torch's dispatch, no count of any model). Reported: the median per "
+         "method "
          "of wall-clock time (`time.perf_counter`) and of CPU time of this process (`time.process_time`, all "
          "threads; less sensitive to other processes than wall time), the interquartile range of the wall "
          "times as a share of their median (noise), and ratio = median / median of the plain forward of the "
@@ -422,7 +423,7 @@ def main(argv=None) -> int:
         table.append(cells)
     if target_method in method_names:
         table.append(["target (real pass)"] + [f"{TARGETS[s]:g}x" if s in TARGETS else "" for s in wall_ratios])
-    L.append(tabulate(table, headers=header, tablefmt="github", disable_numparse=True))
+    L.append(markdown_table(table, header))
     L.append("")
     if failures:
         L.append("Methods that could not profile a model (left out of its timing):\n")
@@ -433,20 +434,19 @@ def main(argv=None) -> int:
     for spec, x, rows_m, la, lb, failed in per_model:
         L.append(f"## {spec}, input {'x'.join(map(str, x.shape))}\n")
         L.append(f"1-minute load average at start {la.split(' / ')[0]}, at end {lb.split(' / ')[0]}.\n")
-        L.append(tabulate(rows_m, headers=["method", "wall ms", "wall ratio", "wall IQR", "CPU ms", "CPU ratio",
-                                           "autograd", "count (probe)"],
-                          tablefmt="github", disable_numparse=True))
+        L.append(markdown_table(rows_m, ["method", "wall ms", "wall ratio", "wall IQR", "CPU ms", "CPU ratio",
+                                         "autograd", "count (probe)"]))
         L.append("")
 
     L.append("## Cost against resolution: timm:mixnet_s\n")
     L.append(f"![cost against resolution]({os.path.basename(png_res)})\n")
-    L.append(tabulate([(f"{s}x{s}", f"{r[BASELINE] * 1e3:.0f}", f"{r['profiler (real pass)'] * 1e3:.0f}",
+    L.append(markdown_table([(f"{s}x{s}", f"{r[BASELINE] * 1e3:.0f}", f"{r['profiler (real pass)'] * 1e3:.0f}",
                         f"{r['profiler (meta pass)'] * 1e3:.0f}",
                         f"{r['profiler (real pass)'] / r[BASELINE]:.2f}x",
                         f"{r['profiler (meta pass)'] / rows[0][1]['profiler (meta pass)']:.2f}x")
                        for s, r in rows],
-                      headers=["input", "plain forward ms", "profiler real ms", "profiler meta ms",
-                               "real / plain", "meta vs meta at 224"], tablefmt="github", disable_numparse=True))
+                            ["input", "plain forward ms", "profiler real ms", "profiler meta ms", "real / plain",
+                             "meta vs meta at 224"]))
     L.append("")
     if big:
         L.append("## A 1B-parameter model shape-only: timm:vit_giant_patch14_224\n")

@@ -17,7 +17,6 @@ import time
 import warnings
 
 import torch
-from tabulate import tabulate
 from profiler.progress import progress
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -25,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from profiler import profile, zoo  # noqa: E402
 from profiler.crosscheck.core import crosscheck  # noqa: E402
 from profiler.report.crosscheck import grouped_reasons  # noqa: E402
+from profiler.report.tables import markdown_table  # noqa: E402
 
 MODELS = ["timm:mixnet_s", "timm:mobilenetv1_100", "torchvision:mobilenet_v2", "torchvision:shufflenet_v2_x1_0",
           "timm:efficientnet_b0", "torchvision:resnet50", "timm:vit_base_patch16_224"]
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
         rows.append([spec, fmt(ours_macs[spec][0])] +
                     [fmt(r[t]["theirs"]) if t in r else "n/a" for t in
                      ("ptflops", "ptflops_aten", "fvcore", "torch", "thop", "torchinfo")] + [f"{100 * worst:.4f}%"])
-    lines += [tabulate(rows, headers=head, tablefmt="github", disable_numparse=True), ""]
+    lines += [markdown_table(rows, head), ""]
     lines += ["Our `macs` = multiply-accumulates of conv + linear + attention, bias not counted. "
               "ViT-B/16's attention proper (QK^T and AV, fused CPU kernel): "
               f"{fmt(ours_macs.get('timm:vit_base_patch16_224', (0, 0, 0))[2])} MACs.", ""]
@@ -153,9 +153,8 @@ def main(argv=None) -> int:
                 pe = sum(i["macs"] for i in p["explained"])
                 rows.append([f"{tool} params", "params", fmt(p["theirs"]), fmt(p["ours"]), f"{pe:+,}",
                              f"{p['unexplained']:+,}", f"{100 * abs(p['unexplained']) / p['theirs']:.4f}%"])
-        lines += [tabulate(rows, headers=["tool", "unit", "theirs", "ours (their convention)", "explained",
-                                          "unexplained", "|unexplained| / theirs"],
-                           tablefmt="github", disable_numparse=True), ""]
+        lines += [markdown_table(rows, ["tool", "unit", "theirs", "ours (their convention)", "explained",
+                                        "unexplained", "|unexplained| / theirs"]), ""]
         reasons = []
         for tool, e in r.items():
             parts = [(tool, e)]
@@ -165,8 +164,8 @@ def main(argv=None) -> int:
                 for what, n, amount, example in grouped_reasons(entry):
                     reasons.append([name, what, n, f"`{example}`", f"{amount:+,} {entry['unit']}"])
         if reasons:
-            lines += [tabulate(reasons, headers=["tool", "reason (their count minus ours)", "layers", "e.g. layer",
-                                                 "amount"], tablefmt="github", disable_numparse=True), ""]
+            lines += [markdown_table(reasons, ["tool", "reason (their count minus ours)", "layers", "e.g. layer",
+                                               "amount"]), ""]
         if skipped[spec]:
             lines += ["Not run: " + "; ".join(f"{t} ({w})" for t, w in skipped[spec].items()), ""]
         notes = [f"{t}: {n}" for t, e in r.items() for n in e.get("notes", [])]

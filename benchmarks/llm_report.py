@@ -194,9 +194,9 @@ def big_child(tokens: int = 8192) -> dict:
 
 # -- the page --------------------------------------------------------------------------------------------------
 def _t(rows, headers) -> str:
-    from tabulate import tabulate
+    from profiler.report.tables import markdown_table
 
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    return markdown_table(rows, headers)
 
 
 def render(sizes, gens, fc_meta, fc_cpu, big, prompt: int, new_tokens: int) -> str:

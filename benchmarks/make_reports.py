@@ -43,7 +43,7 @@ def _rel(path: str, out: str) -> str:
 
 # -- Pareto ------------------------------------------------------------------------------------------------
 def pareto_reports(out: str) -> list[str]:
-    from tabulate import tabulate
+    from profiler.report.tables import markdown_table
 
     from profiler.studies.pareto import fill_counted
     from profiler.report.pareto import filter_points, frontier_table, load_csv, write_pareto
@@ -66,9 +66,8 @@ def pareto_reports(out: str) -> list[str]:
              f"{p.extra.get('counted_params', 0) - published_params[p.name]:+,.0f}"] for p in pts]
     md += ["### Lightweight backbones around 5M parameters (seed tables, section E)", "",
            f"![backbones]({_rel(f, out)})", "",
-           tabulate(rows, headers=["model (pytorchcv)", "family", "top-1 (%) published", "MMACs counted",
-                                   "params published", "params counted", "difference"],
-                    tablefmt="github", disable_numparse=True), "",
+           markdown_table(rows, ["model (pytorchcv)", "family", "top-1 (%) published", "MMACs counted",
+                                 "params published", "params counted", "difference"]), "",
            "Parameter differences are today's pytorchcv builds against the published table (the seed notes two "
            "such drifts: hardnet68ds and mnasnet_a1).", "",
            "Frontier:", "", frontier_table(pts, "macs", tablefmt="github"), ""]

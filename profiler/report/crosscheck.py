@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from profiler.core.rows import percent
 from profiler.report.format import percent as fmt_percent
+from profiler.report.tables import markdown_table
 
 
 def _share(part: int, whole: int) -> str:
@@ -121,35 +122,33 @@ def zoo_markdown(summary: dict, scope: str, out: str, command: str = "", title: 
                  "mode, its zoo's default input size, batch 1; every peer run for real on its own copy beside our "
                  "count, and its total reconciled with ours in its convention: `theirs - ours - named "
                  f"differences = unexplained`, in the peer's unit. Rows: `{out}`.\n")
-    parts.append(tabulate(zoo_summary_rows(summary), headers=ZOO_HEADERS, tablefmt="github", disable_numparse=True))
+    parts.append(markdown_table(zoo_summary_rows(summary), ZOO_HEADERS))
     parts.append("")
     for tool, s in summary.items():
         parts.append(f"{h2} {tool} ({s['unit'] or 'no result'})\n")
         if s["classes"]:
             rows = sorted(s["classes"].items(), key=lambda kv: (-kv[1]["models"], -abs(kv[1]["amount"])))
-            parts.append(tabulate(
+            parts.append(markdown_table(
                 [[_cell(cls), c["models"], c["layers"], f"{c['amount']:+,}", c["model"]] for cls, c in rows],
-                headers=["class of named difference (their count minus ours)", "models", "layers",
-                         f"total amount ({s['unit']})", "e.g. model"], tablefmt="github", disable_numparse=True))
+                ["class of named difference (their count minus ours)", "models", "layers",
+                 f"total amount ({s['unit']})", "e.g. model"]))
             parts.append("")
         else:
             parts.append("No named difference: every model agrees with our count in this peer's convention.\n")
         if s["unexplained"]:
             parts.append("Left unexplained:\n")
-            parts.append(tabulate([[u["name"], f"{u['unexplained']:+,}", f"{u['theirs']:,}", _pct(u["pct"]),
-                                    _cell(u["detail"])] for u in s["unexplained"]],
-                                  headers=["model", f"unexplained ({s['unit']})", "theirs", "share", "where"],
-                                  tablefmt="github", disable_numparse=True))
+            parts.append(markdown_table([[u["name"], f"{u['unexplained']:+,}", f"{u['theirs']:,}", _pct(u["pct"]),
+                                         _cell(u["detail"])] for u in s["unexplained"]],
+                                        ["model", f"unexplained ({s['unit']})", "theirs", "share", "where"]))
             parts.append("")
         if s["peer_failures"]:
             parts.append(f"{tool} itself failed on:\n")
-            parts.append(tabulate([[f["name"], _cell(f["error"][:300])] for f in s["peer_failures"]],
-                                  headers=["model", "error"], tablefmt="github", disable_numparse=True))
+            parts.append(markdown_table([[f["name"], _cell(f["error"][:300])] for f in s["peer_failures"]],
+                                        ["model", "error"]))
             parts.append("")
     failed = sorted({(m["name"], m["status"], m["error"]) for s in summary.values() for m in s["model_failures"]})
     if failed:
         parts.append(f"{h2} Models that could not be cross-checked\n")
-        parts.append(tabulate([[n, st, _cell(e[:300])] for n, st, e in failed], headers=["model", "status", "reason"],
-                              tablefmt="github", disable_numparse=True))
+        parts.append(markdown_table([[n, st, _cell(e[:300])] for n, st, e in failed], ["model", "status", "reason"]))
         parts.append("")
     return "\n".join(parts) + "\n"

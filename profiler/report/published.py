@@ -7,6 +7,7 @@ import json
 from tabulate import tabulate
 
 from profiler.published.check import EntryResult, FigureResult, summary
+from profiler.report.tables import markdown_table
 
 _SCALE = {"K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9, "T": 1e12}
 
@@ -92,7 +93,7 @@ def render_markdown(results: list[EntryResult], *, title: str = "Published figur
     if preamble:
         out += [preamble.strip(), ""]
     out += [f"**{_footer(results)}.**", ""]
-    out.append(tabulate(rows(results), headers=HEADERS, tablefmt="github", disable_numparse=True))
+    out.append(markdown_table(rows(results), HEADERS))
     notes = _notes(results, markdown=True)
     if notes:
         out += ["", "## Differences", "", *notes]

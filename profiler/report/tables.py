@@ -43,6 +43,14 @@ class Table:
         return [dict(zip(keys, r)) for r in self.raw]
 
 
+def markdown_table(rows, headers) -> str:
+    """A GitHub-Markdown table of ``rows`` (cells shown as given: no number re-formatting), for the report
+    pages and the benchmark reports."""
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
 def _tabulate(rows, headers, fmt, aligns):
     import inspect
 
