@@ -532,6 +532,8 @@ class _ModuleTree:
         self.layers: dict[str, Layer] = {}
         self.bias_ids: set[int] = set()  # parameters named bias, bias_ih_l0, in_proj_bias ...
         self.order: list[nn.Module] = []  # every module once
+        self.buffer_owners: list[nn.Module] = []  # modules with a buffer dict that is not empty
+        self.unique_buffers: list[torch.Tensor] = []  # each buffer tensor once
         self.trainable = self.frozen = self.buffers = 0
         seen: set[int] = set()  # parameter and buffer ids
         stack: list[tuple[str, nn.Module, Layer | None]] = [("", model, None)]
@@ -560,10 +562,13 @@ class _ModuleTree:
                     self.trainable += n
                 else:
                     self.frozen += n
+            if mod._buffers:
+                self.buffer_owners.append(mod)
             for b in mod._buffers.values():
                 if b is None or id(b) in seen:
                     continue
                 seen.add(id(b))
+                self.unique_buffers.append(b)
                 layer.buffers += b.numel()
                 self.buffers += b.numel()
             if mod._modules:
@@ -590,31 +595,50 @@ def _is_bias_name(name: str) -> bool:
     return last.startswith("bias") or last.endswith("bias")
 
 
-def _snapshot_buffers(modules):
-    """Each module's buffer dict and a copy of its values, to undo what the pass does to them.
+def _snapshot_buffers(tree: _ModuleTree):
+    """Each module's buffer dict and the values of every buffer, to undo what the pass does to them.
 
     Compared by value afterwards, not by version counter: kernels such as ``native_batch_norm`` write the
-    running statistics without declaring it, so their versions do not move.
+    running statistics without declaring it, so their versions do not move. The values are kept as one copy
+    per dtype, device and rank (a ``cat`` of the 1-d running statistics, a ``stack`` of the 0-d counters): a
+    network has hundreds of buffers, and a clone and a comparison each cost more than the pass spends on most
+    modules.
     """
-    saved = []
-    for mod in modules:
-        if mod._buffers:
-            refs = dict(mod._buffers)
-            values = {k: (v.detach().clone() if v is not None and v.device.type != "meta" else None)
-                      for k, v in refs.items()}
-            saved.append((mod, refs, values))
-    return saved
+    groups: dict[tuple, list[torch.Tensor]] = {}
+    for t in tree.unique_buffers:
+        if t.device.type != "meta":
+            groups.setdefault((t.dtype, t.device, t.dim()), []).append(t)
+    with torch.no_grad():
+        values = [(ts, [t.shape for t in ts], _flat(ts, key[2])) for key, ts in groups.items()]
+    return [(mod, dict(mod._buffers)) for mod in tree.buffer_owners], values
+
+
+def _flat(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
+    """The values of ``tensors`` (one dtype, device and rank ``dim``) in one new 1-d tensor."""
+    if dim == 1:
+        return torch.cat(tensors)
+    if dim == 0:
+        return torch.stack(tensors)
+    return torch.cat([t.reshape(-1) for t in tensors])
 
 
 @torch.no_grad()
 def _restore_buffers(saved) -> None:
-    for mod, refs, values in saved:
+    if not saved:
+        return
+    dicts, values = saved
+    for mod, refs in dicts:  # a forward that rebinds a buffer: the user's tensor goes back in
         mod._buffers.clear()
         mod._buffers.update(refs)
-        for k, v in values.items():
-            t = refs[k]
-            if v is not None and t is not None and not torch.equal(t, v):
-                t.copy_(v)
+    for ts, shapes, flat in values:
+        now = [t.shape for t in ts]
+        if now == shapes and torch.equal(_flat(ts, len(shapes[0])), flat):
+            continue
+        for t, shape, old in zip(ts, shapes, flat.split([s.numel() for s in shapes])):
+            if t.shape != shape:  # resized in place
+                t.resize_(shape)
+            if not torch.equal(t.reshape(-1), old):
+                t.copy_(old.view(shape))
 
 
 def _device_copies(modules, target: torch.device) -> dict[int, torch.Tensor]:
@@ -745,7 +769,7 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     else:
         copies = None
         bias_ids = tree.bias_ids
-        saved = _snapshot_buffers(tree.order)
+        saved = _snapshot_buffers(tree)
     swapped = []
 
     state = _State(tree.modules, bias_ids)

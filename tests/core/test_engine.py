@@ -210,6 +210,38 @@ def test_batchnorm_statistics_not_updated_in_train_mode():
     assert int(bn.num_batches_tracked) == int(tracked) == 0
 
 
+class Scribbler(nn.Module):
+    """Writes to its buffers in every way a forward can: in place, resized, rebound, and a 2-d and an integer one."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("a", torch.arange(4.0))
+        self.register_buffer("grid", torch.ones(2, 3))
+        self.register_buffer("steps", torch.tensor(7))
+        self.register_buffer("grows", torch.zeros(3))
+        self.register_buffer("swapped", torch.full((2,), 5.0))
+
+    def forward(self, x):
+        self.a.mul_(3)
+        self.grid[1, 2] = -1
+        self.steps += 1
+        self.grows.resize_(5).fill_(2)
+        self.swapped = torch.zeros(2)
+        return x + 1
+
+
+def test_every_kind_of_buffer_write_is_undone():
+    model = nn.Sequential(nn.BatchNorm1d(4).train(), Scribbler())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    objects = {k: id(v) for k, v in model.named_buffers()}
+    profiler.profile(model, torch.randn(3, 4))
+    after = model.state_dict()
+    assert after.keys() == before.keys()
+    for k, v in before.items():
+        assert after[k].shape == v.shape and torch.equal(after[k], v), k
+    assert {k: id(v) for k, v in model.named_buffers()} == objects  # the user's tensors, not copies
+
+
 class Boom(nn.Module):
     def forward(self, x):
         raise RuntimeError("shape trouble")
