@@ -34,7 +34,7 @@ from profiler import counters
 from profiler.core import leaf_paths, meta_kernels as _meta_kernels
 from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
-from profiler.core.kinds import is_attention_module, layer_config, layer_kind
+from profiler.core.kinds import conv_kind, is_attention_module, layer_config, layer_kind
 from profiler.core.profile import Layer, OpStat, Profile, UncoveredOp
 from profiler.core.step import train_step
 from profiler.counters.backward import RECOMPUTING
@@ -492,17 +492,17 @@ def _move(o, device):
 
 
 # -- the pass -----------------------------------------------------------------------------------------
-# Per (module type, is leaf): (kind, op context, has hyper-parameters to print). Convolutions are not cached:
-# their kind reads groups and kernel size.
-_TYPE_INFO: dict[tuple[type, bool], tuple[str, str, bool]] = {}
+# Per (module type, is leaf): (kind, op context, has hyper-parameters to print); a convolution's kind is None
+# here (it reads groups and kernel size: conv_kind of the module).
+_TYPE_INFO: dict[tuple[type, bool], tuple[str | None, str, bool]] = {}
 
 
-def _type_info(mod: nn.Module) -> tuple[str, str, bool]:
+def _type_info(mod: nn.Module) -> tuple[str | None, str, bool]:
     key = (type(mod), not mod._modules)
     hit = _TYPE_INFO.get(key)
     if hit is not None:
         return hit
-    kind = layer_kind(mod)
+    kind = None if isinstance(mod, nn.modules.conv._ConvNd) else layer_kind(mod)
     if isinstance(mod, (nn.RNNBase, nn.RNNCellBase)):
         ctx = "recurrent"
     elif is_attention_module(mod):
@@ -511,9 +511,7 @@ def _type_info(mod: nn.Module) -> tuple[str, str, bool]:
         ctx = "norm"
     else:
         ctx = ""
-    hit = (kind, ctx, bool(layer_config(mod)))
-    if not isinstance(mod, nn.modules.conv._ConvNd):
-        _TYPE_INFO[key] = hit
+    hit = _TYPE_INFO[key] = (kind, ctx, bool(layer_config(mod)))
     return hit
 
 
@@ -537,15 +535,16 @@ class _ModuleTree:
         self.trainable = self.frozen = self.buffers = 0
         seen: set[int] = set()  # parameter and buffer ids
         stack: list[tuple[str, nn.Module, Layer | None]] = [("", model, None)]
+        modules = self.modules
         while stack:
             path, mod, parent = stack.pop()
-            if id(mod) in self.modules:  # a shared module: a child of its first path only
+            if id(mod) in modules:  # a shared module: a child of its first path only
                 continue
             kind, ctx, configurable = _type_info(mod)
-            layer = self.layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind,
-                                              depth=path.count(".") + 1 if path else 0,
+            layer = self.layers[path] = Layer(path=path, type=type(mod).__name__, kind=kind or conv_kind(mod),
+                                              depth=parent.depth + 1 if parent is not None else 0,
                                               config=layer_config(mod) if configurable else {})
-            self.modules[id(mod)] = (path, layer, ctx)
+            modules[id(mod)] = (path, layer, ctx)
             self.order.append(mod)
             if parent is not None:
                 parent.children.append(path)
@@ -553,7 +552,10 @@ class _ModuleTree:
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
-                if _is_bias_name(name):
+                bias = _BIAS_NAMES.get(name)
+                if bias is None:
+                    bias = _BIAS_NAMES[name] = _is_bias_name(name)
+                if bias:
                     self.bias_ids.add(id(p))
                 n = p.numel()
                 layer.params += n
@@ -587,6 +589,9 @@ def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
         return t.detach().clone()
     out = t.to(target)
     return out.clone() if out is t else out
+
+
+_BIAS_NAMES: dict[str, bool] = {}  # parameter name -> _is_bias_name(name)
 
 
 def _is_bias_name(name: str) -> bool:

@@ -138,10 +138,6 @@ def _no_key(m, x):
     return ()
 
 
-def _eval_key(m, x):
-    return None if m.training and m.p > 0 else ()  # dropout in training draws a mask: observed
-
-
 def _no_calls(m, x, out):
     return []
 
@@ -215,9 +211,8 @@ def _paths() -> dict[type, tuple[tuple[str, ...], _Path]]:
         key = _inplace_key if "inplace" in cls.__init__.__code__.co_varnames else _no_key
         out[cls] = (("forward",), (key, _unary(op_of)))
     out[nn.GELU] = (("forward",), (lambda m, x: () if m.approximate == "none" else None, _unary(act[nn.GELU])))
-    out[nn.Identity] = (("forward",), (_no_key, _no_calls))
-    for cls in (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d):
-        out[cls] = (("forward",), (_eval_key, _no_calls))
+    # No path for Identity and eval Dropout: they dispatch no op, so the observer, left on, has nothing to see;
+    # stepping it aside and back would cost more than they do.
     out[nn.Flatten] = (("forward",), (_flatten_key, _no_calls))
     for cls in (nn.MaxPool2d, nn.MaxPool3d):  # MaxPool1d unsqueezes to a 2-d pool: observed
         out[cls] = (("forward",), (_maxpool_key, _maxpool_calls))

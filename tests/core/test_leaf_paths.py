@@ -57,9 +57,32 @@ STOCK = [
 def test_fast_paths_give_the_observed_records(model, shape, monkeypatch):
     model.eval()
     _same_as_observed(model, torch.randn(shape), monkeypatch)
-    # every stock leaf here has a path, and this torch dispatches it as the path says
+    # every stock leaf here that runs an op has a path, and this torch dispatches it as the path says
     trusted = {k[0] for k, ok in engine._LEAF_TRUST.items() if ok}
-    assert trusted >= {type(m) for m in model}, "a stock module kept being observed"
+    assert trusted >= {type(m) for m in model} - NO_OPS, "a stock module kept being observed"
+
+
+NO_OPS = {nn.Identity, nn.Dropout}  # no path: the observer stays on (see the next test)
+
+
+@pytest.mark.parametrize("module", [nn.Identity(), nn.Dropout(0.5).eval(), nn.Dropout2d(0.3).eval()],
+                         ids=["identity", "dropout", "dropout2d"])
+def test_modules_without_a_path_dispatch_no_op(module):
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    seen = []
+
+    class Seen(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            seen.append(func)
+            return func(*args, **(kwargs or {}))
+
+    x = torch.randn(2, 3, 4, 4)
+    with torch.no_grad(), Seen():
+        assert module(x) is x
+    assert seen == []
+    assert leaf_paths.key(module, (x,)) is None
+    assert profiler.profile(nn.Sequential(module), x).total("all") == 0
 
 
 @settings(max_examples=25, deadline=None)
