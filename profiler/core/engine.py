@@ -552,10 +552,7 @@ class _ModuleTree:
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
-                bias = _BIAS_NAMES.get(name)
-                if bias is None:
-                    bias = _BIAS_NAMES[name] = _is_bias_name(name)
-                if bias:
+                if _is_bias_name(name):
                     self.bias_ids.add(id(p))
                 n = p.numel()
                 layer.params += n
@@ -589,9 +586,6 @@ def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
         return t.detach().clone()
     out = t.to(target)
     return out.clone() if out is t else out
-
-
-_BIAS_NAMES: dict[str, bool] = {}  # parameter name -> _is_bias_name(name)
 
 
 def _is_bias_name(name: str) -> bool:
