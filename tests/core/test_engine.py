@@ -19,6 +19,8 @@ from torch.nn.modules import module as module_mod
 import profiler
 from profiler import ProfilingError, UncoveredOpsError
 
+from _op import Op
+
 
 # -- identity -----------------------------------------------------------------------------------------
 class Twice(nn.Module):
@@ -402,15 +404,6 @@ def test_custom_op_without_rule():
     with pytest.raises(UncoveredOpsError, match="scale x1 in 1"):
         profiler.profile(model, torch.randn(2, 4), strict=True)
     assert not profiler.profile(nn.Linear(4, 4), torch.randn(2, 4), strict=True).coverage
-
-
-class Op(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 # -- inputs --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 import profiler
 
 from _peers import fvcore_total, installed, reconciled
+from _op import Op
 
 warnings.simplefilter("ignore")
 pytestmark = pytest.mark.skipif("fvcore" not in installed(), reason="needs fvcore")
@@ -29,15 +30,6 @@ def agrees(model, inputs, expected):
     assert reconciled(r)
     assert r["fvcore"]["theirs"] == r["fvcore"]["ours"] == expected, r["fvcore"]
     return r["fvcore"]
-
-
-class Fn(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
 
 
 # -- test_flop_count.py: TestFlopCountAnalysis ---------------------------------------------------------------
@@ -107,7 +99,7 @@ def test_matmul(a, b, expected):
 
 def test_bmm():
     """test_bmm: (n, c, t) @ (n, t, p) = n x c x t x p with n, c, t, p = 2, 5, 2, 12."""
-    agrees(Fn(torch.bmm), (torch.randn(2, 5, 2), torch.randn(2, 2, 12)), 2 * 5 * 2 * 12)
+    agrees(Op(torch.bmm), (torch.randn(2, 5, 2), torch.randn(2, 2, 12)), 2 * 5 * 2 * 12)
 
 
 @pytest.mark.parametrize("eq,a,b,expected", [
@@ -116,7 +108,7 @@ def test_bmm():
     ("nc,nchw->hw", (3, 4), (3, 4, 2, 3), 72),  # TestFlopCountHandles.test_complicated_einsum
 ])
 def test_einsum(eq, a, b, expected):
-    agrees(Fn(lambda x, y: torch.einsum(eq, x, y)), (torch.randn(*a), torch.randn(*b)), expected)
+    agrees(Op(lambda x, y: torch.einsum(eq, x, y)), (torch.randn(*a), torch.randn(*b)), expected)
 
 
 def test_batchnorm():
@@ -169,13 +161,13 @@ X2 = torch.rand(2, 2, 2, 2)
 ], ids=["batch_norm-affine", "batch_norm", "batch_norm-training", "group_norm-affine", "group_norm", "upsample"])
 def test_handles(fn, expected):
     """TestFlopCountHandles.test_batch_norm / test_group_norm / test_upsample on a 2x2x2x2 input."""
-    agrees(Fn(fn), X2, expected)
+    agrees(Op(fn), X2, expected)
 
 
 @pytest.mark.parametrize("fn", [torch.mm, torch.matmul])
 def test_torch_mm(fn):
     """TestFlopCountHandles.test_torch_mm: (3, 4) @ (4, 5) = 60."""
-    agrees(Fn(fn), (torch.rand(3, 4), torch.rand(4, 5)), 60)
+    agrees(Op(fn), (torch.rand(3, 4), torch.rand(4, 5)), 60)
 
 
 # -- test_jit_model_analysis.py ------------------------------------------------------------------------------

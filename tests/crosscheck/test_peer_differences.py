@@ -17,6 +17,7 @@ import torch.nn.functional as F
 import profiler
 
 from _peers import independent, installed, items, need, reconciled
+from _op import Op
 
 warnings.simplefilter("ignore")
 ALL = ["fvcore", "ptflops", "ptflops_aten", "torch", "thop", "torchinfo"]
@@ -29,17 +30,6 @@ def run(model, x, tools=ALL):
     for t in tools:  # theirs is the peer's own figure
         assert r[t]["theirs"] == int(independent(t, model, x)), t
     return r
-
-
-class Fn(nn.Module):
-    """A module whose forward is ``fn`` (functional calls outside any norm module)."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 X = torch.randn(2, 4, 5, 5)
@@ -91,7 +81,7 @@ W, B, RM, RV = torch.randn(4), torch.randn(4), torch.zeros(4), torch.ones(4)
 ], ids=["bn-eval-w", "bn-eval", "bn-train-w", "bn-train", "gn-w", "gn", "ln-w", "in-w", "in"])
 def test_functional_norms_affine_by_their_arguments(fn, fv):
     # The module has no parameters: affine or not is read from the call's weight argument, as fvcore does.
-    m = Fn(fn)
+    m = Op(fn)
     p = profiler.profile(m, X)
     assert p.total("fvcore") == fv * N
     if "fvcore" in installed():
@@ -185,7 +175,7 @@ def test_string_padding_conv_skipped_by_fvcore(padding, side):
 
 def test_functional_string_padding_conv_named_in_its_module():
     w = torch.randn(4, 4, 3, 3)
-    m = nn.Sequential(Fn(lambda t: F.conv2d(t, w, padding="same")))
+    m = nn.Sequential(Op(lambda t: F.conv2d(t, w, padding="same")))
     if "fvcore" in installed():
         r = run(m, X, ["fvcore"])
         assert reconciled(r) and items(r, "fvcore", "_convolution_mode") == {"0": -2 * 25 * 4 * 4 * 9}
