@@ -21,6 +21,7 @@ buffers into the modules for the call only, so the model itself never moves.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from typing import Any
@@ -31,7 +32,7 @@ from torch.nn.modules import module as _module_mod
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from profiler import counters
-from profiler.core import leaf_paths, meta_kernels as _meta_kernels
+from profiler.core import leaf_paths, meta_kernels as _meta_kernels, meta_shims
 from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.core.kinds import conv_kind, is_attention_module, layer_config, layer_kind
@@ -784,6 +785,8 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
     t0 = time.perf_counter()
     fast = _meta_kernels.kernels() if target.type == "meta" else None
+    shims = contextlib.ExitStack()  # closed in the finally below, with the hooks
+    answered = shims.enter_context(meta_shims.transformers_checks()) if fast is not None else [0]
     try:
         if copies is not None:
             swapped = _swap_in(tree.order, copies)
@@ -808,6 +811,7 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
             f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
             f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
     finally:
+        shims.close()
         h_pre.remove()
         h_post.remove()
         # torch's handle forgets the with_kwargs flag it set for a global hook: drop it ourselves.
@@ -837,6 +841,8 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
         prof.phases = ["forward", "loss", "backward"] + (["recompute"] if state.recomputing else []) + \
             (["optimizer"] if optimizer is not None else [])
         prof.notes.extend(_step_notes(prof))
+    if answered[0]:
+        prof.notes.append(meta_shims.NOTE)
     prof.elapsed_s = elapsed
     return prof
 
