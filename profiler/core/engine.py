@@ -32,7 +32,7 @@ from torch.nn.modules import module as _module_mod
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from profiler import counters
-from profiler.core import leaf_paths, meta_kernels as _meta_kernels, meta_shims
+from profiler.core import leaf_paths, meta_kernels as _meta_kernels, meta_shims, moe
 from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.core.kinds import conv_kind, is_attention_module, layer_config, layer_kind
@@ -138,6 +138,9 @@ _BIAS_ADDS = {"aten.add", "aten.add_"}
 # flex attention reach the dispatcher as plain products around this softmax, which nothing else uses:
 # it marks the product before it (QK^T) and the one after it (AV) as attention whichever module runs them.
 _SOFTMAX_OF_ATTENTION = "aten._safe_softmax"
+# Grouped matmuls of mixture-of-experts layers (torch's, and transformers' fallback for unaligned CPU
+# weights): their ``offs`` argument holds the cumulative tokens per expert (see _State._expert_tokens).
+_GROUPED_MM = frozenset({"aten._grouped_mm", "transformers.grouped_mm_fallback"})
 _MAC_SET = frozenset(counters.MAC_CATEGORIES)
 _NODE_TAG = "profiler.module"  # key of an autograd node's metadata naming the module that made it
 # A leaf call's flag on the module stack: its fast path runs (the observer is off), or its records are checked.
@@ -189,6 +192,7 @@ class _State:
         self.fast = False
         self.mode: TorchDispatchMode | None = None  # the observer, stepped aside while a fast leaf runs
         self.capture: list | None = None  # the records of a leaf call being checked against its fast path
+        self.last_offs = None  # the offsets of the last grouped matmul whose expert tokens were kept
 
     def running(self) -> tuple[str, Any] | None:
         """(path, args) of the innermost running module, if any."""
@@ -257,6 +261,8 @@ class _State:
             entry = self.stack[-1][0] if self.stack else self.root
         else:
             entry, phase = self._step_entry(phase, args)
+        if name in _GROUPED_MM:  # independent of the op's rule
+            self._expert_tokens(args, kwargs, entry[1], phase)
         if rule is None:
             self._uncovered(name, entry[0])
             if self.capture is not None:
@@ -269,6 +275,19 @@ class _State:
         acc[0] = 0
         sout = _to_shapes(out, acc)
         self._charge(name, rule, sargs, skw, sout, read, acc[0], entry, phase, args)
+
+    def _expert_tokens(self, args, kwargs, layer: Layer, phase: str) -> None:
+        """Add the tokens each expert received to ``layer.expert_tokens``: the differences of a grouped matmul's
+        cumulative ``offs``, on a real pass only (meta tensors hold no values). The up and down projections
+        of one experts call share one offsets tensor: it is read once; backward and recompute not at all."""
+        offs = kwargs["offs"] if "offs" in kwargs else (args[2] if len(args) > 2 else None)
+        if phase != "forward" or type(offs) is not _Tensor or offs.device.type == "meta" or offs is self.last_offs:
+            return
+        self.last_offs = offs
+        ends = offs.tolist()
+        counts = [b - a for a, b in zip([0] + ends[:-1], ends)]
+        old = layer.expert_tokens
+        layer.expert_tokens = [a + b for a, b in zip(old, counts)] if len(old) == len(counts) else counts
 
     def _charge(self, name, rule, sargs, skw, sout, read, written, entry, phase, args):
         """Count one op (its arguments as shapes) and add it to the op stats of ``entry``'s layer."""
@@ -534,6 +553,7 @@ class _ModuleTree:
         self.buffer_owners: list[nn.Module] = []  # modules with a buffer dict that is not empty
         self.unique_buffers: list[torch.Tensor] = []  # each buffer tensor once
         self.trainable = self.frozen = self.buffers = 0
+        self.experts: list[tuple[str, nn.Module]] = []  # modules that may hold routed experts (profiler.core.moe)
         seen: set[int] = set()  # parameter and buffer ids
         stack: list[tuple[str, nn.Module, Layer | None]] = [("", model, None)]
         modules = self.modules
@@ -546,6 +566,8 @@ class _ModuleTree:
                                               depth=parent.depth + 1 if parent is not None else 0,
                                               config=layer_config(mod) if configurable else {})
             modules[id(mod)] = (path, layer, ctx)
+            if moe.is_candidate(path, mod):
+                self.experts.append((path, mod))
             self.order.append(mod)
             if parent is not None:
                 parent.children.append(path)
@@ -787,6 +809,8 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     fast = _meta_kernels.kernels() if target.type == "meta" else None
     shims = contextlib.ExitStack()  # closed in the finally below, with the hooks
     answered = shims.enter_context(meta_shims.transformers_checks()) if fast is not None else [0]
+    experts, was = shims.enter_context(meta_shims.data_independent_experts(tree.order)) if fast is not None \
+        else ([], None)
     try:
         if copies is not None:
             swapped = _swap_in(tree.order, copies)
@@ -843,8 +867,23 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
         prof.notes.extend(_step_notes(prof))
     if answered[0]:
         prof.notes.append(meta_shims.NOTE)
+    if experts:
+        prof.notes.append(meta_shims.EXPERTS_NOTE.format(n=len(experts), was=was or "eager"))
+    if tree.experts:
+        prof.notes.extend(_route_experts(model, tree))
     prof.elapsed_s = elapsed
     return prof
+
+
+def _route_experts(model: nn.Module, tree: _ModuleTree) -> list[str]:
+    """Mark the layers of routed experts (``Layer.routed``, behind ``Profile.params_active``); the notes on
+    modules that look like experts but whose E or k could not be read."""
+    routes, notes = moe.routed_experts(model, tree.experts)
+    for path, (n, k, e) in routes.items():
+        layer = tree.layers.get(path)
+        if layer is not None and layer.params:  # min: a tensor tied elsewhere is owned there
+            layer.routed = (min(n, layer.params), k, e)
+    return notes
 
 
 def _step_notes(prof: Profile) -> list[str]:

@@ -94,3 +94,37 @@ def transformers_checks():
     finally:
         for space, key, value in replaced:
             space[key] = value
+
+
+EXPERTS_NOTE = ("on meta, {n} experts module(s) ran transformers' grouped_mm experts implementation instead of the "
+                "model's {was!r} loop (which reads the routing values): the same MACs, every token's top-k expert "
+                "rows counted from the shapes")
+
+
+@contextlib.contextmanager
+def data_independent_experts(modules):
+    """For the duration of a meta pass: transformers' experts modules set to the ``eager`` loop (or to none)
+    run its ``grouped_mm`` implementation instead. The loop visits the experts the router picked (``nonzero``,
+    ``tolist``: values meta does not have); the grouped products take the same token-expert rows from the
+    shapes, so the MACs are the loop's (tests check this against a real eager pass). Yields
+    ``(modules switched, the implementation they had)``; the configs are put back after."""
+    switched: list = []
+    if "transformers" not in sys.modules:
+        yield switched, None
+        return
+    configs: dict[int, tuple] = {}
+    for mod in modules:
+        # use_experts_implementation's classes: the experts forward reads config._experts_implementation
+        cfg = getattr(mod, "config", None) if hasattr(mod, "_is_expert_parallel") else None
+        if cfg is None or id(cfg) not in configs and \
+                getattr(cfg, "_experts_implementation", "eager") not in (None, "eager"):
+            continue
+        switched.append(mod)
+        if id(cfg) not in configs:
+            configs[id(cfg)] = (cfg, cfg._experts_implementation_internal)
+            cfg._experts_implementation_internal = "grouped_mm"
+    try:
+        yield switched, next(iter(configs.values()))[1] if configs else None
+    finally:
+        for cfg, was in configs.values():
+            cfg._experts_implementation_internal = was

@@ -146,3 +146,43 @@ def test_only_boolean_reads_inside_the_checks_are_answered():
 
     with pytest.raises(profiler.ProfilingError, match="meta"):
         profiler.profile(ReadsAValue(), torch.zeros(2), device="meta")
+
+
+EXPERTS, TOP_K = 4, 2
+
+
+def _mixtral(impl):
+    from transformers import AutoModelForCausalLM, MixtralConfig
+
+    torch.manual_seed(0)
+    cfg = MixtralConfig(**LLAMA, num_local_experts=EXPERTS, num_experts_per_tok=TOP_K)
+    return AutoModelForCausalLM.from_config(cfg, experts_implementation=impl)
+
+
+def test_an_eager_experts_loop_runs_grouped_on_meta_with_the_loops_macs():
+    model = _mixtral("eager")
+    x = profiler.text_inputs(model, T)
+    meta = profiler.profile(model, x, device="meta")
+    real = profiler.profile(model, x, device="cpu")  # the loop over the experts the router picked
+    # per token: attention projections, the router (D x E) and top-k experts' gate, up and down (D x FF each)
+    per_token = 2 * D * D + 2 * D * KV * HD + D * EXPERTS + TOP_K * 3 * D * FF
+    assert meta.macs == real.macs == LAYERS * (T * per_token + SCORES) + T * D * VOCAB
+    assert _layer_counts(meta, MACS) == _layer_counts(real, MACS) and not meta.coverage
+    assert any("grouped_mm experts implementation instead of the model's 'eager' loop" in n and "2 experts" in n
+               for n in meta.notes)
+    assert model.config._experts_implementation == "eager"  # the model's choice is put back
+
+
+def test_the_experts_implementation_is_put_back_when_the_pass_fails():
+    model = _mixtral("eager")
+    seen = []
+
+    def fail(module, args):
+        seen.append(module.config._experts_implementation)
+        raise RuntimeError("boom")
+
+    handle = model.model.layers[1].mlp.experts.register_forward_pre_hook(fail)
+    with pytest.raises(profiler.ProfilingError, match="boom"):
+        profiler.profile(model, profiler.text_inputs(model, T), device="meta")
+    handle.remove()
+    assert seen == ["grouped_mm"] and model.config._experts_implementation == "eager"
