@@ -11,7 +11,8 @@ Extension points (so each feature lives in its own module and this file never gr
   profile is made when the option is set; see :class:`profiler.cli.common.Context`.
 
 Errors the user can fix (:class:`profiler.errors.UsageError`, bad option values) print one line and exit 2;
-a model whose forward pass fails exits 1 naming the layer; ``--debug`` shows the traceback instead.
+a model whose forward pass fails exits 1 naming the layer, as does one whose real build or pass would not fit in
+memory (:class:`profiler.zoo.memory.TooBigError`); ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 :func:`profile_model` resolves the name, builds the architecture (on the ``meta`` device when it can, so
 nothing is allocated), makes its inputs, runs the pass and falls back to a real CPU pass, with a note, when
-meta cannot run the model. Every command, study, report script and the notebook call it.
+meta cannot run the model. Every command, study, report script and the notebook call it. A real build (that
+fallback, or ``device="cpu"``/``"cuda"``) is first estimated from the meta build and refused in one line
+(:class:`profiler.zoo.memory.TooBigError`) where it would not fit in the memory available.
 
 Construction on meta is tried in the order of :data:`BUILDS`: everything on meta; parameters only on meta
 (for initialisers that read data, such as timm's ``x.item()`` drop-path schedules); a normal CPU build,
@@ -13,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn as nn
@@ -23,7 +25,7 @@ from profiler.core.meta_kernels import FastMeta
 from profiler.core.profile import Profile, Source
 from profiler.core.step import loss_function, optimizer_factory
 from profiler.errors import UsageError
-from profiler.zoo import names
+from profiler.zoo import memory, names
 from profiler.zoo.inputs import float_dtype, sample_shapes, text_inputs
 from profiler.zoo.names import ModelInfo
 
@@ -83,11 +85,16 @@ def create_meta(spec: str, *, task: str | None = None, **kwargs) -> Built:
     :func:`profiler.zoo.create` does; any other construction error on meta falls back to the next way in
     :data:`BUILDS`, and the note says why.
     """
+    return _create(spec, task, kwargs, BUILDS)
+
+
+def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
+    """:func:`create_meta` trying only ``builds``; the last one's construction error is raised."""
     names.resolve(spec)  # an unknown name is the user's error, not a reason to fall back
     if task is not None:
         kwargs["task"] = task
     notes: list[str] = []
-    for build in BUILDS:
+    for build in builds:
         ctx = {"meta": lambda: torch.device("meta"), "meta-params": _params_on_meta,
                "cpu": contextlib.nullcontext}[build]
         try:
@@ -100,7 +107,7 @@ def create_meta(spec: str, *, task: str | None = None, **kwargs) -> Built:
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - an initialiser that needs data: try the next way
-            if build == "cpu":
+            if build == builds[-1]:
                 raise
             notes.append(f"construction on meta ({build}) failed: {_short(exc)}")
             continue
@@ -126,7 +133,31 @@ def _zoo_notes(model: nn.Module, info: ModelInfo) -> list[str]:
     return names.torchvision_notes(info.name, model) if info.zoo == "torchvision" else []
 
 
-def _rebuild_on_cpu(built: Built, notes: list[str]) -> Built:
+def _guard(model: nn.Module, info: ModelInfo, device: str, why: str, *, training: bool = False,
+           hint: str = "--device meta to see the meta error") -> None:
+    """Refuse (:class:`~profiler.zoo.memory.TooBigError`, one line: ``why``, the GiB needed and available,
+    what to do) a real build and pass of ``model`` on ``device`` that would not fit in the memory there.
+    ``model`` is read, not run: built on meta it tells the sizes without anything being allocated."""
+    need = memory.estimate(model, training=training)
+    what = info.spec if info.zoo != "user" else info.name
+    hints = ["a smaller config (--kwargs num_hidden_layers=2)" if info.zoo == "hf"
+             else "smaller constructor arguments (--kwargs)"]
+    if any(path.rpartition(".")[2] == "experts" for path, _ in model.named_modules()):
+        hints.append("another experts_implementation (--kwargs experts_implementation=batched_mm)")
+    hints.append(hint)
+    if device == "cpu":
+        memory.check(need, memory.available("cpu"), what=what, where="a real pass on the CPU", why=why, hints=hints)
+        return
+    # Built on the host, then moved: the weights must fit there first, the whole pass on the device.
+    memory.check(replace(need, activations=0, training=0), memory.available("cpu"), what=what,
+                 where=f"building it on the CPU for {device}", why=why, hints=hints)
+    memory.check(need, memory.available(device), what=what, where=f"a real pass on {device}", why=why, hints=hints)
+
+
+def _rebuild_on_cpu(built: Built, notes: list[str], why: str = "meta could not run it", *,
+                    training: bool = False, hint: str = "--device meta to see the meta error") -> Built:
+    """``built`` (on meta) again with real weights on the CPU, after :func:`_guard` found that it fits."""
+    _guard(built.model, built.info, "cpu", why, training=training, hint=hint)
     with warnings.catch_warnings(), _seeded():
         warnings.simplefilter("ignore")
         model, info = names.create(built.info.spec if built.info.zoo != "user" else built.info.name,
@@ -148,6 +179,16 @@ def build_model(model, *, device: str = "auto", task: str | None = None, **kwarg
     device = str(device)
     if device in ("auto", "meta"):
         return create_meta(model, task=task, **kwargs)
+    try:  # on meta first (fast, nothing allocated), to refuse a real build that cannot fit
+        shapes_only = _create(model, task, dict(kwargs), BUILDS[:2])
+    except UsageError:
+        raise
+    except Exception:  # noqa: BLE001 - cannot be built without data: nothing to estimate from, build as before
+        shapes_only = None
+    if shapes_only is not None:
+        _guard(shapes_only.model, shapes_only.info, device, f"a real build on {device} was asked for",
+               hint="--device auto or meta (shapes only, nothing allocated)")
+        del shapes_only
     with warnings.catch_warnings(), _seeded():
         warnings.simplefilter("ignore")
         m, info = names.create(model, task=task, **kwargs)
@@ -159,7 +200,7 @@ def _inputs(built: Built, shapes: tuple, batch: int, device: str) -> dict:
     :func:`profiler.zoo.inputs.sample_shapes`; tokens: ``((T,),)``) on ``device``."""
     info = built.info
     where = "meta" if device in ("auto", "meta") else "cpu"  # the engine moves them to a GPU
-    if info.input_kind == "tokens":
+    if info.input_kind in names.TOKEN_KINDS:  # tokens, and the image or audio features their config sizes
         return {"inputs": text_inputs(built.model, shapes[0][0], batch, device=where)}
     if info.input_kind == "fixed":
         return {"inputs": tuple(a if isinstance(a, int) else _fixed_input(*a, where)
@@ -314,7 +355,8 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     always MACs). strict: raise if an op has no counting rule.
     device: ``auto`` (default: built and counted on meta, shapes only; a real CPU pass with a note when meta
     cannot run the model), ``meta`` (shapes only, an error instead of the fallback), ``cpu`` or ``cuda``
-    (a real build and pass there).
+    (a real build and pass there). A real build or pass that would not fit in the memory available raises
+    :class:`profiler.zoo.memory.TooBigError` before anything is allocated (:mod:`profiler.zoo.memory`).
     backward, loss, optimizer: count a training step instead of one forward pass (see :func:`profiler.profile`);
     ``loss`` may also be ``"sum"`` or ``"cross-entropy"`` (random class targets of the output's shape), and
     ``optimizer`` a name: ``"sgd"``, ``"adam"``, ``"adamw"``.
@@ -341,7 +383,8 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     source = _source(built, shape, batch, device)
     _check_arity(built, shapes)
     run = dict(convention=convention, strict=strict, name=info.spec, **_inputs(built, shapes, batch, device))
-    if backward or loss is not None or optimizer is not None:
+    training = bool(backward or loss is not None or optimizer is not None)
+    if training:
         run.update(backward=backward, loss=loss_function(loss), optimizer=optimizer_factory(optimizer))
     dependent = data_dependent(built.model)
     if dependent and device == "meta":
@@ -353,7 +396,8 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     elif dependent:
         # NMS keeps a data-dependent number of boxes: meta cannot run it, count on real tensors directly.
         if built.build != "cpu" and info.zoo != "module":
-            built = _rebuild_on_cpu(built, built.notes)
+            built = _rebuild_on_cpu(built, built.notes, f"the cost of {'; '.join(dependent)} depends on the data, "
+                                    "which meta has none of", training=training, hint="a smaller --input or --batch")
         run.update(_inputs(built, shapes, batch, "cpu"))
         prof = profile(built.model, device="cpu", **run)
         built.notes.append("counted on real tensors on the CPU (random weights, seed 0): the meta device cannot "
@@ -371,7 +415,8 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
                 # A fresh model even when this one was built on the CPU: the meta pass may have left meta
                 # tensors in plain attributes (torchvision's AnchorGenerator caches its cell anchors there).
                 built = _rebuild_on_cpu(built, built.notes + (["rebuilt with real weights on the CPU"]
-                                                              if built.build != "cpu" else []))
+                                                              if built.build != "cpu" else []),
+                                        f"the pass failed on meta ({cause})", training=training)
             else:
                 built = Built(built.model, built.info, built.build, list(built.notes), built.kwargs)
             run.update(_inputs(built, shapes, batch, "cpu"))

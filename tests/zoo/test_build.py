@@ -1,5 +1,6 @@
 """Shape-only profiling: a model built and run on meta gives exactly the counts of a real pass; models that
 cannot be built or run on meta fall back, with a note, and still give the real counts."""
+import re
 import textwrap
 
 import pytest
@@ -212,3 +213,160 @@ def test_profile_lengths_builds_once_and_counts_each_length():
         assert p.macs == t * (layers * 12 * d * d + d * vocab) + 2 * layers * t * t * d
     with pytest.raises(UsageError, match="not tokens"):
         profiler.profile_lengths("torchvision:resnet18", [32, 64])
+
+
+# -- the memory guard: a real build or pass that cannot fit is refused before anything is allocated -------
+from profiler.zoo import build as build_module  # noqa: E402
+from profiler.zoo import memory  # noqa: E402
+
+_WIDE_NET = """
+    import torch, torch.nn as nn
+    class Net(nn.Module):
+        input_size = (4,)  # one sample: a 4-vector
+        def __init__(self, width):
+            super().__init__()
+            self.fc = nn.Linear(4, width)
+        def forward(self, x):
+            if x.sum() > -1e9:  # needs the data: the meta pass fails
+                return self.fc(x)
+            return x
+    def build(width=3):
+        return Net(width)
+"""
+
+
+def _linear_bytes(width):
+    """A float32 Linear(4, width)'s parameters (weight and bias), in bytes."""
+    return (4 * width + width) * 4
+
+
+def _builds(monkeypatch, real=True):
+    """The default device at each model construction ('meta' while building shapes only); ``real=False``:
+    a real construction fails the test instead of starting (a broken guard must not take the machine down)."""
+    seen = []
+    create = build_module.names.create
+
+    def recording(*args, **kwargs):
+        seen.append(torch.empty(0).device.type)
+        assert real or seen[-1] == "meta", "a real build was started"
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(build_module.names, "create", recording)
+    return seen
+
+
+def _free(monkeypatch, **free):
+    """Fake memory available, in bytes, per device kind."""
+    monkeypatch.setattr(memory, "available", lambda device="cpu": free[device.partition(":")[0]])
+
+
+def test_fallback_that_cannot_fit_is_refused_before_allocating(tmp_path, monkeypatch):
+    width = 1 << 26  # 1.25 GiB of float32 weights, never allocated: built on meta only
+    need = 2 * _linear_bytes(width)  # the weights, and as much again for the pass (the stated rule)
+    assert need == 2.5 * 2 ** 30
+    seen = _builds(monkeypatch, real=False)
+    _free(monkeypatch, cpu=2 * 2 ** 30)
+    with pytest.raises(memory.TooBigError) as err:
+        profile_model(f"{_write(tmp_path, _WIDE_NET)}:build", width=width)
+    msg = str(err.value)
+    assert seen == ["meta"]  # the meta build; no CPU build was started
+    assert "\n" not in msg and "the pass failed on meta (" in msg and "--device meta to see the meta error" in msg
+    assert "a real pass on the CPU would need 2.5 GiB" in msg and "but 2.0 GiB are available" in msg
+    assert "activations 1.2 GiB (estimated as much again)" in msg and "--kwargs" in msg
+
+
+def test_fallback_runs_when_it_fits_to_the_byte(tmp_path, monkeypatch):
+    spec = f"{_write(tmp_path, _DATA_DEPENDENT_NET)}:build"
+    need = 2 * _linear_bytes(3)  # Linear(4, 3)
+    _free(monkeypatch, cpu=need)
+    prof = profile_model(spec)
+    assert prof.device == "cpu" and prof.macs == 12
+    _free(monkeypatch, cpu=need - 1)
+    with pytest.raises(memory.TooBigError):
+        profile_model(spec)
+    # A training step also keeps the gradients and Adam's two moments: 3 x the trainable parameters more.
+    _free(monkeypatch, cpu=need)
+    with pytest.raises(memory.TooBigError, match="gradients and Adam state"):
+        profile_model(spec, backward=True)
+    _free(monkeypatch, cpu=need + 3 * _linear_bytes(3))
+    assert profile_model(spec, backward=True).device == "cpu"
+
+
+# torchvision's resnet18: 11,689,512 float32 parameters (its published num_params); 20 BatchNorm layers over
+# 64 + 4*64 + 5*128 + 5*256 + 5*512 = 4800 channels, each with running mean and var (float32) and a step count
+# (int64).
+_RESNET18 = 11_689_512 * 4 + 4800 * 2 * 4 + 20 * 8
+
+
+def test_real_build_by_name_is_refused_before_allocating(monkeypatch):
+    seen = _builds(monkeypatch)
+    _free(monkeypatch, cpu=2 * _RESNET18 - 1)
+    with pytest.raises(memory.TooBigError, match="a real build on cpu was asked for; a real pass on the CPU") as err:
+        build_module.build_model("torchvision:resnet18", device="cpu")
+    assert seen == ["meta"] and "--device auto or meta" in str(err.value)
+    _free(monkeypatch, cpu=2 * _RESNET18)
+    built = build_module.build_model("torchvision:resnet18", device="cpu")
+    assert seen == ["meta", "meta", "cpu"] and built.build == "cpu"
+    assert all(p.device.type == "cpu" for p in built.model.parameters())
+
+
+def test_real_build_for_cuda_checks_the_host_and_the_device(monkeypatch):
+    seen = _builds(monkeypatch, real=False)
+    _free(monkeypatch, cpu=2 ** 40, cuda=2 * _RESNET18 - 1)  # the whole pass runs on the GPU
+    with pytest.raises(memory.TooBigError, match="a real pass on cuda would need"):
+        build_module.build_model("torchvision:resnet18", device="cuda")
+    _free(monkeypatch, cpu=_RESNET18 - 1, cuda=2 ** 40)  # the weights are built on the host first
+    with pytest.raises(memory.TooBigError, match="building it on the CPU for cuda would need"):
+        build_module.build_model("torchvision:resnet18", device="cuda")
+    assert seen == ["meta", "meta"]
+
+
+def test_mixtral_at_its_published_size_is_refused_without_allocating(monkeypatch):
+    """MixtralConfig's defaults are Mixtral-8x7B: 46.70 B float32 parameters = 174 GiB, never built here."""
+    import psutil
+
+    d, layers, vocab, ffn, experts, kv = 4096, 32, 32000, 14336, 8, 8 * 128
+    params = 2 * vocab * d + layers * (2 * d * d + 2 * d * kv + d * experts + experts * 3 * d * ffn + 2 * d) + d
+    assert params == 46_702_792_704  # the published total
+    need = 2 * params * 4  # + 512 bytes of rotary buffers, below the printed precision
+    free = memory.available()
+    if free is None or free >= need:
+        pytest.skip(f"this machine has {free} bytes available: Mixtral-8x7B would fit")
+    seen = _builds(monkeypatch, real=False)
+    rss = psutil.Process().memory_info().rss
+    with pytest.raises(memory.TooBigError) as err:
+        profile_model("hf:mixtral", device="cpu")
+    msg = str(err.value)
+    assert seen == ["meta"] and psutil.Process().memory_info().rss - rss < 2 ** 31  # 174 GiB were never asked for
+    assert "\n" not in msg and msg.startswith("hf:mixtral: a real build on cpu was asked for; ")
+    assert f"would need {need / 2 ** 30:.1f} GiB (46.70 B float32 parameters {params * 4 / 2 ** 30:.1f} GiB" in msg
+    said = float(re.search(r"but (\d+\.\d) GiB are available", msg).group(1))
+    assert abs(said - free / 2 ** 30) < 1  # read again by the guard: other processes may have moved it a little
+    assert "--kwargs num_hidden_layers=2" in msg and "experts_implementation" in msg
+    # A meta pass that fails (as transformers' grouped_mm did in float32) falls back only if the CPU can hold it.
+    real_profile = build_module.profile
+
+    def failing_on_meta(model, device=None, **kw):
+        if device == "meta":
+            raise profiler.ProfilingError("forward pass failed") from RuntimeError("Expected mat_a to be BFloat16")
+        return real_profile(model, device=device, **kw)
+
+    monkeypatch.setattr(build_module, "profile", failing_on_meta)
+    with pytest.raises(memory.TooBigError) as err:
+        profile_model("hf:mixtral", input=16)
+    msg = str(err.value)
+    assert seen == ["meta", "meta"] and psutil.Process().memory_info().rss - rss < 2 ** 31
+    assert msg.startswith("hf:mixtral: the pass failed on meta (RuntimeError: Expected mat_a to be BFloat16); "
+                          f"a real pass on the CPU would need {need / 2 ** 30:.1f} GiB")
+    assert "--device meta to see the meta error" in msg and "\n" not in msg
+
+
+def test_cli_refusal_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
+    from profiler.cli import main
+
+    _builds(monkeypatch, real=False)
+    _free(monkeypatch, cpu=2 ** 30)
+    code = main([f"{_write(tmp_path, _WIDE_NET)}:build", "--kwargs", f"width={1 << 26}"])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert "the pass failed on meta" in err and "would need 2.5 GiB" in err and "but 1.0 GiB are available" in err
