@@ -8,6 +8,12 @@ name with a head to choose (``hf:``) adds ``task``. Added for readers: ``unit`` 
 ``params_frozen``/``buffers``, ``device``, ``build``, ``by_category``, ``notes``. ``profile-model``
 extensions add their own keys (``crosscheck``, ``latency`` ...).
 
+``params_active`` (top level and per layer record) is what one token's forward uses: ``params`` less the
+unrouted share (E - k) / E of routed experts (:attr:`Profile.params_active`; = ``params`` for a dense
+model; a record holding one expert of a ModuleList is rounded). A real pass of a mixture of experts whose
+experts run grouped matmuls adds ``expert_tokens``: module path -> token-expert pairs per expert, summed over
+the module's calls (data, so never on meta).
+
 ``macs`` is the total under ``convention``, in ``unit`` (MACs for the default ``macs``, FLOPs for ``flops``);
 every layer record's ``macs``/``params`` is its own share (plus folded descendants, see ``folded``), so the
 records add up to the totals and their ``*_pct`` to 100; ``macs_inclusive``/``params_inclusive`` are whole
@@ -24,7 +30,7 @@ from profiler.conventions import get_convention
 from profiler.core.rows import Row, percent, rows_for
 
 
-def layer_record(r: Row, total_cost: float, total_params: int) -> dict:
+def layer_record(r: Row, total_cost: float, total_params: int, params_active: int | None = None) -> dict:
     cfg = r.config or {}
     return {
         "path": r.path,
@@ -40,6 +46,7 @@ def layer_record(r: Row, total_cost: float, total_params: int) -> dict:
         "calls": r.calls,
         "params": r.params,
         "params_pct": _pct(r.params, total_params),
+        "params_active": r.params if params_active is None else params_active,
         "macs": int(round(r.cost)),
         "macs_pct": _pct(r.cost, total_cost),
         "params_inclusive": r.params_inclusive,
@@ -60,6 +67,19 @@ def _input(src, inputs: list) -> list | dict:
     return inputs[0] if len(inputs) == 1 else inputs
 
 
+def _params_active(profile, rows: list[Row]) -> list[int]:
+    """Each row's parameters one token uses: its params less the unrouted share of the routed experts it
+    holds (its own layer's, its subtree's when folded, and for the "other modules" row whatever is left)."""
+    if not profile.is_moe:
+        return [r.params for r in rows]
+    inactive = {layer.path: layer.params_inactive for layer in profile.layers}
+    shown = [None if r.synthetic else
+             (sum(inactive[x.path] for x in profile.subtree(r.path)) if r.folded else inactive[r.path])
+             for r in rows]
+    rest = sum(inactive.values()) - sum(x for x in shown if x is not None)
+    return [r.params - int(round(rest if x is None else x)) for r, x in zip(rows, shown)]
+
+
 def _pct(v, total):
     p = percent(v, total)
     return None if p is None else round(p, 6)
@@ -73,6 +93,7 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
     total_cost = profile.total(conv)
     inputs = [list(s) for s in profile.inputs]
     src = profile.source
+    tokens = {layer.path: list(layer.expert_tokens) for layer in profile.layers if layer.expert_tokens}
     return {
         "model": src.name if src is not None else profile.model,
         "zoo": src.zoo if src is not None else None,
@@ -82,6 +103,7 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
         "convention_description": conv.description,
         "macs": total_cost,
         "params": profile.params,
+        "params_active": profile.params_active,
         "params_trainable": profile.params_trainable,
         "params_frozen": profile.params_frozen,
         "buffers": profile.buffers,
@@ -89,9 +111,11 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
         "build": src.build if src is not None else None,
         **({"task": src.task} if src is not None and src.task else {}),
         "by_category": profile.by_category,
-        "layers": [layer_record(r, total_cost, profile.params) for r in rows],
+        "layers": [layer_record(r, total_cost, profile.params, active)
+                   for r, active in zip(rows, _params_active(profile, rows))],
         "by_kind": profile.by_kind(conv),
         **({"by_phase": profile.by_phase, "phases": list(profile.phases)} if profile.is_step else {}),
+        **({"expert_tokens": tokens} if tokens else {}),
         "coverage": [asdict(u) for u in profile.coverage],
         "notes": list(profile.notes),
     }

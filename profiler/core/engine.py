@@ -192,7 +192,7 @@ class _State:
         self.fast = False
         self.mode: TorchDispatchMode | None = None  # the observer, stepped aside while a fast leaf runs
         self.capture: list | None = None  # the records of a leaf call being checked against its fast path
-        self.last_offs = None  # the offsets of the last grouped matmul whose expert tokens were kept
+        self.last_offs: tuple | None = None  # (layer, offsets) of the last grouped matmul whose tokens were kept
 
     def running(self) -> tuple[str, Any] | None:
         """(path, args) of the innermost running module, if any."""
@@ -281,9 +281,10 @@ class _State:
         cumulative ``offs``, on a real pass only (meta tensors hold no values). The up and down projections
         of one experts call share one offsets tensor: it is read once; backward and recompute not at all."""
         offs = kwargs["offs"] if "offs" in kwargs else (args[2] if len(args) > 2 else None)
-        if phase != "forward" or type(offs) is not _Tensor or offs.device.type == "meta" or offs is self.last_offs:
+        if phase != "forward" or type(offs) is not _Tensor or offs.device.type == "meta" or \
+                (self.last_offs is not None and self.last_offs[0] is layer and self.last_offs[1] is offs):
             return
-        self.last_offs = offs
+        self.last_offs = (layer, offs)
         ends = offs.tolist()
         counts = [b - a for a, b in zip([0] + ends[:-1], ends)]
         old = layer.expert_tokens
@@ -566,7 +567,7 @@ class _ModuleTree:
                                               depth=parent.depth + 1 if parent is not None else 0,
                                               config=layer_config(mod) if configurable else {})
             modules[id(mod)] = (path, layer, ctx)
-            if moe.is_candidate(path, mod):
+            if "num_experts" in mod.__dict__ or path.endswith("experts"):  # moe.is_candidate, inlined: per module
                 self.experts.append((path, mod))
             self.order.append(mod)
             if parent is not None:

@@ -42,10 +42,30 @@ class Layer:
     first_call: int = -1  # rank of the first call in execution order (0 = first module run; -1 = never run)
     # Ops of the other phases of a training step ("loss", "backward", "recompute", "optimizer"), as ``ops``.
     step_ops: dict[str, dict[str, OpStat]] = field(default_factory=dict)
+    # Mixture of experts (profiler.core.moe): (own parameters that belong to routed experts, k, E) when a
+    # token is routed to k of the E experts those parameters are part of; None for every other layer.
+    routed: tuple[int, int, int] | None = None
+    # Token-expert pairs each of the E experts received, summed over the layer's forward calls (their sum is
+    # tokens x k per call): data of a real pass, read from its grouped matmuls' offsets; empty on meta.
+    expert_tokens: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return self.path or "(root)"
+
+    @property
+    def params_inactive(self) -> float:
+        """Own parameters one token's forward does not use: (E - k) / E of those of routed experts (a fraction
+        of a parameter for one expert's layer of a ModuleList; the E experts of a layer add up to a whole)."""
+        if self.routed is None:
+            return 0
+        n, k, e = self.routed
+        return n * (e - k) // e if n * (e - k) % e == 0 else n * (e - k) / e
+
+    @property
+    def params_active(self) -> float:
+        """Own parameters one token's forward uses: all of them, routed experts' at k/E."""
+        return self.params - self.params_inactive
 
     def phase_ops(self) -> dict[str, dict[str, OpStat]]:
         """phase -> own ops of that phase; ``forward`` first (the only phase of a forward-only profile)."""
@@ -139,6 +159,18 @@ class Profile:
     def params(self) -> int:
         """Unique parameters (shared/tied tensors once), trainable + frozen."""
         return self.params_trainable + self.params_frozen
+
+    @property
+    def params_active(self) -> int:
+        """Parameters one token's forward pass uses: :attr:`params` less the unrouted share (E - k) / E of
+        every layer of routed experts (embeddings, routers and shared experts count in full, as in the
+        figures MoE model cards publish); equal to :attr:`params` for a dense model."""
+        return self.params - int(round(sum(layer.params_inactive for layer in self.layers)))
+
+    @property
+    def is_moe(self) -> bool:
+        """Some layer holds routed experts (a mixture of experts)."""
+        return any(layer.routed is not None for layer in self.layers)
 
     @property
     def macs(self) -> int:

@@ -65,14 +65,30 @@ def footer_items(profile, extra_notes=()) -> list[tuple[str, str]]:
         ("total", f"{F.count(total)} {conv.unit} [{conv.name}] = {F.scaled(total, conv.unit)}; "
                   f"{F.count(profile.params)} params = {F.scaled(profile.params)} params "
                   f"(trainable {F.count(profile.params_trainable)}, frozen {F.count(profile.params_frozen)}); "
-                  f"{F.count(profile.buffers)} buffer elements"),
+                  + (f"{F.count(profile.params_active)} = {F.scaled(profile.params_active)} active params (what "
+                     "one token uses: routed experts at top-k / experts); " if profile.is_moe else "")
+                  + f"{F.count(profile.buffers)} buffer elements"),
         ("coverage", coverage_line(profile)),
     ]
+    if any(layer.expert_tokens for layer in profile.layers):
+        items.insert(1, ("experts", experts_line(profile)))
     if profile.is_step:
         items.insert(1, ("phases", phase_line(profile)))
     for note in list(profile.notes) + list(extra_notes):
         items.append(("note", note))
     return items
+
+
+def experts_line(profile) -> str:
+    """A real pass's routing in one line: how unevenly the experts were loaded (the counts are in the JSON)."""
+    layers = [x for x in profile.layers if sum(x.expert_tokens)]
+    idle = sum(n == 0 for x in layers for n in x.expert_tokens)
+    line = f"token-expert pairs per expert (this input's routing) in {len(layers)} layer(s)"
+    if layers:
+        load, path = max((max(x.expert_tokens) * len(x.expert_tokens) / sum(x.expert_tokens), x.path) for x in layers)
+        line += f": the busiest expert got {load:.2f} x its layer's mean at most ({path})"
+    return line + (f"; {idle} of {sum(len(x.expert_tokens) for x in layers)} experts got none; "
+                   "per expert: --format json, 'expert_tokens'")
 
 
 def phase_line(profile) -> str:

@@ -78,3 +78,10 @@ def test_without_source_and_with_folded_rows(prof):
     assert doc["layers"][1]["macs"] == BLOCK_MACS and doc["layers"][1]["folded"] == 2
     assert doc["layers"][-1]["other"] is True
     assert sum(layer["macs"] for layer in doc["layers"]) == TOTAL_MACS
+
+
+def test_a_dense_model_has_every_parameter_active(prof):
+    doc = json.loads(render(prof, "json"))
+    assert doc["params_active"] == doc["params"] == TOTAL_PARAMS
+    assert all(layer["params_active"] == layer["params"] for layer in doc["layers"])
+    assert "expert_tokens" not in doc  # a real pass of routed experts only

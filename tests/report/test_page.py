@@ -118,3 +118,10 @@ def test_to_dataframe_without_pandas(prof, monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now raises ImportError
     with pytest.raises(ImportError, match="pip install pandas"):
         prof.to_dataframe()
+
+
+def test_totals_line_of_a_dense_model_says_nothing_of_active_params(prof):
+    from profiler.report.page import footer_items
+
+    items = dict(footer_items(prof))
+    assert "active" not in items["total"] and "experts" not in items
