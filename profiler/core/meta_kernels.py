@@ -8,10 +8,12 @@ as torch's own meta kernel, without its checks. Element ops also take strided an
 output-stride rule is ported for the cases it decides without tie-breaks), norms any input layout, and
 in-place ops (``sigmoid_``, ``clamp_``, ``normal_`` ...) return their input as torch's do. Anything else
 returns ``NotImplemented`` and torch's kernel runs. Counting needs shapes only, so the counts are unchanged.
+One kernel is not a shortcut but a fix: ``_grouped_mm`` (mixtures of experts), whose torch meta kernel refuses
+the float32 the CPU kernel runs; it does the CPU kernel's checks itself and never declines meta operands.
 
 :class:`FastMeta` applies the same table outside a profile, to build a model on meta (initialisers).
-``PROFILER_CHECK_META=1`` in the environment runs torch's kernel as well and asserts that every output has
-the same shape, stride and dtype (the tests do this on several zoo models).
+``PROFILER_CHECK_META=1`` in the environment runs torch's kernel as well (for ``_grouped_mm``, the CPU kernel)
+and asserts that every output has the same shape, stride and dtype (the tests do this on several zoo models).
 """
 from __future__ import annotations
 
@@ -115,6 +117,80 @@ def _bmm(a, b):
             or a.shape[2] != b.shape[1]:
         return NotImplemented
     return _empty((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
+
+
+# -- grouped products (mixtures of experts) -----------------------------------------------------------
+# torch's meta kernel for ``_grouped_mm`` follows the CUDA kernel and refuses float32, which the CPU kernel
+# runs (and transformers gives it on a float32 model): every MoE model would fail on meta. This one is the
+# CPU kernel's shape logic (aten/src/ATen/native/GroupedMMUtils.h): its checks in its order, with its
+# messages, and its output, whose rows are padded to a multiple of 16 bytes.
+_GROUPED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _grouped_layout_error(t):
+    """The CPU kernel's layout check of an operand: one of its two last dims contiguous, the other's stride
+    a multiple of 16 bytes. None when it passes."""
+    n = t.dim() - 1
+    st, sz = t.stride(), t.shape
+    if st[n - 1] == 1 and st[n] >= max(1, sz[n - 1]):
+        lead = st[n]
+    elif st[n] == 1 and st[n - 1] >= max(1, sz[n]):
+        lead = st[n - 1]
+    else:
+        return f"Invalid strides/sizes, got {list(st)} for strides and {list(sz)} for sizes"
+    return None if lead % (16 // t.element_size()) == 0 else "strides should be multiple of 16 bytes"
+
+
+def _grouped_mm_error(a, b, offs, bias, out_dtype):
+    """The message of the CPU kernel's first failing check, None when it runs."""
+    for name, t in (("mat_a", a), ("mat_b", b)):
+        if t.dtype not in _GROUPED_DTYPES:
+            return f"Expected {name} to be Float32, BFloat16 or Float16 matrix, got {t.dtype}"
+    for name, t in (("mat_a", a), ("mat_b", b)):
+        if t.dim() not in (2, 3):
+            return f"{name} has to be 2 or 3d"
+    if (a.dim() == 3 or b.dim() == 3) and a.shape[-1] != b.shape[-2]:
+        return "contraction dimension of mat_a and mat_b must match"
+    error = _grouped_layout_error(a) or _grouped_layout_error(b)
+    if error:
+        return error
+    if (offs is not None) != (a.dim() == 2 or b.dim() == 2):
+        return "Have to provide offsets if there is a 2d matrix, or no offset if both matrices are 3d"
+    if offs is not None and offs.dim() != 1:
+        return "offs has to be 1D"
+    if offs is not None and offs.dtype != torch.int32:
+        return "Offsets have to be int32"
+    if bias is not None:
+        return "Bias not supported yet"
+    if (out_dtype or a.dtype) != a.dtype:
+        return "Grouped gemm output dtype must match `mat_a` dtype"
+    groups = offs.shape[0] if offs is not None else None
+    if a.dim() != b.dim() and groups != (b if a.dim() == 2 else a).shape[0]:
+        return "matrix batch sizes have to match"
+    if a.dim() == b.dim() == 3 and a.shape[0] != b.shape[0]:
+        return "batched dimension has to match"
+    # The products run as mm (one per group) or bmm, which refuse mixed dtypes; no group, no product.
+    if a.dtype != b.dtype and (groups is None or groups > 0):
+        return f"expected m1 and m2 to have the same dtype, but got: {a.dtype} != {b.dtype}"
+    return None
+
+
+def _grouped_mm(a, b, offs=None, bias=None, out_dtype=None):
+    for t in (a, b, offs, bias):
+        if t is not None and not (isinstance(t, torch.Tensor) and t.device.type == "meta"):
+            return NotImplemented
+    error = _grouped_mm_error(a, b, offs, bias, out_dtype)
+    if error:
+        raise RuntimeError(error)
+    if a.dim() == 2:
+        shape = (offs.shape[0], a.shape[0], b.shape[1]) if b.dim() == 2 else (a.shape[0], b.shape[2])
+    else:
+        shape = (a.shape[1], b.shape[1]) if b.dim() == 2 else (a.shape[0], a.shape[1], b.shape[2])
+    if torch.version.hip:  # ROCm builds allocate it contiguous
+        return _empty(shape, a.dtype)
+    align = 16 // a.element_size()
+    padded = -(-shape[-1] // align) * align  # (the strides of a fresh tensor of this size, size 0 as 1)
+    return torch.empty_strided(shape, _contiguous_strides((*shape[:-1], padded)), dtype=a.dtype, device=_META)
 
 
 def _convolution(x, w, bias, stride, padding, dilation, transposed, output_padding, groups):
@@ -504,6 +580,7 @@ def _table() -> dict:
     add(_addmm, "addmm")
     add(_mm, "mm")
     add(_bmm, "bmm")
+    add(_grouped_mm, "_grouped_mm")
     add(_convolution, "convolution")
     add(_unary, "silu", "sigmoid", "tanh", "leaky_relu", "rsqrt", "sqrt", "exp", "neg", "erf")
     add(_unary_no_size1, "gelu", "relu", "hardswish", "hardsigmoid", "elu", "hardtanh", "clamp_min", "clamp_max")
@@ -534,12 +611,38 @@ def _describe(out):
     return out
 
 
+def _on_cpu(func):
+    """The reference of an op whose torch meta kernel refuses calls the CPU kernel runs (``_grouped_mm`` in
+    float32): the CPU kernel itself, on uninitialised CPU operands of the same sizes and strides and zero
+    offsets (every group empty: nothing is multiplied but a 3-D x 3-D product)."""
+
+    def run(*args, **kwargs):
+        def cpu(x, zeros=False):
+            if not isinstance(x, torch.Tensor):
+                return x
+            if zeros:
+                return torch.zeros(x.shape, dtype=x.dtype)
+            return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype)
+
+        args = [cpu(a, zeros=i == 2) for i, a in enumerate(args)]
+        kwargs = {k: cpu(v, zeros=k == "offs") for k, v in kwargs.items()}
+        return func(*args, **kwargs)
+
+    return run
+
+
+#: Ops checked against their CPU kernel rather than torch's meta kernel under ``PROFILER_CHECK_META=1``.
+_CPU_REFERENCE = {aten._grouped_mm.default}
+
+
 def _checked(func, fn):
+    reference = _on_cpu(func) if func in _CPU_REFERENCE else func
+
     def run(*args, **kwargs):
         out = fn(*args, **kwargs)
         if out is NotImplemented:
             return out
-        ref = func(*args, **kwargs)
+        ref = reference(*args, **kwargs)
         if _describe(out) != _describe(ref):
             raise AssertionError(f"fast meta kernel for {func} disagrees with torch's: "
                                  f"{_describe(out)} != {_describe(ref)}")

@@ -3,7 +3,8 @@
 `lookup(func)` gives the rule of an aten op, `is_free(func)` tells ops that cost nothing (views,
 allocation). Everything else met during a pass is reported as uncovered by the engine.
 """
-from profiler.counters import activation, attention, conv, detection, elementwise, linear, memory, norm, pooling, recurrent  # noqa: F401
+from profiler.counters import activation, attention, conv, detection, elementwise, linear, memory  # noqa: F401
+from profiler.counters import moe, norm, pooling, recurrent  # noqa: F401
 from profiler.counters import backward  # noqa: F401  - after the forward families: it reuses their rules
 from profiler.counters.registry import RULES, FREE, is_free, lookup, register, register_free  # noqa: F401
 

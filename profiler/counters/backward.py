@@ -8,7 +8,8 @@ Each is costed by what the kernel computes, like the forward rules:
   products of the forward's size, and these kernels recompute the scores QK^T (the forward stores only the
   log-sum-exp), so five attention-sized products in all, the fifth named in :data:`RECOMPUTING`;
 - norm, activation, pooling, dropout, loss and embedding gradients: element ops, one per gradient element.
-Matrix products (mm, bmm, addmm ...) are the forward's rules: autograd calls the same kernels.
+Matrix products (mm, bmm, addmm ...) are the forward's rules: autograd calls the same kernels; so is
+``_grouped_mm``, whose gradients are grouped products in its other modes (see :mod:`profiler.counters.moe`).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import profiler
 from profiler.core import meta_kernels
@@ -64,7 +64,8 @@ def test_the_table_holds_the_documented_ops():
     assert names == {
         "aten.native_batch_norm.default", "aten._native_batch_norm_legit_no_training.default",
         "aten._native_batch_norm_legit.default", "aten.native_layer_norm.default", "aten.addmm.default",
-        "aten.mm.default", "aten.bmm.default", "aten.convolution.default", *UNARY, *SCALAR_OPS,
+        "aten.mm.default", "aten.bmm.default", "aten._grouped_mm.default", "aten.convolution.default", *UNARY,
+        *SCALAR_OPS,
         "aten._softmax.default", "aten._safe_softmax.default", *(f"aten.{n}.Tensor" for n in BINARY),
         "aten.mean.dim", "aten.cat.default", "aten.native_group_norm.default", "aten.clamp.default",
         "aten.pow.Tensor_Scalar", *INPLACE, *(f"aten.{n}_.Tensor" for n in BINARY)}
@@ -533,3 +534,121 @@ def test_a_meta_pass_under_the_switch_catches_a_wrong_kernel(monkeypatch):
     with pytest.raises(profiler.ProfilingError, match="in module '2' \\(ReLU\\).*disagrees") as info:
         profiler.profile(_model().eval(), input_size=(2, 3, 6, 6), device="meta")
     assert isinstance(info.value.__cause__, AssertionError)
+
+
+# -- grouped products: against torch's CPU kernel (torch's meta kernel refuses float32) -----------------------
+GROUPED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _operand(draw, shape, dtype):
+    """A CPU operand of ``shape``: contiguous, column-major in its last two dims, or row-major with a padded
+    leading stride (a slice of a wider tensor)."""
+    layout = draw(st.sampled_from(["row", "row", "col", "padded"]))
+    if len(shape) < 2 or layout == "row":
+        return torch.zeros(shape, dtype=dtype)
+    if layout == "col":
+        return torch.zeros((*shape[:-2], shape[-1], shape[-2]), dtype=dtype).transpose(-1, -2)
+    pad = draw(st.integers(1, 4))
+    return torch.zeros((*shape[:-1], shape[-1] + pad), dtype=dtype)[..., :shape[-1]]
+
+
+@st.composite
+def grouped_calls(draw):
+    """Arguments of ``_grouped_mm`` on the CPU: mostly valid calls of the four modes (2-D/3-D operands),
+    with drawn mistakes: other dtypes, ranks, sizes off the 16-byte alignment, a mismatched K or group count,
+    offsets missing, of the wrong dtype or rank, a bias, an output dtype."""
+    # one draw in twenty or so (not 0: hypothesis favours the simplest value)
+    rare = lambda: draw(st.integers(0, 19)) == 10  # noqa: E731
+    dtype = draw(st.sampled_from((torch.float32,) * 3 + GROUPED_DTYPES[1:]))
+    align = 16 // dtype.itemsize  # elements in 16 bytes: the CPU kernel's stride unit
+    size = st.sampled_from([align, 2 * align, 0, 1, 3, align + 2]) if rare() else \
+        st.sampled_from([align, 2 * align, 0])
+    a_dim, b_dim = draw(st.sampled_from([2, 3])), draw(st.sampled_from([2, 3]))
+    if rare():
+        a_dim = draw(st.sampled_from([1, 4]))
+    g, m, k, n = draw(st.integers(0, 4)), draw(size), draw(size), draw(size)
+    k_b = draw(size) if rare() else k
+    dtype_b = draw(st.sampled_from(GROUPED_DTYPES + (torch.float64,))) if rare() else dtype
+    if rare():
+        dtype = draw(st.sampled_from([torch.float64, torch.int32]))
+    a_shape = {1: (k,), 2: (m, k), 3: (g, m, k), 4: (1, g, m, k)}[a_dim]
+    b_shape = (k_b, n) if b_dim == 2 else (g + 1 if rare() else g, k_b, n)
+    a, b = _operand(draw, a_shape, dtype), _operand(draw, b_shape, dtype_b)
+    # offsets: the group ends along the jagged dim (rows of a, columns of b, or the shared K)
+    jagged = {(2, 3): m, (3, 2): n, (2, 2): min(k, k_b)}.get((a_dim, b_dim), 0)
+    groups = draw(st.integers(0, 5)) if rare() else g
+    ends = sorted(draw(st.lists(st.integers(0, jagged), min_size=groups, max_size=groups)))
+    offs = torch.tensor(ends, dtype=torch.int32)
+    mistake = draw(st.sampled_from(["missing", "int64", "2d", "bias", "out_dtype"])) if rare() else None
+    kwargs = {}
+    if (a_dim == 2 or b_dim == 2) != (mistake == "missing"):
+        kwargs["offs"] = {"int64": offs.long(), "2d": offs[None]}.get(mistake, offs)
+    if mistake == "bias":
+        kwargs["bias"] = torch.zeros(n, dtype=dtype)
+    if mistake == "out_dtype":
+        kwargs["out_dtype"] = draw(st.sampled_from(GROUPED_DTYPES))
+    return a, b, kwargs
+
+
+def _on_meta(x):
+    if isinstance(x, torch.Tensor):
+        return torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device="meta")
+    return x
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        out = fn(*args, **kwargs)
+    except RuntimeError:
+        return "raises"
+    assert out is not NotImplemented  # never left to torch's meta kernel, which refuses float32
+    return describe(out)
+
+
+def _same_as_cpu(a, b, kwargs):
+    """The fast kernel on meta copies of the operands does what the CPU kernel does on them: the same
+    output shape, strides and dtype, or both raise. Returns the CPU outcome."""
+    expected = _outcome(aten._grouped_mm.default, a, b, **kwargs)
+    meta_kwargs = {k: _on_meta(v) for k, v in kwargs.items()}
+    got = _outcome(meta_kernels.KERNELS[aten._grouped_mm.default], _on_meta(a), _on_meta(b), **meta_kwargs)
+    assert got == (expected if expected == "raises" else (*expected[:3], "meta"))
+    return expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(grouped_calls())
+def test_grouped_mm_does_what_the_cpu_kernel_does(call):
+    _same_as_cpu(*call)
+
+
+@pytest.mark.parametrize("dtype", GROUPED_DTYPES)
+def test_grouped_mm_the_moe_forward_in_every_dtype(dtype):
+    # tokens (rows, K) by experts stored (G, N, K) and passed transposed, as transformers does
+    x, w, offs = meta((10, 64), dtype), meta((4, 36, 64), dtype).transpose(-1, -2), meta((4,), torch.int32)
+    y = meta_kernels.KERNELS[aten._grouped_mm.default](x, w, offs)
+    align = 16 // x.element_size()  # the output's rows padded to 16 bytes, as the CPU kernel allocates them
+    assert (tuple(y.shape), y.stride(), y.dtype) == ((10, 36), (-(-36 // align) * align, 1), dtype)
+
+
+def test_grouped_mm_is_checked_against_the_cpu_kernel(monkeypatch):
+    monkeypatch.setenv("PROFILER_CHECK_META", "1")
+    checked = meta_kernels.kernels()[aten._grouped_mm.default]
+    y = checked(meta((8, 4)), meta((3, 4, 8)), offs=meta((3,), torch.int32))  # torch's meta kernel refuses it
+    assert tuple(y.shape) == (8, 8)
+    monkeypatch.setitem(meta_kernels.KERNELS, aten._grouped_mm.default, lambda *a, **k: meta((8, 8)))
+    with pytest.raises(AssertionError, match="disagrees"):  # a wrong shape: the CPU kernel gives (2, 5, 8)
+        meta_kernels.kernels()[aten._grouped_mm.default](meta((2, 5, 4)), meta((2, 4, 8)))
+
+
+@pytest.mark.parametrize("a,b,offs,runs", [
+    ((8, 8), (2, 8, 8), 2, False),  # each group's mm refuses bf16 by float32
+    ((8, 8), (8, 8), 3, False),
+    ((8, 8), (0, 8, 8), 0, True),  # no group, no mm: the CPU kernel runs
+    ((8, 8), (8, 8), 0, True),
+    ((2, 8, 8), (2, 8, 8), None, False),  # bmm refuses it whatever the batch
+    ((0, 8, 8), (0, 8, 8), None, False),
+])
+def test_grouped_mm_mixed_dtypes_as_the_cpu_kernel(a, b, offs, runs):
+    kwargs = {} if offs is None else {"offs": torch.zeros(offs, dtype=torch.int32)}
+    outcome = _same_as_cpu(torch.zeros(a, dtype=torch.bfloat16), torch.zeros(b), kwargs)
+    assert (outcome != "raises") == runs
