@@ -812,6 +812,8 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     answered = shims.enter_context(meta_shims.transformers_checks()) if fast is not None else [0]
     experts, was = shims.enter_context(meta_shims.data_independent_experts(tree.order)) if fast is not None \
         else ([], None)
+    if fast is not None and home.type in ("cpu", "meta"):  # a GPU model's attention would run the GPU's kernels
+        shims.enter_context(meta_shims.sdpa_as_on_cpu())
     try:
         if copies is not None:
             swapped = _swap_in(tree.order, copies)

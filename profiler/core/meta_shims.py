@@ -128,3 +128,72 @@ def data_independent_experts(modules):
     finally:
         for cfg, was in configs.values():
             cfg._experts_implementation_internal = was
+
+
+# -- scaled_dot_product_attention: the kernel the CPU would run ---------------------------------------------
+_FLASH = 1  # torch's SDPBackend.FLASH_ATTENTION, what torch._fused_sdp_choice returns for the CPU's fused kernel
+
+
+def _proxy(t: torch.Tensor, sizes: tuple) -> torch.Tensor:
+    """A small CPU tensor like ``t`` for torch's backend choice: ``sizes`` and ``t``'s dtype, ``requires_grad``
+    and whether its last dim is contiguous (the choice reads those, never the values or the lengths)."""
+    if t.dim() and t.stride(-1) != 1 and t.shape[-1] > 1:
+        p = torch.empty((*sizes[:-1], 2 * sizes[-1]), dtype=t.dtype)[..., ::2]
+    else:
+        p = torch.empty(sizes, dtype=t.dtype)
+    return p.requires_grad_(t.requires_grad) if t.is_floating_point() else p
+
+
+def cpu_sdpa_choice(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False) -> int:
+    """What ``torch._fused_sdp_choice`` answers for these (meta) operands on the CPU. Sequence lengths are
+    replaced by 1 (0 stays 0), the mask's last two dims by 1 where they fit the lengths: torch's CPU checks
+    (dtypes, 4-D shapes, batch and heads, head dims, mask broadcasting, strides) read nothing else."""
+    if any(t.dim() != 4 or 0 in t.shape[:2] for t in (q, k, v)):
+        return 0  # the math path (torch's own choice divides by the heads, and crashes on none)
+
+    def lengths(t):
+        return (*t.shape[:-2], min(int(t.shape[-2]), 1), int(t.shape[-1]))
+
+    args = [_proxy(t, lengths(t)) for t in (q, k, v)]
+    mask = None
+    if attn_mask is not None:
+        lq, lk = int(q.shape[-2]), int(k.shape[-2])
+        fit = lambda n, length: 1 if n in (1, length) else 2  # noqa: E731 - a misfit stays a misfit
+        mask = _proxy(attn_mask, (*attn_mask.shape[:-2], fit(int(attn_mask.shape[-2]), lq),
+                                  fit(int(attn_mask.shape[-1]), lk)) if attn_mask.dim() >= 2 else tuple(attn_mask.shape))
+    return int(torch._fused_sdp_choice(*args, mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale,
+                                        enable_gqa=enable_gqa))
+
+
+@contextlib.contextmanager
+def sdpa_as_on_cpu():
+    """For the duration of a meta pass: ``F.scaled_dot_product_attention`` on meta operands runs the kernel the
+    CPU would pick for them. torch picks a backend per device, and for meta it always decomposes the math path
+    (matrix products, softmax, mask ops), whereas the CPU runs its fused flash kernel whenever its checks allow:
+    the same MACs, but other element and memory ops, and a backward that recomputes QK^T. Where the CPU would
+    run the fused kernel, so does the meta pass: its boolean mask turned into an additive one as the CPU's
+    dispatcher does (``where(mask, 0, -inf)``), then ``_scaled_dot_product_flash_attention_for_cpu``, whose
+    autograd gives the fused backward. Yields a one-element list counting the calls so run."""
+    import torch.nn.functional as F
+
+    original = F.scaled_dot_product_attention
+    fused = [0]
+
+    def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+        if query.device.type != "meta" or query.is_nested or query.dim() != 4 or \
+                cpu_sdpa_choice(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa) != _FLASH:
+            return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
+                            scale=scale, enable_gqa=enable_gqa)
+        if attn_mask is not None and attn_mask.dtype == torch.bool:
+            neg = torch.scalar_tensor(float("-inf"), dtype=query.dtype, device=query.device)
+            zero = torch.scalar_tensor(0.0, dtype=query.dtype, device=query.device)
+            attn_mask = torch.where(attn_mask, zero, neg)
+        fused[0] += 1
+        return aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, dropout_p, is_causal,
+                                                                attn_mask=attn_mask, scale=scale)[0]
+
+    F.scaled_dot_product_attention = sdpa
+    try:
+        yield fused
+    finally:
+        F.scaled_dot_product_attention = original
