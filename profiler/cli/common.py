@@ -76,9 +76,11 @@ class Context:
     @property
     def inputs(self):
         """A random real CPU tensor of the profiled input shape (batch included), in the model's dtype; a
-        language model's keyword inputs (``input_ids`` ...) of the profiled length."""
+        language model's keyword inputs (``input_ids`` ..., CLIP's image, Whisper's audio features) of the
+        profiled length."""
         if self._inputs is None:
             from profiler.zoo.inputs import float_dtype, random_inputs, text_inputs
+            from profiler.zoo.names import TOKEN_KINDS
 
             src = self.profile.source
             if src is not None and src.input_kind in ("images", "image-pair"):
@@ -87,7 +89,7 @@ class Context:
                 what = "a list of images" if src.input_kind == "images" else "an image pair"
                 raise UsageError(f"--crosscheck and --latency run the model on one input tensor; {src.spec} takes "
                                  f"{what}: profile it without them")
-            if src is not None and src.input_kind == "tokens":
+            if src is not None and src.input_kind in TOKEN_KINDS:
                 self._inputs = text_inputs(self.real_model(), src.input_size[0], src.batch, device="cpu")
             else:
                 self._inputs = random_inputs(self.profile.inputs[0], float_dtype(self.real_model()))

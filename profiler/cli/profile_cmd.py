@@ -2,8 +2,10 @@
 
 MODEL is ``NAME`` or ``ZOO:NAME`` (zoos: builtin, timm, torchvision, pytorchcv, hf; unqualified names resolve
 in that order), ``path/to/file.py:factory`` or ``package.module:factory`` (``--kwargs key=value`` go to the
-constructor, or override an ``hf:`` model's config fields). The input defaults to the model's own resolution
-from its zoo's config; a language model's is its sequence length in tokens (default 128).
+constructor, or override an ``hf:`` model's config fields or set ``from_config``'s dtype, attn_implementation and
+experts_implementation). The input defaults to the model's own resolution from its zoo's config; a language
+model's is its sequence length in tokens (default 128; CLIP and SigLIP also get an image at their config's size,
+Whisper its audio features, ``--input`` being its decoder's tokens).
 
 Language models: ``--generate N`` counts greedy generation (the prefill, then each decoded token with the KV
 cache); ``--input 512,2048,8192`` (several lengths, commas only) one forward pass per length. For every other
@@ -26,6 +28,7 @@ from profiler.cli.common import (Context, emit, format_for, input_dims, make_par
                                  positive_float, positive_int)
 from profiler.core.step import LOSSES, OPTIMIZERS
 from profiler.zoo.hf import TASKS
+from profiler.zoo.names import TOKEN_KINDS
 
 EPILOG = """examples:
   profile-model mixnet_s --input 224                   per-layer table (timm's mixnet_s, 1x3x224x224)
@@ -41,6 +44,9 @@ EPILOG = """examples:
   profile-model hf:llama --kwargs num_hidden_layers=2 --generate 32 --input 512
                                                        prefill + 31 decode steps with the KV cache
   profile-model hf:path/to/config.json --input 512,2048,8192   MACs and attention share per sequence length
+  profile-model hf:mixtral --kwargs experts_implementation=batched_mm dtype=bfloat16 num_hidden_layers=2
+                                                       from_config's arguments beside config fields
+  profile-model hf:whisper --input 64                  80x3000 log-mel features and 64 decoder tokens
 
 MACs under the default convention 'macs' = multiply-accumulates of conv + linear + attention + recurrent,
 bias not counted (the papers' FLOPs / Mult-Adds); --convention flops doubles them."""
@@ -76,11 +82,14 @@ def build_parser(subcommands: dict, extensions: list):
                    help="224 | 224x320 (HxW) | 3x224x224 (CxHxW); default: the model's own size from its zoo. "
                         "Several inputs: x shapes separated by commas, 3x520x960,3x520x960 (RAFT's image pair; "
                         "a detection model's list of images, each repeated --batch times). Language models: "
-                        "tokens, 128 (default) or several lengths 512,2048,8192 (commas alone)")
+                        "tokens, 128 (default) or several lengths 512,2048,8192 (commas alone); CLIP/SigLIP: "
+                        "the text's tokens; Whisper: the decoder's tokens")
     g.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     g.add_argument("--kwargs", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="constructor arguments, read as Python literals when possible (num_classes=10 act=relu); "
-                        "they end at the first word without '=', so the model name may follow them")
+                        "an hf: model's config fields or from_config's dtype, attn_implementation, "
+                        "experts_implementation; they end at the first word without '=', so the model name may "
+                        "follow them")
     g.add_argument("--convention", default="macs",
                    help="how operations are counted: macs (default), flops, all, or a peer tool's "
                         "(see profiler.list_conventions())")
@@ -203,10 +212,15 @@ def _language_model(args, mode: str, fmt: str, kwargs: dict):
     if mode == "generate":
         _check_language_options(args, mode)
     built = zoo.build_model(args.model, device=args.device, task=args.task, **kwargs)
-    if built.info.input_kind != "tokens":
-        if mode == "generate":
-            raise UsageError(f"--generate needs a language model (hf:gpt2, hf:llama, hf:t5 ...); {built.info.spec} "
-                             "does not take tokens")
+    kind = built.info.input_kind
+    if kind != "tokens":
+        if mode == "generate" or kind in TOKEN_KINDS:  # CLIP's, Whisper's: tokens with an image or audio
+            takes = {"text-image": "tokens and an image", "speech-text": "audio features and decoder tokens"}.get(
+                kind, "no tokens")
+            what = "--generate" if mode == "generate" else "several --input lengths"
+            raise UsageError(f"{what} needs a language model fed tokens alone (hf:gpt2, hf:llama, hf:t5 ...); "
+                             f"{built.info.spec} takes {takes}" + ("" if mode == "generate" else
+                                                                   ": give one --input LENGTH"))
         return None, built
     _check_language_options(args, mode)
     run = dict(batch=args.batch, convention=args.convention, device=args.device, strict=args.strict)

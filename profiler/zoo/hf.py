@@ -9,9 +9,11 @@ A name is one of:
   semantics: nothing is fetched); an uncached id is a :class:`~profiler.errors.UsageError` that says to pass
   the config file instead.
 
-Constructor keyword arguments (``--kwargs``) override config fields (``num_hidden_layers=2``); a field the
-config does not have is refused with the closest names. The head comes from ``task`` (:data:`TASKS`); by
-default the causal-LM head of a decoder, the seq2seq-LM head of an encoder-decoder, else the base model.
+Constructor keyword arguments (``--kwargs``) override config fields (``num_hidden_layers=2``) or are
+``from_config``'s own arguments (:data:`FROM_CONFIG_ARGS`: ``dtype=bfloat16``, ``attn_implementation=eager``,
+``experts_implementation=batched_mm``); any other name is refused with the closest ones. The head comes from
+``task`` (:data:`TASKS`); by default the causal-LM head of a decoder, the seq2seq-LM head of an
+encoder-decoder (Whisper's speech-to-text one too), else the base model.
 """
 from __future__ import annotations
 
@@ -39,12 +41,20 @@ _MAPPING = {"base": "MODEL_MAPPING_NAMES", "causal-lm": "MODEL_FOR_CAUSAL_LM_MAP
 #: Sequence length of a language model when no ``--input`` is given (calflops' default too).
 DEFAULT_TOKENS = 128
 
+#: ``PreTrainedModel.from_config``'s own arguments that --kwargs reach besides the config's fields: the
+#: parameters' dtype and the attention and mixture-of-experts kernels (``_from_config`` sets the last two on the
+#: config and its sub-configs).
+FROM_CONFIG_ARGS = ("dtype", "attn_implementation", "experts_implementation")
+
 # Config fields every transformers config takes besides its own (read by PretrainedConfig itself).
-_COMMON_FIELDS = {"attn_implementation", "dtype", "torch_dtype", "use_cache", "tie_word_embeddings",
+_COMMON_FIELDS = {"use_cache", "tie_word_embeddings",
                   "pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "decoder_start_token_id",
                   "is_decoder", "is_encoder_decoder", "add_cross_attention", "num_labels", "id2label", "label2id",
                   "problem_type", "output_attentions", "output_hidden_states", "return_dict",
                   "chunk_size_feed_forward", "tie_encoder_decoder", "cross_attention_hidden_size"}
+# Position limits of a config (max_position_embeddings, max_target_positions ...); relative-position ranges
+# (DeBERTa's max_relative_positions) clamp distances rather than limit the length.
+_POSITIONS = re.compile(r"n_positions|max_position_embeddings|max_((?!relative)\w+_)?positions")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -127,10 +137,11 @@ def _config_class(model_type: str, spec: str):
 
 
 def _check_fields(cls, raw: dict, kwargs: dict, spec: str) -> None:
-    """Refuse --kwargs that name no field of the config (a typo would otherwise be ignored silently)."""
+    """Refuse --kwargs that name neither a field of the config nor an argument of ``from_config`` (a typo
+    would otherwise be ignored silently)."""
     if not kwargs:
         return
-    known = set(_COMMON_FIELDS) | set(raw) | set(getattr(cls, "attribute_map", {}) or {})
+    known = set(_COMMON_FIELDS) | set(FROM_CONFIG_ARGS) | set(raw) | set(getattr(cls, "attribute_map", {}) or {})
     for c in cls.__mro__:  # the config's own arguments and those of PretrainedConfig
         if "__init__" in vars(c):
             try:
@@ -148,7 +159,8 @@ def _check_fields(cls, raw: dict, kwargs: dict, spec: str) -> None:
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise UsageError(f"{spec} has no config field {key!r}{hint} (--kwargs set fields of {cls.__name__})")
+            raise UsageError(f"{spec} has no config field {key!r}{hint} (--kwargs set fields of {cls.__name__} "
+                             f"and from_config's {', '.join(FROM_CONFIG_ARGS)})")
 
 
 def load_config(name: str, kwargs: dict | None = None, spec: str | None = None):
@@ -186,11 +198,14 @@ def _is_vision(config) -> bool:
 
 
 def tasks_for(config) -> list[str]:
-    """The :data:`TASKS` this config's model type has a head for."""
+    """The :data:`TASKS` this config's model type has a head for (seq2seq-lm of a speech model such as Whisper:
+    its speech-to-text one)."""
     from transformers.models.auto import modeling_auto
 
     mt = config.model_type
     out = [t for t in TASKS if mt in _mapping(t)]
+    if "seq2seq-lm" not in out and mt in modeling_auto.MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES:
+        out.append("seq2seq-lm")
     if "classification" not in out and mt in modeling_auto.MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES:
         out.append("classification")
     return out
@@ -217,6 +232,8 @@ def _auto_class(config, task: str, spec: str):
     name = _AUTO[task]
     if task == "classification" and config.model_type not in _mapping("classification"):
         name = "AutoModelForImageClassification"
+    if task == "seq2seq-lm" and config.model_type not in _mapping("seq2seq-lm"):
+        name = "AutoModelForSpeechSeq2Seq"
     return getattr(transformers, name)
 
 
@@ -233,29 +250,120 @@ def check_task(task: str | None) -> None:
         raise UsageError(f"unknown task {task!r}{hint}; choose one of: {', '.join(TASKS)}")
 
 
+def _choice(key: str, value, valid, spec: str) -> None:
+    if value not in valid:
+        raise UsageError(f"{spec}: {key}={value!r} is not one of: {', '.join(valid)}")
+
+
+def from_config_args(kwargs: dict, spec: str = "hf model") -> tuple[dict, dict]:
+    """``(from_config's arguments, config fields)``: ``kwargs`` split by :data:`FROM_CONFIG_ARGS`, the former
+    checked (a bad value is a one-line UsageError naming the valid ones) and ``dtype`` made a torch dtype
+    (``"bfloat16"`` as the command line gives it, or ``torch.bfloat16``)."""
+    import torch
+
+    args = {k: kwargs[k] for k in FROM_CONFIG_ARGS if k in kwargs}
+    fields = {k: v for k, v in kwargs.items() if k not in args}
+    if "dtype" in args:
+        value = args["dtype"]
+        dtype = value if isinstance(value, torch.dtype) else \
+            getattr(torch, value.removeprefix("torch."), None) if isinstance(value, str) else None
+        # 1-byte floats (float8) have no initialisers: a model cannot be built in them
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point or dtype.itemsize < 2:
+            raise UsageError(f"{spec}: dtype={value!r} is not one of: float32, bfloat16, float16, float64")
+        args["dtype"] = dtype
+    if "attn_implementation" in args:
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+        _choice("attn_implementation", args["attn_implementation"],
+                ["eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()], spec)
+    if "experts_implementation" in args:
+        from transformers.integrations.finegrained_fp8 import ALL_FP8_EXPERTS_FUNCTIONS
+        from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS
+
+        _choice("experts_implementation", args["experts_implementation"],
+                ["eager", *sorted(set(ALL_EXPERTS_FUNCTIONS.keys()) | set(ALL_FP8_EXPERTS_FUNCTIONS.keys()))], spec)
+    return args, fields
+
+
 def build(name: str, task: str | None = None, kwargs: dict | None = None) -> tuple[nn.Module, str]:
     """``(model, task)``: the architecture of ``name`` with the head of ``task`` (default
     :func:`default_task`), random weights, on the current default device (``with torch.device("meta")``
-    for nothing allocated)."""
+    for nothing allocated). ``kwargs``: config fields and :data:`FROM_CONFIG_ARGS`."""
     check_task(task)
     spec = f"hf:{name}"
-    config = load_config(name, kwargs, spec)
+    args, fields = from_config_args(dict(kwargs or {}), spec)
+    config = load_config(name, fields, spec)
     task = task or default_task(config)
     auto = _auto_class(config, task, spec)
-    return auto.from_config(config), task
+    try:
+        return auto.from_config(config, **args), task
+    except (ValueError, ImportError) as exc:
+        # a kernel this model or machine lacks (sdpa unsupported, flash-attn not installed): the user's choice
+        msg = " ".join(str(exc).split())
+        words = {"attn_implementation": ("attn", "attention"), "experts_implementation": ("expert",)}
+        said = [k for k, ws in words.items() if k in args and any(w in msg.lower() for w in ws)]
+        if not said:
+            raise
+        raise UsageError(f"{spec}: {', '.join(f'{k}={args[k]}' for k in said)} cannot be used here: "
+                         f"{msg[:200]}") from None
 
 
 # -- inputs --------------------------------------------------------------------------------------------------
+def _forward_params(model_or_class) -> set:
+    try:
+        return set(inspect.signature(model_or_class.forward).parameters)
+    except (AttributeError, TypeError, ValueError):
+        return set()
+
+
+def image_of(config) -> tuple[int, int, int] | None:
+    """``(C, H, W)`` of the image a two-tower model's vision tower takes (``config.vision_config``), else None."""
+    vision = getattr(config, "vision_config", None)
+    size = getattr(vision, "image_size", None)
+    if size is None:
+        return None
+    size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+    return int(getattr(vision, "num_channels", 3)), int(size[0]), int(size[-1])
+
+
+def features_of(config) -> tuple[int, int] | None:
+    """``(mel bins, frames)`` of Whisper's ``input_features``: its two convolutions (stride 1, then 2) make
+    ``2 x max_source_positions`` frames the ``max_source_positions`` positions of its encoder, which refuses
+    any other length (30 s of audio at 100 frames a second); None for a config without those fields."""
+    mel, positions = getattr(config, "num_mel_bins", None), getattr(config, "max_source_positions", None)
+    if not isinstance(mel, int) or not isinstance(positions, int):
+        return None
+    return mel, 2 * positions
+
+
+def _tokens(limit) -> tuple[int]:
+    # a default length past a learned position table fails (CLIP's text tower has 77 positions)
+    return (min(DEFAULT_TOKENS, limit) if isinstance(limit, int) and limit > 0 else DEFAULT_TOKENS,)
+
+
 def input_of(model_or_class, config) -> tuple[str, tuple[int, ...]]:
     """``(kind, one sample's default input)``: ``("tokens", (DEFAULT_TOKENS,))`` for a model that takes
-    ``input_ids``, ``("image", (C, H, W))`` for ``pixel_values``, else ``(main input name, ())``."""
+    ``input_ids``; ``("text-image", (T,))`` for a two-tower text and image model (CLIP, SigLIP: ``input_ids``
+    plus ``pixel_values`` of :func:`image_of`; T at most its text positions); ``("speech-text", (T,))`` for
+    Whisper's encoder-decoder (``input_features`` of :func:`features_of` plus T ``decoder_input_ids``);
+    ``("image", (C, H, W))`` for ``pixel_values``; else ``(main input name, ())``."""
+    from transformers.models.auto import modeling_auto
+
     main = getattr(model_or_class, "main_input_name", "input_ids")
+    params = _forward_params(model_or_class)
     if main == "input_ids":
+        # a two-tower model (contrastive text and image encoders); BLIP-2's forward, led by pixel_values, places
+        # the image among the tokens (placeholder ids): not made here
+        if config.model_type in modeling_auto.MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES \
+                and "pixel_values" in params and image_of(config) is not None:
+            return "text-image", _tokens(getattr(text_config(config), "max_position_embeddings", None))
         return "tokens", (DEFAULT_TOKENS,)
     if main == "pixel_values":
         size = getattr(config, "image_size", 224)
         size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
         return "image", (int(getattr(config, "num_channels", 3)), int(size[0]), int(size[-1]))
+    if main == "input_features" and "decoder_input_ids" in params and features_of(config) is not None:
+        return "speech-text", _tokens(getattr(config, "max_target_positions", None))
     return main, ()
 
 
@@ -278,11 +386,18 @@ def text_config(config):
 
 
 def context_note(config, tokens: int) -> str | None:
-    """A note when ``tokens`` exceed the config's position limit (``max_position_embeddings``): the count
-    follows the shapes, but a real pass would fail (a learned position table) or extrapolate (RoPE)."""
+    """A note when ``tokens`` exceed a position limit of the config (``max_position_embeddings``,
+    ``n_positions`` and every ``max_*_positions`` field: Whisper's decoder has ``max_target_positions``): the
+    count follows the shapes, but a real pass would fail (a learned position table) or extrapolate (RoPE)."""
     cfg = text_config(config)
-    limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
-    if isinstance(limit, int) and tokens > limit:
-        return (f"{tokens:,} tokens exceed the model's context of {limit:,} (max_position_embeddings): counted "
-                "from the shapes; a real pass would fail (learned positions) or extrapolate (rotary positions)")
-    return None
+    limits = {}
+    for c in (cfg, config):  # a composite model's text config first, then its own fields
+        for key, value in c.to_dict().items():
+            if _POSITIONS.fullmatch(key) and isinstance(value, int) and not isinstance(value, bool) and tokens > value:
+                limits.setdefault(key, value)
+    if not limits:
+        return None
+    limit = min(limits.values())
+    fields = ", ".join(k for k, v in limits.items() if v == limit)
+    return (f"{tokens:,} tokens exceed the model's context of {limit:,} ({fields}): counted from the shapes; "
+            "a real pass would fail (learned positions) or extrapolate (rotary positions)")

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from profiler.errors import UsageError
+from profiler.zoo.names import TOKEN_KINDS
 
 
 def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
@@ -16,8 +17,9 @@ def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
     ``default`` is (C, H, W) for images, (C, T, H, W) for video, (C, L) for 1-d signals. ``dims`` None keeps
     it; one number sets the spatial side(s) (a square image), two set H and W, and as many numbers as
     ``default`` has replace it whole. With ``rank_known=False`` (a user's model without an ``input_size``
-    attribute) three or more numbers are taken as the full shape. A language model (``kind="tokens"``,
-    ``default`` = (sequence length,)) takes one number, its sequence length.
+    attribute) three or more numbers are taken as the full shape. A language model (``kind`` one of
+    :data:`profiler.zoo.names.TOKEN_KINDS`, ``default`` = (sequence length,)) takes one number, its sequence
+    length (Whisper's: its decoder's).
     """
     default = tuple(int(d) for d in default)
     if dims is None:
@@ -26,12 +28,15 @@ def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
     if not dims or any(d < 1 for d in dims):
         raise UsageError(f"input sizes must be integers >= 1, got {'x'.join(map(str, dims)) or 'nothing'}")
     n, r = len(dims), len(default)
-    if kind == "tokens":
+    if kind in TOKEN_KINDS:
         if n == 1:
             return dims
-        raise UsageError(f"--input {'x'.join(map(str, dims))}: {model} takes tokens: --input LENGTH (e.g. 128), "
-                         "the sequence length (the batch size goes in --batch; several lengths, comma-separated, "
-                         "on the command line: --input 512,2048,8192)")
+        what = {"text-image": "tokens and an image at its config's size",
+                "speech-text": "audio features at its config's size and decoder tokens"}.get(kind, "tokens")
+        several = "; several lengths, comma-separated, on the command line: --input 512,2048,8192" \
+            if kind == "tokens" else ""
+        raise UsageError(f"--input {'x'.join(map(str, dims))}: {model} takes {what}: --input LENGTH (e.g. 128), "
+                         f"the sequence length in tokens (the batch size goes in --batch{several})")
     if n == r or (not rank_known and n >= 3):
         return dims
     if n == 1 and r >= 2:
@@ -103,13 +108,17 @@ def random_inputs(shape, dtype: torch.dtype = torch.float32, device="cpu") -> to
 def text_inputs(model_or_config, seq_len: int, batch: int = 1, *, decoder_len: int | None = None,
                 attention_mask: bool = False, device=None) -> dict:
     """Keyword inputs of a Hugging Face language model: ``input_ids`` of shape (batch, seq_len) and, for an
-    encoder-decoder (T5, BART ...), ``decoder_input_ids`` of (batch, decoder_len or seq_len).
+    encoder-decoder (T5, BART ...), ``decoder_input_ids`` of (batch, decoder_len or seq_len). A two-tower text
+    and image model (CLIP, SigLIP) gets ``pixel_values`` of (batch, C, H, W) at its vision config's size too;
+    Whisper gets ``input_features`` of (batch, mel bins, frames) (:func:`profiler.zoo.hf.features_of`) in place
+    of ``input_ids``, ``seq_len`` being its decoder's length.
 
-    model_or_config: a transformers model or its config. Token ids are random below ``vocab_size`` on a
-    real device (fixed seed) and storage-free on ``meta``; token values change no count. ``device``
-    defaults to the model's (``cpu`` for a config). ``attention_mask=True`` adds masks of ones; without
-    them the model assumes every token is attended, which is the same computation, and a mask given on
-    ``meta`` cannot be read by the models that inspect its values.
+    model_or_config: a transformers model or its config (a config: the model its default task builds). Token
+    ids are random below ``vocab_size`` and images and features random normal values (in the model's dtype) on
+    a real device (fixed seed), storage-free on ``meta``; values change no count. ``device`` defaults to the
+    model's (``cpu`` for a config). ``attention_mask=True`` adds masks of ones over the tokens; without them
+    the model assumes every token is attended, which is the same computation, and a mask given on ``meta``
+    cannot be read by the models that inspect its values.
     """
     config = getattr(model_or_config, "config", model_or_config)
     if not hasattr(config, "to_dict") or not hasattr(config, "model_type"):
@@ -117,12 +126,20 @@ def text_inputs(model_or_config, seq_len: int, batch: int = 1, *, decoder_len: i
     for what, v in (("seq_len", seq_len), ("batch", batch), ("decoder_len", decoder_len)):
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
             raise UsageError(f"{what} must be a positive integer, got {v!r}")
+    is_module = isinstance(model_or_config, nn.Module)
     if device is None:
-        device = next((t.device for t in model_or_config.parameters()), "cpu") \
-            if isinstance(model_or_config, nn.Module) else "cpu"
-    from profiler.zoo.hf import text_config
+        device = next((t.device for t in model_or_config.parameters()), "cpu") if is_module else "cpu"
+    from profiler.zoo import hf
 
-    vocab = int(getattr(text_config(config), "vocab_size", None) or getattr(config, "vocab_size", None) or 2)
+    vocab = int(getattr(hf.text_config(config), "vocab_size", None) or getattr(config, "vocab_size", None) or 2)
+    dtype = float_dtype(model_or_config) if is_module else torch.get_default_dtype()
+    if is_module:
+        kind = hf.input_of(model_or_config, config)[0]
+    else:
+        try:
+            kind = hf.input_of(hf.model_class(config), config)[0]
+        except (UsageError, KeyError):  # a config of no task's model: its tokens alone
+            kind = "tokens"
 
     def ids(length: int) -> torch.Tensor:
         if str(device) == "meta":
@@ -130,9 +147,19 @@ def text_inputs(model_or_config, seq_len: int, batch: int = 1, *, decoder_len: i
         gen = torch.Generator().manual_seed(0)
         return torch.randint(0, vocab, (batch, length), generator=gen).to(device)
 
-    out = {"input_ids": ids(seq_len)}
-    if attention_mask:
-        out["attention_mask"] = torch.ones((batch, seq_len), dtype=torch.long, device=device)
+    def floats(shape: tuple) -> torch.Tensor:
+        if str(device) == "meta":
+            return torch.empty((batch, *shape), dtype=dtype, device="meta")
+        return torch.randn((batch, *shape), dtype=dtype, generator=torch.Generator().manual_seed(0)).to(device)
+
+    if kind == "speech-text":
+        out = {"input_features": floats(hf.features_of(config))}
+    else:
+        out = {"input_ids": ids(seq_len)}
+        if attention_mask:
+            out["attention_mask"] = torch.ones((batch, seq_len), dtype=torch.long, device=device)
+    if kind == "text-image":
+        out["pixel_values"] = floats(hf.image_of(config))
     if getattr(config, "is_encoder_decoder", False):
         dec = decoder_len or seq_len
         out["decoder_input_ids"] = ids(dec)

@@ -28,10 +28,15 @@ from profiler.errors import UnknownModelError, UsageError
 ZOOS = ("builtin", "timm", "torchvision", "pytorchcv", "hf")
 
 #: How a model takes its input (``ModelInfo.input_kind``; an ``hf:`` model may name another main input, such as
-#: ``input_features``): one float tensor of (batch, *input_size); a language model's token ids; a list of
-#: ``batch`` 3-D images (torchvision's detection models); two tensors of (batch, *input_size) (optical flow);
-#: the arguments :data:`PYTORCHCV_INPUTS` lists (``fixed``).
-INPUT_KINDS = ("tensor", "tokens", "images", "image-pair", "fixed")
+#: ``input_values``): one float tensor of (batch, *input_size); a language model's token ids; token ids plus an
+#: image at the config's vision size (``text-image``: CLIP, SigLIP); log-mel features at the config's size plus
+#: decoder token ids (``speech-text``: Whisper); a list of ``batch`` 3-D images (torchvision's detection
+#: models); two tensors of (batch, *input_size) (optical flow); the arguments :data:`PYTORCHCV_INPUTS` lists
+#: (``fixed``).
+INPUT_KINDS = ("tensor", "tokens", "text-image", "speech-text", "images", "image-pair", "fixed")
+#: The kinds whose ``input_size`` is ``(tokens,)`` (``--input N`` = N tokens) and whose inputs
+#: :func:`profiler.zoo.inputs.text_inputs` makes whole (the image or the audio features from the config).
+TOKEN_KINDS = ("tokens", "text-image", "speech-text")
 
 _F, _ID = "float32", "int64"
 #: The inputs of pytorchcv models whose forward takes several arguments its metadata does not describe, as
@@ -76,10 +81,11 @@ class MissingDependencyError(UsageError):
 class ModelInfo:
     zoo: str  # builtin | timm | torchvision | pytorchcv | hf | user
     name: str
-    input_size: tuple[int, ...]  # (C, H, W) (video: (C, T, H, W)), no batch dimension; tokens: (sequence length,)
-    # "tensor" (one float tensor), "tokens" (a language model's input_ids), "images" (a detection model: a list
-    # of 3-D images, see INPUT_KINDS), "image-pair" (optical flow: two image tensors, each of input_size),
-    # "fixed" (PYTORCHCV_INPUTS; input_size is the first argument's shape, batch included)
+    input_size: tuple[int, ...]  # (C, H, W) (video: (C, T, H, W)), no batch dimension; TOKEN_KINDS: (tokens,)
+    # "tensor" (one float tensor), "tokens" (a language model's input_ids), "text-image" and "speech-text"
+    # (tokens plus an image or audio features, see INPUT_KINDS), "images" (a detection model: a list of 3-D
+    # images), "image-pair" (optical flow: two image tensors, each of input_size), "fixed" (PYTORCHCV_INPUTS;
+    # input_size is the first argument's shape, batch included)
     input_kind: str = "tensor"
     task: str | None = None  # the head of an hf: model (profiler.zoo.hf.TASKS)
 
@@ -354,8 +360,8 @@ def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, 
             model, task = hf.build(name, task, kwargs)
         model.eval()
         kind, size = hf.input_of(model, model.config)
-        # tokens (input_ids), an image (pixel_values, "tensor" as every other zoo's), or another main input
-        # (input_features ...) that profile_model cannot make
+        # tokens (alone, with an image, or a decoder's after audio features), an image (pixel_values, "tensor" as
+        # every other zoo's), or another main input (input_values ...) that profile_model cannot make
         return model, ModelInfo("hf", name, size, "tensor" if kind == "image" else kind, task)
     if zoo == "user":
         model = _build_user(name, kwargs)

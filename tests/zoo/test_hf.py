@@ -1,6 +1,7 @@
 """The Hugging Face zoo (hf:): names (model types, config files, cached hub ids), config overrides, heads, token
 inputs, and exact counts against hand formulas. Configs are shrunk (few layers) where the formula allows;
 everything is built on meta (no weights) unless a test compares with a real CPU pass."""
+import importlib.util
 import json
 import os
 
@@ -194,8 +195,8 @@ def test_text_inputs():
 
 
 def test_other_main_inputs_are_refused_in_one_line():
-    with pytest.raises(UsageError, match="takes input_features"):
-        profile_model("hf:whisper", task="base", encoder_layers=1, decoder_layers=1)
+    with pytest.raises(UsageError, match="takes input_values"):  # raw audio: no size in its config
+        profile_model("hf:wav2vec2", num_hidden_layers=1)
 
 
 def test_lengths_past_the_context_are_noted():
@@ -205,3 +206,118 @@ def test_lengths_past_the_context_are_noted():
     assert len(notes) == 1 and "exceed the model's context of 32" in notes[0]
     g = profiler.profile_generate("hf:gpt2", input=30, new_tokens=4, **gpt2)  # the last token fed is the 33rd
     assert any("33 tokens exceed" in n for n in g.notes)
+
+
+# -- from_config's own arguments (--kwargs beside config fields) ----------------------------------------------
+MIXTRAL = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=4,
+               num_key_value_heads=2, num_local_experts=4, vocab_size=100)
+
+
+def test_from_config_arguments_reach_the_model():
+    import torch
+
+    # checked on the built model, not by profiling it: what runs on meta is another test's business
+    model = zoo.build_model("hf:mixtral", experts_implementation="batched_mm", **MIXTRAL).model
+    assert model.config._experts_implementation == "batched_mm"  # transformers' default is grouped_mm
+    assert zoo.build_model("hf:mixtral", attn_implementation="eager", **MIXTRAL).model.config._attn_implementation \
+        == "eager"  # the default is sdpa
+    for dtype in ("bfloat16", torch.bfloat16):  # the command line gives a string
+        params = list(zoo.build_model("hf:mixtral", dtype=dtype, **MIXTRAL).model.parameters())
+        assert {p.dtype for p in params} == {torch.bfloat16}
+    assert {p.dtype for p in zoo.build_model("hf:mixtral", **MIXTRAL).model.parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"experts_implementaton": "eager"}, "did you mean experts_implementation"),
+    ({"atn_implementation": "eager"}, "did you mean attn_implementation"),
+    ({"torch_dtype": "bfloat16"}, "did you mean dtype"),
+    ({"experts_implementation": "foo"}, "experts_implementation='foo' is not one of: eager, batched_mm, .*grouped_mm"),
+    ({"attn_implementation": "foo"}, "attn_implementation='foo' is not one of: eager, .*sdpa"),
+    ({"dtype": "int8"}, "dtype='int8' is not one of: float32, bfloat16, float16, float64"),
+    ({"dtype": 16}, "dtype=16 is not one of"),
+])
+def test_from_config_typos_and_bad_values_are_one_line(kwargs, message):
+    with pytest.raises(UsageError, match=message) as exc:
+        zoo.build_model("hf:mixtral", **MIXTRAL, **kwargs)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("flash_attn") is not None, reason="flash-attn is installed here")
+def test_a_kernel_this_machine_lacks_is_one_line():
+    with pytest.raises(UsageError, match="attn_implementation=flash_attention_2 cannot be used here") as exc:
+        zoo.build_model("hf:mixtral", attn_implementation="flash_attention_2", **MIXTRAL)
+    assert "\n" not in str(exc.value)
+
+
+# -- two-tower and speech models ------------------------------------------------------------------------------
+TOWER = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=4)
+
+
+def tower_macs(tokens, patches, d=64, ff=128):
+    """One transformer layer over ``tokens`` (q, k, v, o and the MLP per token, full attention) and a patch
+    embedding conv (3 channels, 8x8 patches) over ``patches``: what both towers of CLIP and SigLIP run."""
+    return tokens * (4 * d * d + 2 * d * ff) + 2 * tokens * tokens * d, patches * 3 * 8 * 8 * d
+
+
+def test_clip_takes_tokens_and_an_image_at_its_config_size():
+    prof = profile_model("hf:clip", text_config=TOWER, vision_config=dict(TOWER, image_size=32, patch_size=8))
+    t, n, d, proj = 77, (32 // 8) ** 2, 64, 512  # 77: the text's positions; projection_dim 512 (default)
+    text, _ = tower_macs(t, 0)
+    vision, patch = tower_macs(n + 1, n)  # the class token
+    # each tower's pooled token projected to 512, then one text-image similarity (1 x 512 @ 512 x 1)
+    assert prof.macs == text + vision + patch + 2 * d * proj + proj
+    assert [list(s) for s in prof.inputs] == [[1, t], [1, 3, 32, 32]]
+    assert prof.source.input_kind == "text-image" and prof.source.input_size == (t,)
+    assert prof.device == "meta" and not prof.coverage
+
+
+def test_siglip_takes_tokens_and_an_image_at_its_config_size():
+    prof = profile_model("hf:siglip", text_config=TOWER, vision_config=dict(TOWER, image_size=32, patch_size=8))
+    t, n, d, ff = 64, (32 // 8) ** 2, 64, 128  # 64: SigLIP's text positions; no class token
+    text, _ = tower_macs(t, 0)
+    vision, patch = tower_macs(n, n)
+    # the text head (d x d on the last token); the vision head: one probe query attending the n patches
+    # (q and o on the probe, k and v on the patches, its scores) and its MLP; the similarity (1 x d @ d x 1)
+    map_head = 2 * d * d + 2 * n * d * d + 2 * n * d + 2 * d * ff
+    assert prof.macs == text + d * d + vision + patch + map_head + d
+    assert [list(s) for s in prof.inputs] == [[1, t], [1, 3, 32, 32]] and not prof.coverage
+
+
+# A tiny Whisper: 16 mel bins, 50 encoder positions (100 frames), 64 wide, one layer each side.
+WHISPER = dict(d_model=64, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4, decoder_attention_heads=4,
+               encoder_ffn_dim=128, decoder_ffn_dim=128, num_mel_bins=16, max_source_positions=50,
+               max_target_positions=40, vocab_size=100, pad_token_id=0, bos_token_id=0, eos_token_id=0,
+               decoder_start_token_id=0)
+
+
+def whisper_macs(t, mel=16, s=50, d=64, ff=128, vocab=100, head=True):
+    """Whisper over 2s frames and t decoder tokens, one layer each side: conv1 (mel -> d, k=3) over 2s frames,
+    conv2 (d -> d, k=3, stride 2) to s positions; the encoder layer (q, k, v, o, MLP, s x s attention); the
+    decoder layer (self q, k, v, o; cross q, o over its tokens and k, v over the s encoder positions; MLP;
+    t x t and t x s attention); proj_out (d x vocab, tied to the token embedding)."""
+    conv = 2 * s * mel * d * 3 + s * d * d * 3
+    enc = s * (4 * d * d + 2 * d * ff) + 2 * s * s * d
+    dec = t * (6 * d * d + 2 * d * ff) + s * 2 * d * d + 2 * t * t * d + 2 * t * s * d
+    return conv + enc + dec + (t * d * vocab if head else 0)
+
+
+def test_whisper_is_the_whole_encoder_decoder_fed_audio_features():
+    assert hf.default_task(hf.load_config("whisper")) == "seq2seq-lm"
+    assert hf.model_class(hf.load_config("whisper")).__name__ == "WhisperForConditionalGeneration"
+    prof = profile_model("hf:whisper", input=12, **WHISPER)
+    assert prof.macs == whisper_macs(12)
+    assert [list(s) for s in prof.inputs] == [[1, 16, 100], [1, 12]]  # input_features, decoder_input_ids
+    assert prof.source.task == "seq2seq-lm" and prof.source.input_kind == "speech-text" and not prof.coverage
+    base = profile_model("hf:whisper", input=12, task="base", batch=2, **WHISPER)  # WhisperModel: no proj_out
+    assert base.macs == 2 * whisper_macs(12, head=False) and [list(s) for s in base.inputs][0] == [2, 16, 100]
+    real = profile_model("hf:whisper", input=12, device="cpu", **WHISPER)
+    assert real.macs == prof.macs and real.params == prof.params
+
+
+def test_the_context_note_reads_every_position_limit():
+    whisper = hf.load_config("whisper")
+    assert hf.context_note(whisper, 448) is None  # max_target_positions; the 1500 source positions are frames
+    assert "449 tokens exceed the model's context of 448 (max_target_positions)" in hf.context_note(whisper, 449)
+    assert "context of 77 (max_position_embeddings)" in hf.context_note(hf.load_config("clip"), 78)
+    # DeBERTa's relative-position range clamps distances: not a length limit
+    assert hf.context_note(hf.load_config("deberta-v2", {"max_relative_positions": 16}), 100) is None

@@ -76,3 +76,32 @@ def test_several_shapes_per_input_kind():
         sample_shapes([(3, 32, 32), (3, 32, 32)], (3, 224, 224), "resnet", kind="tensor")
     # a user's model of unknown rank: one positional tensor per shape
     assert sample_shapes([(3, 32, 32), (2, 8, 8)], (3, 224, 224), rank_known=False) == ((3, 32, 32), (2, 8, 8))
+
+
+def test_tokens_with_an_image_or_audio_take_one_length():
+    # CLIP's --input is its text's tokens, Whisper's its decoder's: the image and the audio come from the config
+    assert sample_shape((16,), (77,), kind="text-image") == (16,)
+    with pytest.raises(UsageError, match="takes tokens and an image at its config's size: --input LENGTH") as exc:
+        sample_shape((3, 224, 224), (77,), "hf:clip", kind="text-image")
+    assert "several lengths" not in str(exc.value)  # those are a language model's alone
+    with pytest.raises(UsageError, match="takes audio features at its config's size and decoder tokens"):
+        sample_shape((80, 3000), (128,), "hf:whisper", kind="speech-text")
+
+
+def test_text_inputs_of_two_tower_and_speech_configs():
+    import torch
+    from profiler.zoo.hf import load_config
+    from profiler.zoo.inputs import text_inputs
+
+    clip = load_config("clip", {"vision_config": {"image_size": 64, "num_channels": 4}})
+    x = text_inputs(clip, 7, batch=2)
+    assert {k: tuple(v.shape) for k, v in x.items()} == {"input_ids": (2, 7), "pixel_values": (2, 4, 64, 64)}
+    assert x["pixel_values"].dtype == torch.float32 and float(x["pixel_values"].std()) > 0.5  # random, not zeros
+    # Whisper: mel bins x 2 * max_source_positions frames (its encoder's two convolutions halve them), and the
+    # decoder's tokens
+    whisper = load_config("whisper", {"num_mel_bins": 16, "max_source_positions": 25})
+    x = text_inputs(whisper, 5, batch=3, attention_mask=True)
+    assert {k: tuple(v.shape) for k, v in x.items()} == {"input_features": (3, 16, 50), "decoder_input_ids": (3, 5),
+                                                         "decoder_attention_mask": (3, 5)}
+    meta = text_inputs(whisper, 5, device="meta")
+    assert {v.device.type for v in meta.values()} == {"meta"}
