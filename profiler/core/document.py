@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from profiler.conventions import get_convention
+from profiler.core.profile import TOKEN_KINDS
 from profiler.core.rows import Row, percent, rows_for
 
 
@@ -61,9 +62,10 @@ def layer_record(r: Row, total_cost: float, total_params: int, params_active: in
 
 def _input(src, inputs: list) -> list | dict:
     """One input's shape (batch first), several inputs' shapes; a language model's tokens as
-    ``{"kind": "tokens", "tokens": T, "batch": B, "shapes": [...]}`` (input_ids first)."""
-    if src is not None and src.input_kind == "tokens":
-        return {"kind": "tokens", "tokens": src.input_size[0], "batch": src.batch, "shapes": inputs}
+    ``{"kind": "tokens", "tokens": T, "batch": B, "shapes": [...]}`` (input_ids first; kind ``text-image`` for
+    tokens plus an image, ``speech-text`` for log-mel features plus T decoder tokens)."""
+    if src is not None and src.input_kind in TOKEN_KINDS:
+        return {"kind": src.input_kind, "tokens": src.input_size[0], "batch": src.batch, "shapes": inputs}
     return inputs[0] if len(inputs) == 1 else inputs
 
 

@@ -115,6 +115,11 @@ class UncoveredOp:
     error: str = ""  # set when a rule exists but failed on these arguments
 
 
+#: Input kinds whose ``Source.input_size`` is ``(tokens,)``: token ids, tokens plus an image (CLIP, SigLIP), log-mel
+#: features plus decoder tokens (Whisper). The zoo makes them (:func:`profiler.zoo.inputs.text_inputs`).
+TOKEN_KINDS = ("tokens", "text-image", "speech-text")
+
+
 @dataclass
 class Source:
     """Where a profiled model came from, as :func:`profiler.zoo.profile_model` resolved and built it."""

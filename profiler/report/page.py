@@ -46,6 +46,10 @@ def header_items(profile) -> list[tuple[str, str]]:
     inputs = "; ".join(F.shape(s) for s in profile.inputs)
     if src is not None and src.input_kind == "tokens":
         inputs = f"{src.input_size[0]:,} tokens x batch {src.batch} (token ids: {inputs})"
+    elif src is not None and src.input_kind == "text-image":
+        inputs = f"{src.input_size[0]:,} tokens and an image x batch {src.batch} ({inputs})"
+    elif src is not None and src.input_kind == "speech-text":
+        inputs = f"log-mel features and {src.input_size[0]:,} decoder tokens x batch {src.batch} ({inputs})"
     elif src is not None and src.input_kind == "images":  # a detection model's list of 3-d images
         inputs = f"a list of {len(profile.inputs)} image(s) {inputs} (--batch {src.batch} per --input shape)"
     elif src is not None and src.input_kind == "fixed":

@@ -426,7 +426,7 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     if dependent:
         built.notes.extend(_dependence_notes(built.model, prof))
     prof.notes.extend(built.notes)
-    if info.input_kind == "tokens" and getattr(built.model, "config", None) is not None:
+    if info.input_kind in names.TOKEN_KINDS and getattr(built.model, "config", None) is not None:
         from profiler.zoo.hf import context_note
 
         note = context_note(built.model.config, shape[0])

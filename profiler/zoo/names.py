@@ -36,7 +36,7 @@ ZOOS = ("builtin", "timm", "torchvision", "pytorchcv", "hf")
 INPUT_KINDS = ("tensor", "tokens", "text-image", "speech-text", "images", "image-pair", "fixed")
 #: The kinds whose ``input_size`` is ``(tokens,)`` (``--input N`` = N tokens) and whose inputs
 #: :func:`profiler.zoo.inputs.text_inputs` makes whole (the image or the audio features from the config).
-TOKEN_KINDS = ("tokens", "text-image", "speech-text")
+from profiler.core.profile import TOKEN_KINDS  # noqa: E402 - the Profile's Source reads it too
 
 _F, _ID = "float32", "int64"
 #: The inputs of pytorchcv models whose forward takes several arguments its metadata does not describe, as

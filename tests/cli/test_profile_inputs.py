@@ -59,7 +59,9 @@ def test_two_tower_models_get_tokens_and_an_image(capsys):
         code, out, err = run(capsys, spec, "--kwargs", f"text_config={TOWER}", f"vision_config={VISION}",
                              "--format", "json")
         doc = json.loads(out)
-        assert code == 0 and doc["input"] == [[1, tokens], [1, 3, 32, 32]] and doc["coverage"] == []
+        assert code == 0 and doc["coverage"] == []
+        assert doc["input"] == {"kind": "text-image", "tokens": tokens, "batch": 1,
+                                "shapes": [[1, tokens], [1, 3, 32, 32]]}
 
 
 def test_whisper_gets_audio_features_and_decoder_tokens(capsys):
@@ -67,7 +69,8 @@ def test_whisper_gets_audio_features_and_decoder_tokens(capsys):
                          "--format", "json")
     doc = json.loads(out)
     # 16 mel bins x 100 frames (2 x max_source_positions), 12 decoder tokens
-    assert code == 0 and doc["input"] == [[2, 16, 100], [2, 12]] and doc["task"] == "seq2seq-lm"
+    assert code == 0 and doc["task"] == "seq2seq-lm"
+    assert doc["input"] == {"kind": "speech-text", "tokens": 12, "batch": 2, "shapes": [[2, 16, 100], [2, 12]]}
     assert doc["coverage"] == []
     code, out, err = run(capsys, "hf:whisper", "--generate", "4", "--kwargs", *WHISPER)
     assert code == 2 and err.count("\n") == 1 and "takes audio features and decoder tokens" in err
@@ -86,3 +89,10 @@ def test_kwargs_reach_from_config_arguments(capsys):
     assert code == 2 and err.count("\n") == 1 and "did you mean experts_implementation" in err
     code, out, err = run(capsys, "hf:llama", "--kwargs", "experts_implementation=foo", *llama)
     assert code == 2 and err.count("\n") == 1 and "is not one of: eager, batched_mm" in err
+
+
+def test_whisper_past_its_decoder_positions_is_noted(capsys):
+    code, out, err = run(capsys, "hf:whisper", "--input", "500", "--kwargs", *WHISPER, "max_target_positions=448",
+                         "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and any("500 tokens exceed" in n and "448" in n for n in doc["notes"])
