@@ -429,7 +429,7 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     if info.input_kind in names.TOKEN_KINDS and getattr(built.model, "config", None) is not None:
         from profiler.zoo.hf import context_note
 
-        note = context_note(built.model.config, shape[0])
+        note = context_note(built.model.config, shape[0], info.input_kind)
         if note:
             prof.notes.append(note)
     prof.source = source

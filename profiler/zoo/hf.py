@@ -385,14 +385,18 @@ def text_config(config):
     return config
 
 
-def context_note(config, tokens: int) -> str | None:
+def context_note(config, tokens: int, kind: str = "tokens") -> str | None:
     """A note when ``tokens`` exceed a position limit of the config (``max_position_embeddings``,
     ``n_positions`` and every ``max_*_positions`` field: Whisper's decoder has ``max_target_positions``): the
-    count follows the shapes, but a real pass would fail (a learned position table) or extrapolate (RoPE)."""
+    count follows the shapes, but a real pass would fail (a learned position table) or extrapolate (RoPE).
+    ``kind`` ``speech-text``: the tokens are the decoder's only (the encoder's positions are audio frames)."""
     cfg = text_config(config)
+    skip = {"max_source_positions"} if kind == "speech-text" else set()
     limits = {}
     for c in (cfg, config):  # a composite model's text config first, then its own fields
         for key, value in c.to_dict().items():
+            if key in skip:
+                continue
             if _POSITIONS.fullmatch(key) and isinstance(value, int) and not isinstance(value, bool) and tokens > value:
                 limits.setdefault(key, value)
     if not limits:
