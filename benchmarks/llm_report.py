@@ -11,6 +11,9 @@
 3. FlopCounterMode on the same model: on meta (prefill and one decode step of the 7-8B configs) and, through
    profiler.crosscheck, on real CPU tensors (GPT-2, BERT-base), every difference named.
 4. A Llama-3-70B config at 8192 tokens counted on meta in a fresh process: wall time and peak RSS.
+5. Mixtures of experts (Mixtral-8x7B, Qwen3-30B-A3B, DeepSeek-V3 configs): total and active parameters against
+   the published figures, MACs per token, prefill and decode against closed forms written here; DeepSeek-V3 at
+   4096 tokens, forward and training step, on meta in a fresh process: wall time and peak RSS.
 """
 from __future__ import annotations
 
@@ -42,6 +45,13 @@ MODELS = [
     ("Qwen2-7B", "hf:benchmarks/configs/qwen2-7b.json", "7.62B (Qwen2 report, Table 1: 7.6B)"),
 ]
 LENGTHS = (128, 512, 2048, 8192)
+# (label, spec, published total, published active, where they are published)
+MOE_MODELS = [
+    ("Mixtral-8x7B", "hf:benchmarks/configs/mixtral-8x7b-v0.1.json", "46.7B", "12.9B", "Mistral AI's release post"),
+    ("Qwen3-30B-A3B", "hf:benchmarks/configs/qwen3-30b-a3b.json", "30.5B", "3.3B", "the model card"),
+    ("DeepSeek-V3", "hf:benchmarks/configs/deepseek-v3.json", "671B", "37B", "the DeepSeek-V3 report"),
+]
+MOE_TOKENS = 4096
 
 
 def _config(spec: str):
@@ -192,6 +202,113 @@ def big_child(tokens: int = 8192) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# -- 5. mixtures of experts -------------------------------------------------------------------------------------
+def _moe_forms(cfg) -> dict:
+    """Closed forms of a MoE config (Mixtral, Qwen3-MoE, DeepSeek-V3's MLA): MACs of the weights one token
+    multiplies (attention projections, router, top-k and shared experts, dense MLPs, LM head), MACs per layer of
+    each cached token's latent expansion (MLA: transformers caches the latent and expands it at every step) and
+    per layer of each attended key (QK^T and AV)."""
+    d, L, H = cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads
+    k = cfg.num_experts_per_tok
+    if getattr(cfg, "kv_lora_rank", None):  # DeepSeek-V3: MLA, dense first layers, a shared expert
+        qk = cfg.qk_nope_head_dim + cfg.qk_rope_head_dim
+        attn = d * cfg.q_lora_rank + cfg.q_lora_rank * H * qk + d * (cfg.kv_lora_rank + cfg.qk_rope_head_dim) \
+            + H * cfg.v_head_dim * d
+        kv_b = cfg.kv_lora_rank * H * (cfg.qk_nope_head_dim + cfg.v_head_dim)
+        dense, E = cfg.first_k_dense_replace, cfg.n_routed_experts
+        mlp = dense * 3 * d * cfg.intermediate_size + (L - dense) * (
+            d * E + (k + cfg.n_shared_experts) * 3 * d * cfg.moe_intermediate_size)
+        scores = H * (qk + cfg.v_head_dim)
+    else:  # Mixtral, Qwen3-MoE: every layer routed, no shared expert
+        hd = getattr(cfg, "head_dim", None) or d // H
+        attn = 2 * d * H * hd + 2 * d * cfg.num_key_value_heads * hd
+        kv_b = 0
+        ff = getattr(cfg, "moe_intermediate_size", None) or cfg.intermediate_size
+        mlp = L * (d * cfg.num_local_experts + k * 3 * d * ff)
+        scores = 2 * H * hd
+    return {"per_token": L * (attn + kv_b) + mlp + d * cfg.vocab_size, "head": d * cfg.vocab_size,
+            "kv_b": kv_b, "scores": scores, "layers": L}
+
+
+def moe_rows(prompt: int, new_tokens: int):
+    rows = []
+    for label, spec, total, active, where in MOE_MODELS:
+        f = _moe_forms(_config(spec))
+        L = f["layers"]
+        t0 = time.perf_counter()
+        p = profiler.profile_model(spec, input=MOE_TOKENS)
+        g = profiler.profile_generate(spec, input=prompt, new_tokens=new_tokens)
+        secs = time.perf_counter() - t0
+        forward = MOE_TOKENS * f["per_token"] + L * MOE_TOKENS ** 2 * f["scores"]
+        prefill = prompt * (f["per_token"] - f["head"]) + f["head"] + L * prompt ** 2 * f["scores"]
+        decode = [f["per_token"] + L * (t - 1) * f["kv_b"] + L * t * f["scores"] for t in g.contexts]
+        expand = L * (g.contexts[0] - 1) * f["kv_b"]  # the first step's re-expansion of the cached latents
+        rows.append({"model": label, "spec": spec, "params": p.params, "active": p.params_active, "expand": expand,
+                     "published": total, "published_active": active, "where": where, "macs": p.macs,
+                     "forward_exact": p.macs == forward, "prefill": g.prefill.macs,
+                     "prefill_exact": g.prefill.macs == prefill, "decode": g.per_token_macs,
+                     "contexts": g.contexts, "decode_exact": decode == g.per_token_macs, "kv": g.kv_bytes_per_token,
+                     "dtype": g.cache_dtype, "uncovered": sorted({u.op for q in (p, g.prefill, *g.decode)
+                                                                  for u in q.coverage}), "seconds": secs})
+        verdict = {True: "exact", False: "DIFFERS"}
+        print(f"  {label}: {p.params:,} params, {p.params_active:,} active, forward {verdict[p.macs == forward]}, "
+              f"prefill {verdict[g.prefill.macs == prefill]}, decode {verdict[decode == g.per_token_macs]} "
+              f"({secs:.1f} s)", flush=True)
+    return rows
+
+
+def moe_child(backward: bool, tokens: int = MOE_TOKENS) -> dict:
+    """DeepSeek-V3 at ``tokens`` tokens on meta in a fresh process: wall time (construction included), peak RSS."""
+    code = ("import time, json, profiler; t = time.perf_counter(); "
+            f"p = profiler.profile_model('hf:benchmarks/configs/deepseek-v3.json', input={tokens}, "
+            f"backward={backward}); "
+            "print(json.dumps({'seconds': time.perf_counter() - t, 'macs': p.macs, 'phases': p.by_phase, "
+            "'uncovered': len(p.coverage), "
+            "'rss_gib': [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0] / 2**20}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def render_moe(moes, fwd, step, prompt: int, new_tokens: int) -> list[str]:
+    L = ["## Mixtures of experts: total and active parameters, prefill and decode", "",
+         "The published configs of Mixtral-8x7B, Qwen3-30B-A3B and DeepSeek-V3 (`benchmarks/configs/`), built on meta "
+         "with transformers' default experts implementation (grouped matmuls over the tokens x top-k rows routed to "
+         "the experts: the total is in the shapes, no routing value is read). Active parameters "
+         "(`Profile.params_active`): what one token's forward multiplies, the total less the unrouted (E - k) / E of "
+         "every MoE layer's experts, embeddings included. The closed forms, written in this script from the config "
+         "fields: a token costs its attention projections, the router, its top-k experts (and the shared expert, "
+         f"and the dense MLPs of DeepSeek-V3's first layers) and the LM head; forward at {MOE_TOKENS} tokens adds "
+         "the full T x T scores; a decode step at context t the scores over t keys, and, for DeepSeek-V3's multi-head "
+         "latent attention, the expansion of the t - 1 cached latents to keys and values (transformers caches the "
+         f"latent, kv_lora_rank + qk_rope_head_dim per token and layer, and expands it at every step). Generation: a "
+         f"{prompt}-token prompt, {new_tokens} new tokens.", ""]
+    heads = ["model", "params (counted)", "published", "active (counted)", "published active",
+             f"MACs/token at {MOE_TOKENS}", "prefill MACs", "first decode step", "last decode step", "closed forms",
+             "KV cache per token", "seconds"]
+    rows = []
+    for r in moes:
+        exact = r["forward_exact"] and r["prefill_exact"] and r["decode_exact"]
+        rows.append([r["model"], F.count(r["params"]), f"{r['published']} ({r['where']})", F.count(r["active"]),
+                     r["published_active"], F.scaled(r["macs"] / MOE_TOKENS, "MACs"), F.count(r["prefill"]),
+                     f"{F.count(r['decode'][0])} (t = {r['contexts'][0]})",
+                     f"{F.count(r['decode'][-1])} (t = {r['contexts'][-1]})",
+                     "exact: forward, prefill, every step" if exact else "DIFFERS",
+                     f"{F.count(r['kv'])} B ({r['dtype']})", f"{r['seconds']:.1f}"])
+    L.append(_t(rows, heads))
+    L += [""] + [f"{r['model']}'s first decode step: {100 * r['expand'] / r['decode'][0]:.1f} % of its MACs "
+                 f"({F.count(r['expand'])}) re-expand the {r['contexts'][0] - 1} cached latents (kv_b_proj), as "
+                 "transformers runs MLA (no absorption of kv_b_proj into the query and output projections); "
+                 "the active weights are the rest." for r in moes if r["expand"]]
+    L += ["", " ".join(f"{r['model']}: every op has a counting rule." if not r["uncovered"] else
+                       f"{r['model']}: ops without a rule: {', '.join(r['uncovered'])}." for r in moes), "",
+          f"DeepSeek-V3 at {MOE_TOKENS} tokens on meta, in a fresh process (model construction included; peak RSS of "
+          "the whole process): forward "
+          f"{fwd['seconds']:.1f} s, {fwd['rss_gib']:.2f} GiB, {F.count(fwd['macs'])} MACs (target: 30 s, 2 GiB); "
+          f"training step (`backward=True`) {step['seconds']:.1f} s, {step['rss_gib']:.2f} GiB, "
+          + ", ".join(f"{k} {F.count(v)}" for k, v in step["phases"].items()) + " MACs (target: 60 s, 4 GiB).", ""]
+    return L
+
+
 # -- the page --------------------------------------------------------------------------------------------------
 def _t(rows, headers) -> str:
     from profiler.report.tables import markdown_table
@@ -199,7 +316,7 @@ def _t(rows, headers) -> str:
     return markdown_table(rows, headers)
 
 
-def render(sizes, gens, fc_meta, fc_cpu, big, prompt: int, new_tokens: int) -> str:
+def render(sizes, gens, fc_meta, fc_cpu, big, moe, prompt: int, new_tokens: int) -> str:
     L = ["# Language models: parameters, MACs per token, prefill and decode", "",
          "Generated by `python benchmarks/llm_report.py`; do not edit by hand. MACs are multiply-accumulates of "
          "linear + attention (convention `macs`: bias and element ops not counted; FLOPs = 2 x MACs). Every model "
@@ -295,7 +412,8 @@ def render(sizes, gens, fc_meta, fc_cpu, big, prompt: int, new_tokens: int) -> s
           f"(the process: Python, torch and transformers included); {big['params']:,} params, {big['macs']:,} MACs "
           f"= {F.scaled(big['macs'], 'MACs')}, of which attention {100 * big['attention'] / big['macs']:.1f} %; "
           f"{'every op has a counting rule' if not big['uncovered'] else str(big['uncovered']) + ' ops without a rule'}.",
-          "", f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, transformers "
+          ""] + render_moe(*moe, prompt, new_tokens) + [
+          f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, transformers "
           f"{__import__('transformers').__version__}.", ""]
     return "\n".join(L)
 
@@ -316,8 +434,10 @@ def main(argv=None) -> int:
     fc_cpu = crosscheck_cpu(512)
     print("Llama-3-70B on meta ...", flush=True)
     big = big_child()
+    print("mixtures of experts ...", flush=True)
+    moe = (moe_rows(args.prompt, args.new_tokens), moe_child(False), moe_child(True))
     with open(args.out, "w", encoding="utf-8") as fh:
-        fh.write(render(sizes, gens, fc_meta, fc_cpu, big, args.prompt, args.new_tokens).rstrip() + "\n")
+        fh.write(render(sizes, gens, fc_meta, fc_cpu, big, moe, args.prompt, args.new_tokens).rstrip() + "\n")
     print(f"wrote {args.out}")
     return 0
 

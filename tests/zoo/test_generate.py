@@ -112,3 +112,60 @@ def test_usage_errors():
         profile_generate(meta_model, torch.zeros(1, 3, dtype=torch.long), device="cpu")
     with pytest.raises(UsageError, match="not both"):
         profile_generate(meta_model, torch.zeros(1, 3, dtype=torch.long), input=3)
+
+
+# -- mixtures of experts and multi-head latent attention -----------------------------------------------------------
+MIXTRAL = dict(LLAMA, num_local_experts=4, num_experts_per_tok=2)
+# one token through q, o, k, v, the router (d x E) and its top-2 experts (gate, up, down each)
+MOE_BODY = LAYERS * (2 * D * D + 2 * D * KV * HD + D * 4 + 2 * 3 * D * FF)
+
+
+def test_moe_decode_costs_the_active_weights():
+    prompt, new = 10, 4
+    g = profile_generate("hf:mixtral", input=prompt, new_tokens=new, **MIXTRAL)
+    assert g.prefill.params_active < g.prefill.params  # 2 of 4 experts per token
+    for t, p in zip(g.contexts, g.decode):
+        assert not p.coverage
+        assert p.macs == MOE_BODY + HEAD + 2 * LAYERS * t * HEADS * HD
+    assert g.prefill.macs == prompt * MOE_BODY + HEAD + 2 * LAYERS * prompt * prompt * HEADS * HD
+
+
+# DeepSeek-V3's layout, small: the first layer dense, the second 8 routed experts in 2 groups (top-2 within the
+# best group) and a shared one.
+MLA = dict(num_hidden_layers=2, hidden_size=64, intermediate_size=128, moe_intermediate_size=32,
+           num_attention_heads=4, num_key_value_heads=4, q_lora_rank=32, kv_lora_rank=16, qk_nope_head_dim=16,
+           qk_rope_head_dim=8, v_head_dim=16, head_dim=8, n_routed_experts=8, n_shared_experts=1,
+           num_experts_per_tok=2, n_group=2, topk_group=1, first_k_dense_replace=1, vocab_size=100)
+
+
+def _mla_forms(c=MLA):
+    d, h, qk = c["hidden_size"], c["num_attention_heads"], c["qk_nope_head_dim"] + c["qk_rope_head_dim"]
+    # q through its LoRA; the compressed K/V latent and the shared rope key; o_proj
+    per_token = d * c["q_lora_rank"] + c["q_lora_rank"] * h * qk + d * (c["kv_lora_rank"] + c["qk_rope_head_dim"]) \
+        + h * c["v_head_dim"] * d
+    kv_b = c["kv_lora_rank"] * h * (c["qk_nope_head_dim"] + c["v_head_dim"])  # the latent expanded to K and V
+    dense = 3 * d * c["intermediate_size"]
+    routed, shared = c["num_experts_per_tok"], c["n_shared_experts"]
+    moe = d * c["n_routed_experts"] + (routed + shared) * 3 * d * c["moe_intermediate_size"]
+    return dict(per_token=per_token, kv_b=kv_b, mlp=dense + moe, scores=h * (qk + c["v_head_dim"]),
+                head=d * c["vocab_size"], cache=c["kv_lora_rank"] + c["qk_rope_head_dim"])
+
+
+def test_mla_prefill_and_decode_closed_forms():
+    prompt, new, L = 12, 4, MLA["num_hidden_layers"]
+    f = _mla_forms()
+    g = profile_generate("hf:deepseek_v3", input=prompt, new_tokens=new, **MLA)
+    assert not g.prefill.coverage
+    # T tokens through every projection and MLP (the latent's expansion included), the LM head once, and the
+    # T x T scores of qk_head_dim (nope + rope) for QK^T and v_head_dim for AV
+    assert g.prefill.by_category["attention"] == L * prompt * prompt * f["scores"]
+    assert g.prefill.macs == prompt * (L * (f["per_token"] + f["kv_b"]) + f["mlp"]) + f["head"] + \
+        L * prompt * prompt * f["scores"]
+    for t, p in zip(g.contexts, g.decode):
+        # transformers caches the compressed latent (kv_lora_rank + qk_rope_head_dim per token and layer) and
+        # expands all t cached latents to keys and values at every step: kv_b_proj runs over t tokens
+        assert p.by_category["attention"] == L * t * f["scores"]
+        assert p.macs == L * (f["per_token"] + t * f["kv_b"]) + f["mlp"] + f["head"] + L * t * f["scores"]
+    assert g.kv_bytes_per_token == L * f["cache"] * 4  # float32
+    cpu = profile_generate("hf:deepseek_v3", input=prompt, new_tokens=new, device="cpu", **MLA)
+    assert cpu.device == "cpu" and cpu.prefill.macs == g.prefill.macs and cpu.per_token_macs == g.per_token_macs
