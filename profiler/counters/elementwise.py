@@ -64,6 +64,8 @@ POINTWISE = (
     "index_add_", "scatter_add", "scatter_add_", "scatter_reduce", "index_put", "index_put_",
 )
 per_output("elementwise", *POINTWISE)
+# polar(abs, angle): a complex element from a modulus and an angle (rotary embeddings in complex form)
+per_output("elementwise", "polar")
 # Their in-place variants (ceil_, eq_, cumsum_ ...: torch.quantile runs ceil_); names torch lacks are skipped.
 per_output("elementwise", *(n + "_" for n in POINTWISE if not n.endswith("_")))
 

@@ -108,3 +108,14 @@ def cdist(x1, x2, *rest, out=None, **kwargs):
     """Pairwise distances (..., P, M) x (..., R, M): one multiply-accumulate (difference, power, sum) per
     pair and feature, like the matrix product the Euclidean case is computed with for large inputs."""
     return {"linear": numel(_broadcast(x1[:-2], x2[:-2])) * int(x1[-2]) * int(x2[-2]) * int(x1[-1])}
+
+
+@register(*ops_named("linalg_solve_triangular"))
+def solve_triangular(a, b, *rest, out=None, upper=None, left=True, unitriangular=False, **kwargs):
+    """A triangular system (..., n, n) solved for every column of the right-hand side (each row of it when
+    ``left=False``): substitution takes, for the i-th unknown, i - 1 multiply-accumulates and one division,
+    counted as one more; ``n (n + 1) / 2`` per right-hand side, ``n (n - 1) / 2`` with a unit diagonal.
+    The gated delta rule's chunked form (Qwen3-Next ...) solves one per chunk."""
+    n = int(a[-1])
+    per_rhs = n * (n - 1) // 2 if unitriangular else n * (n + 1) // 2
+    return {"linear": (numel(out) // n if n else 0) * per_rhs}

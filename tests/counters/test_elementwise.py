@@ -124,3 +124,10 @@ def test_in_place_pointwise_variants_are_covered():
     got = by_op(lambda t: t.clone().ceil_().eq_(1.0).logical_not_(), x)
     assert got["aten.ceil_"] == got["aten.eq_"] == got["aten.logical_not_"] == {"elementwise": 24}
     by_op(lambda t: torch.quantile(t, 0.3, dim=1), x)
+
+
+def test_polar_is_one_operation_per_complex_element():
+    from _opcount import counts as _counts
+
+    c = _counts(lambda r, t: torch.polar(r, t), torch.rand(3, 5), torch.rand(3, 5))
+    assert c["elementwise"] == 15

@@ -152,3 +152,13 @@ def test_functional_linear_and_complex_inputs():
 def test_cdist(b, p, r, m):
     c = counts(lambda x, y: torch.cdist(x, y), torch.randn(b, p, m), torch.randn(b, r, m))
     assert c["linear"] == b * p * r * m  # one multiply-accumulate per pair and feature
+
+
+@given(batch=st.integers(1, 3), n=st.integers(1, 6), k=st.integers(1, 4), left=st.booleans(), unit=st.booleans())
+def test_triangular_solve_is_substitution(batch, n, k, left, unit):
+    a = torch.eye(n).expand(batch, n, n) + torch.rand(batch, n, n).tril(-1)
+    b = torch.rand(batch, n, k) if left else torch.rand(batch, k, n)
+    c = counts(lambda a, b: torch.linalg.solve_triangular(a, b, upper=False, left=left, unitriangular=unit), a, b)
+    # unknown i: i - 1 multiply-accumulates with the known ones, then a division (none on a unit diagonal)
+    per_rhs = sum(i - 1 + (0 if unit else 1) for i in range(1, n + 1))
+    macs_only(c, "linear", batch * k * per_rhs)
