@@ -192,14 +192,21 @@ def crosscheck_cpu(tokens: int):
 
 
 # -- 4. Llama-3-70B --------------------------------------------------------------------------------------------
-def big_child(tokens: int = 8192) -> dict:
+def _fresh_process(call: str, fields: str) -> dict:
+    """``p = profiler.profile_model(<call>)`` in a fresh process: wall time (construction included), peak RSS in
+    GiB and ``fields`` (a Python dict expression of ``p``)."""
     code = ("import time, json, profiler; t = time.perf_counter(); "
-            f"p = profiler.profile_model('hf:benchmarks/configs/llama-3-70b.json', input={tokens}); "
-            "print(json.dumps({'seconds': time.perf_counter() - t, 'params': p.params, 'macs': p.macs, "
-            "'attention': p.by_category['attention'], 'uncovered': len(p.coverage), "
+            f"p = profiler.profile_model({call}); "
+            f"print(json.dumps({{'seconds': time.perf_counter() - t, **{fields}, "
             "'rss_gib': [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0] / 2**20}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def big_child(tokens: int = 8192) -> dict:
+    return _fresh_process(f"'hf:benchmarks/configs/llama-3-70b.json', input={tokens}",
+                          "{'params': p.params, 'macs': p.macs, 'attention': p.by_category['attention'], "
+                          "'uncovered': len(p.coverage)}")
 
 
 # -- 5. mixtures of experts -------------------------------------------------------------------------------------
@@ -259,14 +266,8 @@ def moe_rows(prompt: int, new_tokens: int):
 
 def moe_child(backward: bool, tokens: int = MOE_TOKENS) -> dict:
     """DeepSeek-V3 at ``tokens`` tokens on meta in a fresh process: wall time (construction included), peak RSS."""
-    code = ("import time, json, profiler; t = time.perf_counter(); "
-            f"p = profiler.profile_model('hf:benchmarks/configs/deepseek-v3.json', input={tokens}, "
-            f"backward={backward}); "
-            "print(json.dumps({'seconds': time.perf_counter() - t, 'macs': p.macs, 'phases': p.by_phase, "
-            "'uncovered': len(p.coverage), "
-            "'rss_gib': [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')][0] / 2**20}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _fresh_process(f"'hf:benchmarks/configs/deepseek-v3.json', input={tokens}, backward={backward}",
+                          "{'macs': p.macs, 'phases': p.by_phase, 'uncovered': len(p.coverage)}")
 
 
 def render_moe(moes, fwd, step, prompt: int, new_tokens: int) -> list[str]:

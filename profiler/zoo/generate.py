@@ -305,7 +305,8 @@ def profile_generate(model, input_ids=None, new_tokens: int = 32, *, input: int 
             raise
         cause = _short(exc.__cause__ or exc)
         if built.build != "cpu":
-            built = _rebuild_on_cpu(built, notes + ["rebuilt with real weights on the CPU"])
+            built = _rebuild_on_cpu(built, notes + ["rebuilt with real weights on the CPU"],
+                                    f"the pass failed on meta ({cause})")
             notes = built.notes
         target = "cpu"
         ids = text_inputs(built.model, input_ids.shape[1], input_ids.shape[0], device="cpu")["input_ids"]

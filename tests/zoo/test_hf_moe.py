@@ -283,8 +283,7 @@ def test_the_moe_list_is_the_registrys():
         assert moe_types() == MOE_TYPES
 
 
-@pytest.mark.parametrize("model_type", [
-    t for t in MOE_TYPES])
+@pytest.mark.parametrize("model_type", MOE_TYPES)
 def test_every_moe_type_counts_its_experts_on_meta(model_type):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
