@@ -62,6 +62,16 @@ def test_training_step_on_meta_with_use_cache_false():
     assert any("recomputes the scores" in n for n in meta.notes)
 
 
+def test_training_step_with_eager_attention_is_twice_the_forward():
+    model = _llama(attn_implementation="eager")
+    x = profiler.text_inputs(model, T)
+    meta = profiler.profile(model, x, device="meta", backward=True)
+    real = profiler.profile(model, x, device="cpu", backward=True)
+    # no fused kernel, no recomputation: each product's input and weight gradients, twice its MACs
+    assert meta.by_phase["backward"] == real.by_phase["backward"] == 2 * FORWARD
+    assert _layer_counts(meta) == _layer_counts(real)
+
+
 def test_checkpointing_recomputes_on_meta_what_torch_reruns():
     model = _llama()
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
