@@ -567,7 +567,7 @@ class _ModuleTree:
                                               depth=parent.depth + 1 if parent is not None else 0,
                                               config=layer_config(mod) if configurable else {})
             modules[id(mod)] = (path, layer, ctx)
-            if "num_experts" in mod.__dict__ or path.endswith("experts"):  # moe.is_candidate, inlined: per module
+            if moe.is_candidate(path, mod):
                 self.experts.append((path, mod))
             self.order.append(mod)
             if parent is not None:
@@ -809,11 +809,9 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     t0 = time.perf_counter()
     fast = _meta_kernels.kernels() if target.type == "meta" else None
     shims = contextlib.ExitStack()  # closed in the finally below, with the hooks
-    answered = shims.enter_context(meta_shims.transformers_checks()) if fast is not None else [0]
-    experts, was = shims.enter_context(meta_shims.data_independent_experts(tree.order)) if fast is not None \
-        else ([], None)
-    if fast is not None and home.type in ("cpu", "meta"):  # a GPU model's attention would run the GPU's kernels
-        shims.enter_context(meta_shims.sdpa_as_on_cpu())
+    # A GPU model's attention would run the GPU's kernels: the CPU's are asked for a CPU (or meta) model only.
+    shim_notes = shims.enter_context(meta_shims.shapes_only(tree.order, home.type in ("cpu", "meta"))) \
+        if fast is not None else []
     try:
         if copies is not None:
             swapped = _swap_in(tree.order, copies)
@@ -868,10 +866,7 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
         prof.phases = ["forward", "loss", "backward"] + (["recompute"] if state.recomputing else []) + \
             (["optimizer"] if optimizer is not None else [])
         prof.notes.extend(_step_notes(prof))
-    if answered[0]:
-        prof.notes.append(meta_shims.NOTE)
-    if experts:
-        prof.notes.append(meta_shims.EXPERTS_NOTE.format(n=len(experts), was=was or "eager"))
+    prof.notes.extend(shim_notes)
     if tree.experts:
         prof.notes.extend(_route_experts(model, tree))
     prof.elapsed_s = elapsed

@@ -115,7 +115,8 @@ def data_independent_experts(modules):
     configs: dict[int, tuple] = {}
     for mod in modules:
         # use_experts_implementation's classes: the experts forward reads config._experts_implementation
-        cfg = getattr(mod, "config", None) if hasattr(mod, "_is_expert_parallel") else None
+        # (plain attributes, read from __dict__: a missing one through Module.__getattr__ costs an exception)
+        cfg = mod.__dict__.get("config") if "_is_expert_parallel" in mod.__dict__ else None
         if cfg is None or id(cfg) not in configs and \
                 getattr(cfg, "_experts_implementation", "eager") not in (None, "eager"):
             continue
@@ -173,11 +174,10 @@ def sdpa_as_on_cpu():
     the same MACs, but other element and memory ops, and a backward that recomputes QK^T. Where the CPU would
     run the fused kernel, so does the meta pass: its boolean mask turned into an additive one as the CPU's
     dispatcher does (``where(mask, 0, -inf)``), then ``_scaled_dot_product_flash_attention_for_cpu``, whose
-    autograd gives the fused backward. Yields a one-element list counting the calls so run."""
+    autograd gives the fused backward."""
     import torch.nn.functional as F
 
     original = F.scaled_dot_product_attention
-    fused = [0]
 
     def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
         if query.device.type != "meta" or query.is_nested or query.dim() != 4 or \
@@ -188,12 +188,29 @@ def sdpa_as_on_cpu():
             neg = torch.scalar_tensor(float("-inf"), dtype=query.dtype, device=query.device)
             zero = torch.scalar_tensor(0.0, dtype=query.dtype, device=query.device)
             attn_mask = torch.where(attn_mask, zero, neg)
-        fused[0] += 1
         return aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, dropout_p, is_causal,
                                                                 attn_mask=attn_mask, scale=scale)[0]
 
     F.scaled_dot_product_attention = sdpa
     try:
-        yield fused
+        yield
     finally:
         F.scaled_dot_product_attention = original
+
+
+@contextlib.contextmanager
+def shapes_only(modules, cpu_attention: bool = True):
+    """Every shim of this module for one meta pass over ``modules`` (the model's, each once): transformers'
+    mask checks answered, experts loops run grouped and, with ``cpu_attention`` (the model would run on the
+    CPU), attention on the CPU's kernel. Yields a list that holds, once the block is left, the notes the pass
+    must carry (what was assumed or run instead)."""
+    notes: list[str] = []
+    with transformers_checks() as answered, data_independent_experts(modules) as (experts, was), \
+            (sdpa_as_on_cpu() if cpu_attention else contextlib.nullcontext()):
+        try:
+            yield notes
+        finally:
+            if answered[0]:
+                notes.append(NOTE)
+            if experts:
+                notes.append(EXPERTS_NOTE.format(n=len(experts), was=was or "eager"))

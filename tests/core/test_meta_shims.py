@@ -4,6 +4,7 @@ pass counts, per layer and category, with SDPA on the kernel the CPU picks; expe
 Closed forms from the small configs below."""
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 import profiler
 from profiler.core import meta_shims
@@ -187,8 +188,6 @@ def test_the_experts_implementation_is_put_back_when_the_pass_fails():
     handle.remove()
     assert seen == ["grouped_mm"] and model.config._experts_implementation == "eager"
 
-
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=200)  # tiny tensors: ~1 ms an example

@@ -149,7 +149,7 @@ def test_candidates_are_found_by_attribute_or_name():
     assert not moe.is_candidate("mlp.shared_expert", nn.Linear(2, 2)) and not moe.is_candidate("x", _Experts())
     _, m = _build("qwen2_moe", **TINY, intermediate_size=80, moe_intermediate_size=24,
                   shared_expert_intermediate_size=40, num_experts=6, num_experts_per_tok=2)
-    # the engine's tree walk applies the same rule, inlined
+    # the engine's tree walk hands these to routed_experts
     assert _ModuleTree(m).experts == [(p, x) for p, x in m.named_modules() if moe.is_candidate(p, x)] != []
 
 
