@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 import time
 from typing import Any
 
 import torch
 import torch.nn as nn
 from torch.nn.modules import module as _module_mod
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 from profiler import counters
 from profiler.core import leaf_paths, meta_kernels as _meta_kernels, meta_shims, moe
@@ -47,6 +48,11 @@ class ProfilingError(RuntimeError):
 
 class UncoveredOpsError(RuntimeError):
     """``strict=True`` and the pass ran ops without a counting rule."""
+
+
+class ConcurrentProfileError(RuntimeError):
+    """A module is already being profiled (in another thread, or by an enclosing call): a pass swaps copies
+    into the modules and observes every call of them, so two passes over one module would count each other."""
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -633,7 +639,7 @@ def _snapshot_buffers(tree: _ModuleTree):
             groups.setdefault((t.dtype, t.device, t.dim()), []).append(t)
     with torch.no_grad():
         values = [(ts, [t.shape for t in ts], _flat(ts, key[2])) for key, ts in groups.items()]
-    return [(mod, dict(mod._buffers)) for mod in tree.buffer_owners], values
+    return [(mod, dict(mod._buffers.items())) for mod in tree.buffer_owners], values
 
 
 def _flat(tensors: list[torch.Tensor], dim: int) -> torch.Tensor:
@@ -651,8 +657,7 @@ def _restore_buffers(saved) -> None:
         return
     dicts, values = saved
     for mod, refs in dicts:  # a forward that rebinds a buffer: the user's tensor goes back in
-        mod._buffers.clear()
-        mod._buffers.update(refs)
+        _put_back(mod._buffers, refs)
     for ts, shapes, flat in values:
         now = [t.shape for t in ts]
         if now == shapes and torch.equal(_flat(ts, len(shapes[0])), flat):
@@ -675,29 +680,82 @@ def _device_copies(modules, target: torch.device) -> dict[int, torch.Tensor]:
     return copies
 
 
-def _swap_in(modules, copies: dict[int, torch.Tensor]):
-    """Put the copies in the modules' parameter and buffer dicts; returns what :func:`_swap_back` needs.
+def _swap_in(modules, copies: dict[int, torch.Tensor], saved: list) -> None:
+    """Put the copies in the modules' parameter and buffer dicts, appending to ``saved`` what
+    :func:`_swap_back` needs before each module is changed (an interrupt midway leaves nothing unrecorded).
 
     Not ``torch.func.functional_call``: it swaps a module once per name it is registered under, so a
     module shared by two paths got its *copies* put back and the user's model was left on meta.
     """
-    saved = []
     for mod in modules:
         if mod._parameters or mod._buffers:
-            saved.append((mod, dict(mod._parameters), dict(mod._buffers)))
+            saved.append((mod, dict(mod._parameters.items()), dict(mod._buffers.items())))
             for tensors in (mod._parameters, mod._buffers):
-                for name, t in tensors.items():
+                for name, t in list(tensors.items()):
                     if t is not None:
                         tensors[name] = copies[id(t)]
-    return saved
 
 
 def _swap_back(saved) -> None:
     for mod, params, buffers in saved:
-        mod._parameters.clear()
-        mod._parameters.update(params)
-        mod._buffers.clear()
-        mod._buffers.update(buffers)
+        _put_back(mod._parameters, params)
+        _put_back(mod._buffers, buffers)
+
+
+def _put_back(tensors, saved: dict) -> None:
+    """A module's parameter or buffer dict made ``saved`` again."""
+    if isinstance(tensors, dict):  # also drops entries the forward added
+        tensors.clear()
+        tensors.update(saved)
+        return
+    # A TorchScript module's dicts are views of its C++ attributes (no clear, no update): set each name
+    # through them, which assigns the attribute itself.
+    for name, t in saved.items():
+        tensors[name] = t
+
+
+@contextlib.contextmanager
+def _outside_modes():
+    """The profiler's own tensor work (inputs, device copies, the buffer snapshot and its restore) hidden from
+    the user's dispatch modes around the call: a counting mode must see the model's ops and only them."""
+    if not torch._C._len_torch_dispatch_stack():
+        yield
+        return
+    with _disable_current_modes():
+        yield
+
+
+# id(module) -> nothing: every module of every pass running in the process (see ConcurrentProfileError).
+_BUSY: set[int] = set()
+_BUSY_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _exclusive(tree: "_ModuleTree"):
+    ids = tree.modules.keys()
+    with _BUSY_LOCK:
+        clash = next((i for i in ids if i in _BUSY), None)
+        if clash is None:
+            _BUSY.update(ids)
+    if clash is not None:
+        path = tree.modules[clash][0] or "(root)"
+        raise ConcurrentProfileError(
+            f"module '{path}' ({tree.modules[clash][1].type}) is already being profiled, in another thread or by "
+            "an enclosing profile() call; profile one copy per thread (copy.deepcopy(model))")
+    try:
+        yield
+    finally:
+        with _BUSY_LOCK:
+            _BUSY.difference_update(ids)
+
+
+def _observer_back(observer: TorchDispatchMode) -> None:
+    """Put the observer back on the dispatch stack if a fast leaf path stepped it aside and an interrupt
+    (KeyboardInterrupt, SystemExit: not ``Exception``, so torch skips the always-called post hook that puts it
+    back) left it off: leaving the ``with`` would pop the mode below it, the user's own."""
+    n = torch._C._len_torch_dispatch_stack()
+    if not any(torch._C._get_dispatch_stack_at(i) is observer for i in range(n)):
+        torch._C._push_on_torch_dispatch_stack(observer)
 
 
 def _step_copies(modules, target: torch.device) -> dict[int, torch.Tensor]:
@@ -773,77 +831,11 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
                         "torch.optim.AdamW), not an optimizer already holding parameters")
     home = model_device(model)
     target = torch.device(device) if device is not None else home
-    args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
-
     tree = _ModuleTree(model)
     layers = tree.layers
-
-    if backward:
-        copies = _step_copies(tree.order, target)
-        bias_ids = {id(copies[i]) for i in tree.bias_ids}
-        saved = []
-        args, kwargs = _detached(args), _detached(kwargs)
-    elif target != home:
-        # Device copies swapped in for the call only (meta copies allocate nothing); the pass writes to
-        # them, so there are no buffer values to restore.
-        copies = _device_copies(tree.order, target)
-        bias_ids = {id(copies[i]) for i in tree.bias_ids}
-        saved = []
-    else:
-        copies = None
-        bias_ids = tree.bias_ids
-        saved = _snapshot_buffers(tree)
-    swapped = []
-
-    state = _State(tree.modules, bias_ids)
-    params = []
-    if backward:
-        for mod in tree.order:
-            entry = tree.modules[id(mod)]
-            for p in mod._parameters.values():
-                if p is not None and id(copies[id(p)]) not in state.param_owner:
-                    state.param_owner[id(copies[id(p)])] = entry
-                    params.append(copies[id(p)])
-    h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
-    h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
-    t0 = time.perf_counter()
-    fast = _meta_kernels.kernels() if target.type == "meta" else None
-    shims = contextlib.ExitStack()  # closed in the finally below, with the hooks
-    # A GPU model's attention would run the GPU's kernels: the CPU's are asked for a CPU (or meta) model only.
-    shim_notes = shims.enter_context(meta_shims.shapes_only(tree.order, home.type in ("cpu", "meta"))) \
-        if fast is not None else []
-    try:
-        if copies is not None:
-            swapped = _swap_in(tree.order, copies)
-        if backward:
-            torch._C._autograd._push_node_creation_hook(state.tag_node)
-            try:
-                with torch.enable_grad(), _Observer(state, fast):
-                    train_step(model, args, kwargs, state, loss, optimizer, params)
-            finally:
-                torch._C._autograd._pop_node_creation_hook()
-        else:
-            observer = _Observer(state, fast)
-            state.mode, state.fast = observer, fast is None
-            with torch.no_grad(), observer:
-                model(*args, **kwargs)
-    except Exception as exc:
-        if state.phase not in ("forward", "recompute") and not state.stack:
-            raise ProfilingError(f"the training step's {state.phase} failed: {type(exc).__name__}: {exc}") from exc
-        path, where_args = state.failure or state.running() or ("", args)
-        failing = layers.get(path)
-        raise ProfilingError(
-            f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
-            f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
-    finally:
-        shims.close()
-        h_pre.remove()
-        h_post.remove()
-        # torch's handle forgets the with_kwargs flag it set for a global hook: drop it ourselves.
-        _module_mod._global_forward_hooks_with_kwargs.pop(h_post.id, None)
-        _swap_back(swapped)
-        _restore_buffers(saved)
-    elapsed = time.perf_counter() - t0
+    with _exclusive(tree):
+        state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
+                                                            backward, loss, optimizer)
 
     coverage = [UncoveredOp(op, u["calls"], u["modules"], u["error"]) for op, u in sorted(state.uncovered.items())]
     if strict and coverage:
@@ -867,10 +859,107 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
             (["optimizer"] if optimizer is not None else [])
         prof.notes.extend(_step_notes(prof))
     prof.notes.extend(shim_notes)
+    scripted = [m for m in tree.order if isinstance(m, torch.jit.ScriptModule)]
+    if scripted:
+        prof.notes.append(_SCRIPTED_NOTE.format(root=tree.modules[id(scripted[0])][0] or "(root)"))
     if tree.experts:
         prof.notes.extend(_route_experts(model, tree))
     prof.elapsed_s = elapsed
     return prof
+
+
+def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backward, loss, optimizer):
+    """Run the pass under the observer: (state, args, kwargs, shim notes, seconds). Everything done to the
+    model or to the process (copies swapped in, hooks, shims, the observer on the dispatch stack) is undone in
+    the ``finally``, also when the pass raises or is interrupted."""
+    undo = contextlib.ExitStack()  # each change registers its undo as soon as it is made
+    shim_notes: list[str] = []
+    # Fast meta kernels answer ops without redispatching: a user's dispatch mode around the call would not
+    # see them, so they run only when no mode is there.
+    outer = torch._C._len_torch_dispatch_stack() > 0
+    with undo:
+        with _outside_modes():
+            args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
+            if backward:
+                copies = _step_copies(tree.order, target)
+                bias_ids = {id(copies[i]) for i in tree.bias_ids}
+                args, kwargs = _detached(args), _detached(kwargs)
+            elif target != home:
+                # Device copies swapped in for the call only (meta copies allocate nothing); the pass writes to
+                # them, so there are no buffer values to restore.
+                copies = _device_copies(tree.order, target)
+                bias_ids = {id(copies[i]) for i in tree.bias_ids}
+            else:
+                copies = None
+                bias_ids = tree.bias_ids
+                saved = _snapshot_buffers(tree)
+                undo.callback(_restore_outside_modes, saved)
+
+        state = _State(tree.modules, bias_ids)
+        params = []
+        if backward:
+            for mod in tree.order:
+                entry = tree.modules[id(mod)]
+                for p in mod._parameters.values():
+                    if p is not None and id(copies[id(p)]) not in state.param_owner:
+                        state.param_owner[id(copies[id(p)])] = entry
+                        params.append(copies[id(p)])
+        h_pre = _module_mod.register_module_forward_pre_hook(state.pre)
+        undo.callback(h_pre.remove)
+        h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
+        undo.callback(_remove_post_hook, h_post)
+        t0 = time.perf_counter()
+        meta = target.type == "meta"
+        fast = _meta_kernels.kernels() if meta and not outer else None
+        if meta:
+            # A GPU model's attention would run the GPU's kernels: the CPU's are asked for a CPU (or meta) model.
+            shim_notes = undo.enter_context(meta_shims.shapes_only(tree.order, home.type in ("cpu", "meta")))
+        if copies is not None:
+            swapped: list = []
+            undo.callback(_swap_back, swapped)
+            _swap_in(tree.order, copies, swapped)
+        try:
+            if backward:
+                torch._C._autograd._push_node_creation_hook(state.tag_node)
+                try:
+                    with torch.enable_grad(), _Observer(state, fast):
+                        train_step(model, args, kwargs, state, loss, optimizer, params)
+                finally:
+                    torch._C._autograd._pop_node_creation_hook()
+            else:
+                observer = _Observer(state, fast)
+                state.mode, state.fast = observer, not meta
+                with torch.no_grad(), observer:
+                    try:
+                        model(*args, **kwargs)
+                    except BaseException:
+                        _observer_back(observer)
+                        raise
+        except Exception as exc:
+            if state.phase not in ("forward", "recompute") and not state.stack:
+                raise ProfilingError(f"the training step's {state.phase} failed: {type(exc).__name__}: {exc}") \
+                    from exc
+            path, where_args = state.failure or state.running() or ("", args)
+            failing = tree.layers.get(path)
+            raise ProfilingError(
+                f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
+                f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
+    return state, args, kwargs, shim_notes, time.perf_counter() - t0
+
+
+def _remove_post_hook(handle) -> None:
+    handle.remove()
+    # torch's handle forgets the with_kwargs flag it set for a global hook: drop it ourselves.
+    _module_mod._global_forward_hooks_with_kwargs.pop(handle.id, None)
+
+
+def _restore_outside_modes(saved) -> None:
+    with _outside_modes():
+        _restore_buffers(saved)
+
+
+_SCRIPTED_NOTE = ("TorchScript: the submodules of '{root}' run compiled, without module hooks: their ops are counted "
+                  "and charged to '{root}', their own rows stay empty")
 
 
 def _route_experts(model: nn.Module, tree: _ModuleTree) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import threading
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -49,8 +50,12 @@ class _AllAttended(TorchDispatchMode):
 
 
 def _answering(fn, hits: list):
+    owner = threading.get_ident()
+
     @functools.wraps(fn)
     def run(*args, **kwargs):
+        if threading.get_ident() != owner:  # the module's globals are the process's: other threads unchanged
+            return fn(*args, **kwargs)
         with _AllAttended(hits):
             return fn(*args, **kwargs)
 
@@ -178,9 +183,10 @@ def sdpa_as_on_cpu():
     import torch.nn.functional as F
 
     original = F.scaled_dot_product_attention
+    owner = threading.get_ident()
 
     def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
-        if query.device.type != "meta" or query.is_nested or query.dim() != 4 or \
+        if query.device.type != "meta" or threading.get_ident() != owner or query.is_nested or query.dim() != 4 or \
                 cpu_sdpa_choice(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa) != _FLASH:
             return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
                             scale=scale, enable_gqa=enable_gqa)
@@ -198,6 +204,9 @@ def sdpa_as_on_cpu():
         F.scaled_dot_product_attention = original
 
 
+_ONE_AT_A_TIME = threading.RLock()  # re-entrant: a model may profile a submodule inside its forward
+
+
 @contextlib.contextmanager
 def shapes_only(modules, cpu_attention: bool = True):
     """Every shim of this module for one meta pass over ``modules`` (the model's, each once): transformers'
@@ -205,7 +214,10 @@ def shapes_only(modules, cpu_attention: bool = True):
     CPU), attention on the CPU's kernel. Yields a list that holds, once the block is left, the notes the pass
     must carry (what was assumed or run instead)."""
     notes: list[str] = []
-    with transformers_checks() as answered, data_independent_experts(modules) as (experts, was), \
+    # The shims patch module globals and configs of the process: passes of several threads take turns (each
+    # puts back what it found, so overlapping ones would leave a shim installed), and a shim answers only the
+    # thread that installed it.
+    with _ONE_AT_A_TIME, transformers_checks() as answered, data_independent_experts(modules) as (experts, was), \
             (sdpa_as_on_cpu() if cpu_attention else contextlib.nullcontext()):
         try:
             yield notes
