@@ -625,7 +625,9 @@ def main(argv=None) -> int:
                  f"linear + attention, no bias) at 1x3x224x224; build + profile {big['seconds']:.2f} s "
                  f"(whole process with the torch/timm imports {big['process_seconds']:.1f} s), "
                  f"peak resident memory {big['rss_gib']:.2f} GiB.\n")
-    with open(args.out, "w") as f:
+    from profiler.atomic import atomic_open
+
+    with atomic_open(args.out, "w") as f:  # a failed write leaves the old report
         f.write("\n".join(L) + "\n")
     print(f"wrote {args.out}, {png} and {png_res} in {minutes:.1f} min; load {load_before} -> {load_after}")
     return 0

@@ -175,7 +175,9 @@ def main(argv=None) -> int:
     lines += ["## Why the peers differ", "", CITATIONS,
               f"_Generated {datetime.date.today().isoformat()} by benchmarks/crosscheck_report.py._", ""]
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as fh:
+    from profiler.atomic import atomic_open
+
+    with atomic_open(args.output, "w", encoding="utf-8") as fh:  # a failed write leaves the old report
         fh.write("\n".join(lines))
     print(f"wrote {args.output}")
     return 0

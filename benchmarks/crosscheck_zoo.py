@@ -77,7 +77,9 @@ def main(argv=None) -> int:
     text = "\n".join(head) + "\n" + "\n".join(sections) + \
         f"\n_Generated {datetime.date.today().isoformat()} by benchmarks/crosscheck_zoo.py._\n"
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as fh:
+    from profiler.atomic import atomic_open
+
+    with atomic_open(args.output, "w", encoding="utf-8") as fh:  # a failed write leaves the old report
         fh.write(text)
     print(f"wrote {args.output}")
     return 0

@@ -437,7 +437,9 @@ def main(argv=None) -> int:
     big = big_child()
     print("mixtures of experts ...", flush=True)
     moe = (moe_rows(args.prompt, args.new_tokens), moe_child(False), moe_child(True))
-    with open(args.out, "w", encoding="utf-8") as fh:
+    from profiler.atomic import atomic_open
+
+    with atomic_open(args.out, "w", encoding="utf-8") as fh:  # a failed render leaves the old report
         fh.write(render(sizes, gens, fc_meta, fc_cpu, big, moe, args.prompt, args.new_tokens).rstrip() + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -190,7 +190,9 @@ def main(argv=None) -> int:
             _log(f"{part}: {time.perf_counter() - t0:.1f} s")
     if any(p in builders for p in parts):
         path = os.path.join(args.out, "analysis.md")
-        with open(path, "w", encoding="utf-8") as f:
+        from profiler.atomic import atomic_open
+
+        with atomic_open(path, "w", encoding="utf-8") as f:  # a failed write leaves the old report
             f.write("\n".join(md).rstrip() + "\n")
         _log(f"wrote {path}")
     failed = []

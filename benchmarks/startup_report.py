@@ -98,7 +98,9 @@ def main(argv=None) -> int:
         "until the process has ended: the command leaves without the interpreter's clean-up once the report is "
         "out (tearing torch and timm down took about 1 s more).",
     ]
-    with open(args.output, "w", encoding="utf-8") as fh:
+    from profiler.atomic import atomic_open
+
+    with atomic_open(args.output, "w", encoding="utf-8") as fh:  # a failed write leaves the old report
         fh.write("\n".join(lines) + "\n")
     print(f"wrote {args.output}")
     return 0

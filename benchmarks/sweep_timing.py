@@ -112,7 +112,9 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w", newline="") as f:
+        from profiler.atomic import atomic_open
+
+        with atomic_open(args.output, "w", newline="") as f:  # a failed write leaves the old timings
             w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)

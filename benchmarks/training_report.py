@@ -246,7 +246,9 @@ def main(argv=None) -> int:
     cost = cost_rows(args.rounds)
     print("Llama-3-70B on meta ...", flush=True)
     big = big_child()
-    with open(args.out, "w", encoding="utf-8") as fh:
+    from profiler.atomic import atomic_open
+
+    with atomic_open(args.out, "w", encoding="utf-8") as fh:  # a failed render leaves the old report
         fh.write(render(rows, gpt, cost, big).rstrip() + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -80,9 +80,10 @@ def run(args) -> int:
     rows = compare_blocks(datasets, runs=args.runs, warmup=args.warmup, rounds=args.rounds,
                           cuda=False if args.no_cuda else None, threads=args.threads)
     if args.plot:
+        from profiler.atomic import atomic_savefig
         from profiler.report.plots import plot_blocks
 
-        plot_blocks(rows).savefig(args.plot, dpi=130)
+        atomic_savefig(plot_blocks(rows), args.plot, dpi=130)
     text = blocks_report(rows, fmt, plot_path=args.plot, output_path=args.output,
                          cuda_requested=not args.no_cuda, load=(load0, _loadavg()) if load0 is not None else None,
                          command=_command(args))

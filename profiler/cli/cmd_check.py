@@ -69,7 +69,9 @@ def run(args) -> int:
     else:
         text = render_table(results)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
+        from profiler.atomic import atomic_open
+
+        with atomic_open(args.output, "w", encoding="utf-8") as fh:  # a failed write leaves the old report
             fh.write(text if text.endswith("\n") else text + "\n")
         s = summary(results)
         print(f"wrote {args.output}: {len(results)} entries, {s['ok']} ok, {s['explained']} explained, "

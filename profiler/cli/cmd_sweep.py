@@ -82,6 +82,7 @@ def run(args) -> int:
     if not args.no_progress and todo:
         from profiler.progress import progress
         bar = progress(total=len(todo))
+    # Not atomic: the rows are flushed one by one so that a killed sweep leaves what --resume continues from.
     with open(out, "a" if append else "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=sweep.COLUMNS)
         if not append:
@@ -100,7 +101,9 @@ def run(args) -> int:
     skipped = _skipped_lines(s)
     print("\n".join([sweep_summary_text(args.zoo, s, out)] + skipped))
     if args.markdown:
-        with open(args.markdown, "w") as f:
+        from profiler.atomic import atomic_open
+
+        with atomic_open(args.markdown, "w") as f:  # the summary is written whole: a failure leaves the old one
             text = sweep_summary_markdown(args.zoo, s, out)
             if skipped:
                 text = text.rstrip("\n") + "\n\n## Not counted, not failed\n\n" + "\n".join(
@@ -153,6 +156,7 @@ def _run_crosscheck(args, names: list[str]) -> int:
         bar = progress(total=len(todo))
     # Real passes: the workers share the cores.
     threads = max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(todo) or 1)))
+    # Not atomic: the rows are flushed model by model so that a killed sweep leaves what --resume continues from.
     with open(out, "a" if append else "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=zc.COLUMNS)
         if not append:
@@ -176,7 +180,9 @@ def _run_crosscheck(args, names: list[str]) -> int:
     print(zoo_text(summary, scope, out))
     if markdown:
         os.makedirs(os.path.dirname(os.path.abspath(markdown)), exist_ok=True)
-        with open(markdown, "w") as fh:
+        from profiler.atomic import atomic_open
+
+        with atomic_open(markdown, "w") as fh:  # the summary is written whole: a failure leaves the old one
             fh.write(zoo_markdown(summary, scope, out, command=_command(args, tools)))
     return 0
 

@@ -184,12 +184,13 @@ def input_dims(text: str) -> tuple[int, ...]:
 
 # -- output ------------------------------------------------------------------------------------------------
 def emit(text: str, output: str | None = None, what: str = "report") -> None:
-    """Print ``text`` or write it to ``output`` (saying so on stderr)."""
+    """Print ``text`` or write it to ``output`` (saying so on stderr); a failed write leaves the old file."""
     if output:
+        from profiler.atomic import atomic_open
         from profiler.errors import UsageError
 
         try:
-            with open(output, "w", encoding="utf-8") as fh:
+            with atomic_open(output, "w", encoding="utf-8") as fh:
                 fh.write(text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             raise UsageError(f"cannot write --output {output!r}: {exc.strerror or exc}") from None

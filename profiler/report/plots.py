@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
+from profiler.atomic import atomic_savefig
 from profiler.conventions import get_convention
 from profiler.errors import UsageError
 
@@ -289,7 +290,7 @@ def save_figure(fig: Figure, path: str, dpi: int = 150) -> str:
         raise UsageError(f"cannot write {path!r}: folder {folder!r} does not exist")
     # Fixed metadata: regenerated pictures only change when their content does.
     meta = {"Software": None} if ext == ".png" else ({"Date": None} if ext == ".svg" else {})
-    fig.savefig(path, dpi=dpi, metadata=meta)
+    atomic_savefig(fig, path, dpi=dpi, metadata=meta)  # a failed save leaves the old picture
     return str(path)
 
 
