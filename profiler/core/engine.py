@@ -908,6 +908,10 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
         undo.callback(h_pre.remove)
         h_post = _module_mod.register_module_forward_hook(state.post, with_kwargs=True, always_call=True)
         undo.callback(_remove_post_hook, h_post)
+        if any(isinstance(m, torch.jit.ScriptModule) for m in tree.order):
+            # TorchScript's optimised executor runs graphs specialised on its earlier calls, which fail under a
+            # dispatch mode (a traced BatchNorm's second training step): the plain interpreter runs the same ops.
+            undo.enter_context(torch.jit.optimized_execution(False))
         t0 = time.perf_counter()
         meta = target.type == "meta"
         fast = _meta_kernels.kernels() if meta and not outer else None

@@ -262,8 +262,10 @@ def key(module: nn.Module, args) -> tuple | None:
     path = _BY_CLASS.get(cls, False)  # path_of, inlined: this runs for every leaf call of a pass
     if path is False:
         path = path_of(cls)
-    if path is None or module._forward_pre_hooks or module._forward_hooks:
-        return None  # a module's own hooks may change its input or output
+    if path is None or module._forward_pre_hooks or module._forward_hooks or "forward" in module.__dict__:
+        # a module's own hooks may change its input or output; a forward replaced on the instance (accelerate,
+        # peft, a user's wrapper) is not the class's
+        return None
     if len(args) != 1:
         return None
     x = args[0]

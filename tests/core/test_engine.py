@@ -14,12 +14,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
-from torch.nn.modules import module as module_mod
 
 import profiler
 from profiler import ProfilingError, UncoveredOpsError
 
 from _op import Op
+from _state import snapshot
 
 
 # -- identity -----------------------------------------------------------------------------------------
@@ -150,40 +150,6 @@ def test_inner_failure_caught_by_the_parent_does_not_misattribute():
 
 
 # -- the untouched model ------------------------------------------------------------------------------
-def _global_hooks():
-    names = ["_global_forward_hooks", "_global_forward_pre_hooks", "_global_backward_hooks",
-             "_global_backward_pre_hooks", "_global_forward_hooks_with_kwargs",
-             "_global_forward_hooks_always_called", "_global_buffer_registration_hooks",
-             "_global_module_registration_hooks", "_global_parameter_registration_hooks"]
-    return {n: dict(getattr(module_mod, n)) for n in names if hasattr(module_mod, n)}
-
-
-def _fingerprint(model: nn.Module):
-    mods = {}
-    for name, m in model.named_modules():
-        mods[name] = (sorted(m.__dict__), m.training, dict(m._forward_hooks), dict(m._forward_pre_hooks),
-                      dict(m._backward_hooks), dict(getattr(m, "_backward_pre_hooks", {})),
-                      dict(m._state_dict_hooks), dict(m._load_state_dict_pre_hooks))
-    state = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()}
-    params = {n: (id(p), p.requires_grad, p.device, p.grad) for n, p in model.named_parameters()}
-    return mods, state, params
-
-
-def _assert_same(model, before):
-    mods, state, params = _fingerprint(model)
-    assert mods == before[0]
-    assert state.keys() == before[1].keys()
-    for k in state:  # bit for bit, NaN included
-        a, b = state[k], before[1][k]
-        assert a.dtype == b.dtype and a.shape == b.shape
-        assert torch.equal(a.view(torch.uint8) if a.dtype != torch.bool and a.dim() else a, b.view(torch.uint8) if b.dtype != torch.bool and b.dim() else b), k
-    assert params == before[2]
-    assert torch.is_grad_enabled()
-    assert torch._C._get_dispatch_mode(torch._C._TorchDispatchModeKey.FAKE) is None
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
-    assert _get_current_dispatch_mode() is None
-
-
 def _small_cnn():
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.5),
                          nn.Sequential(nn.Conv2d(8, 8, 3, groups=8), nn.BatchNorm2d(8, momentum=None)),
@@ -197,19 +163,20 @@ def test_model_comes_back_untouched(mode):
     if mode == "mixed":
         model[4].eval()
     model[0].weight.requires_grad_(False)
-    before, hooks = _fingerprint(model), _global_hooks()
-    prof = profiler.profile(model, torch.randn(2, 3, 8, 8))
+    model[1].weight.grad = torch.ones(8)  # a user's gradient stays, neither replaced nor accumulated into
+    x = torch.randn(2, 3, 8, 8)
+    before = snapshot(model, x)
+    prof = profiler.profile(model, x)
     assert prof.macs > 0
-    _assert_same(model, before)
-    assert _global_hooks() == hooks
+    before.assert_same(model)
 
 
 def test_batchnorm_statistics_not_updated_in_train_mode():
     bn = nn.BatchNorm2d(4).train()
-    mean, var, tracked = bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone()
+    before = snapshot(bn)
     profiler.profile(nn.Sequential(bn), torch.randn(3, 4, 5, 5) * 10 + 3)
-    assert torch.equal(bn.running_mean, mean) and torch.equal(bn.running_var, var)
-    assert int(bn.num_batches_tracked) == int(tracked) == 0
+    before.assert_same(bn)  # running mean and variance, num_batches_tracked: values and tensors
+    assert int(bn.num_batches_tracked) == 0
 
 
 class Scribbler(nn.Module):
@@ -234,14 +201,9 @@ class Scribbler(nn.Module):
 
 def test_every_kind_of_buffer_write_is_undone():
     model = nn.Sequential(nn.BatchNorm1d(4).train(), Scribbler())
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    objects = {k: id(v) for k, v in model.named_buffers()}
+    before = snapshot(model)
     profiler.profile(model, torch.randn(3, 4))
-    after = model.state_dict()
-    assert after.keys() == before.keys()
-    for k, v in before.items():
-        assert after[k].shape == v.shape and torch.equal(after[k], v), k
-    assert {k: id(v) for k, v in model.named_buffers()} == objects  # the user's tensors, not copies
+    before.assert_same(model)  # shapes and values bit for bit, and the user's tensors, not copies
 
 
 class Boom(nn.Module):
@@ -252,13 +214,12 @@ class Boom(nn.Module):
 def test_forward_that_raises_names_the_module_and_leaves_model_untouched():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sequential(nn.ReLU(), Boom()))
     model.train()
-    before, hooks = _fingerprint(model), _global_hooks()
+    before = snapshot(model)
     with pytest.raises(ProfilingError) as err:
         profiler.profile(model, torch.randn(2, 3, 6, 6))
     msg = str(err.value)
     assert "'2.1'" in msg and "Boom" in msg and "[2, 4, 4, 4]" in msg and "shape trouble" in msg
-    _assert_same(model, before)  # BatchNorm ran in train mode before the failure: restored
-    assert _global_hooks() == hooks
+    before.assert_same(model)  # BatchNorm ran in train mode before the failure: restored
 
 
 def test_shape_error_inside_a_layer_is_reported_with_its_input():
@@ -271,11 +232,12 @@ def test_profile_twice_and_nested_in_user_hooks():
     model = _small_cnn().eval()
     seen = []
     h = model[0].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    before = snapshot(model)
     a = profiler.profile(model, torch.randn(1, 3, 8, 8))
     b = profiler.profile(model, torch.randn(1, 3, 8, 8))
     assert a.by_category == b.by_category
     assert len(seen) == 2  # the user's own hook ran normally and is still there
-    assert len(model[0]._forward_hooks) == 1
+    before.assert_same(model)
     h.remove()
 
 
@@ -308,7 +270,7 @@ class Mixed(nn.Module):
 def test_meta_pass_counts_like_a_real_pass(train):
     model = Mixed().train(train)
     x = torch.randn(2, 3, 8, 8)
-    before = _fingerprint(model)
+    before = snapshot(model, x)
     real = profiler.profile(model, x)
     meta = profiler.profile(model, x, device="meta")
     assert meta.device == "meta"
@@ -322,7 +284,7 @@ def test_meta_pass_counts_like_a_real_pass(train):
         assert {c: a.counts().get(c, 0) for c in MACS} == {c: b.counts().get(c, 0) for c in MACS}, a.path
         assert (a.input_shapes, a.output_shapes) == (b.input_shapes, b.output_shapes)
     assert meta.params == real.params and meta.buffers == real.buffers and meta.macs == real.macs
-    _assert_same(model, before)  # the meta copies were swapped in for the call only
+    before.assert_same(model)  # the meta copies were swapped in for the call only
     by_size = profiler.profile(model, input_size=(2, 3, 8, 8), device="meta")
     assert by_size.macs == real.macs
 
@@ -332,11 +294,11 @@ def test_meta_pass_of_shared_modules_and_tied_weights_leaves_the_model_on_its_de
     shared = nn.Linear(4, 4)
     model = nn.Sequential(shared, nn.ReLU(), shared, nn.Linear(4, 4))
     model[3].bias = shared.bias  # tied across modules
-    before = _fingerprint(model)
+    before = snapshot(model)
     real = profiler.profile(model, torch.randn(2, 4))
     for _ in range(2):  # the second pass failed when the first left meta tensors behind
         meta = profiler.profile(model, torch.randn(2, 4), device="meta")
-        _assert_same(model, before)
+        before.assert_same(model)
         assert all(p.device.type == "cpu" for p in model.parameters())
         assert _all_counts(meta) == _all_counts(real) and meta.params == real.params == 2 * 16 + 4
 
@@ -354,8 +316,10 @@ def test_meta_pass_of_a_torchvision_model():
 def test_model_built_on_meta():
     with torch.device("meta"):
         model = torchvision.models.resnet18()
+    before = snapshot(model)
     prof = profiler.profile(model, input_size=(1, 3, 64, 64))
     assert prof.device == "meta" and prof.params == 11_689_512
+    before.assert_same(model)
 
 
 # -- coverage and strict mode --------------------------------------------------------------------------

@@ -221,3 +221,16 @@ def test_a_parametrized_weight_is_observed(monkeypatch):
         slow = profiler.profile(conv, x)
     assert _ops(fast) == _ops(slow)
     assert any("aten._weight_norm_interface" in l.ops for l in fast.layers)  # the weight's own computation
+
+
+def test_a_forward_replaced_on_the_instance_is_observed_not_taken_from_the_class():
+    # accelerate and peft replace ``module.forward`` on the instance: the class's fast path would charge a
+    # convolution that never ran. Here the replacement doubles its input: one mul of 1*3*8*8 elements, no MACs.
+    conv = nn.Conv2d(3, 3, 3, padding=1)
+    model = nn.Sequential(conv)
+    x = torch.randn(1, 3, 8, 8)
+    profiler.profile(model, x)  # the class's path is trusted from here on
+    conv.forward = lambda t: t * 2
+    p = profiler.profile(model, x)
+    assert p.macs == 0
+    assert p.layer("0").ops["aten.mul"].counts["elementwise"] == 3 * 8 * 8
