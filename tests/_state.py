@@ -132,8 +132,18 @@ def _same(a, b) -> bool:
     if isinstance(a, _Stack) and isinstance(b, _Stack):
         return len(a) == len(b) and all(x is y for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(a[k] is b[k] or a[k] == b[k] for k in a)
+        return a.keys() == b.keys() and all(a[k] is b[k] or _plain_equal(a[k], b[k]) for k in a)
     return a is b or a == b
+
+
+def _plain_equal(a, b) -> bool:
+    # tensors only by identity (== would compare values elementwise, and a meta tensor has none)
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - values that cannot be compared are compared by identity only
+        return False
 
 
 def _module_record(m: nn.Module) -> dict:
@@ -143,6 +153,10 @@ def _module_record(m: nn.Module) -> dict:
         rec[f"{name} names"] = list(d.keys()) if d is not None else _MISSING
     for name in _MODULE_HOOKS:
         rec[name] = _copy(m.__dict__[name]) if name in m.__dict__ else _MISSING
+    # Plain attributes by identity: a forward that caches a tensor (rotary tables, anchors) must not leave
+    # the pass's meta or device copy behind.
+    rec["attribute values"] = {k: v for k, v in m.__dict__.items()
+                               if k not in _MODULE_HOOKS and k not in ("_parameters", "_buffers", "_modules")}
     return rec
 
 

@@ -878,6 +878,7 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
     # see them, so they run only when no mode is there.
     outer = torch._C._len_torch_dispatch_stack() > 0
     with undo:
+        undo.callback(_restore_attributes, [(m, dict(m.__dict__)) for m in tree.order])
         with _outside_modes():
             args, kwargs = _normalise_inputs(inputs, input_size, target, _float_dtype(model))
             if backward:
@@ -949,6 +950,21 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
                 f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
                 f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
     return state, args, kwargs, shim_notes, time.perf_counter() - t0
+
+
+def _restore_attributes(saved) -> None:
+    """Each module's attributes as they were: a forward that caches tensors in plain attributes (rotary
+    tables, torchvision's anchors) would otherwise keep the pass's meta or device copies, and the model would
+    no longer run on its own device. Shallow: a container changed in place keeps its change."""
+    for mod, attrs in saved:
+        now = mod.__dict__
+        if len(now) != len(attrs) or any(now.get(k, _GONE) is not v for k, v in attrs.items()):
+            for k in now.keys() - attrs.keys():
+                del now[k]
+            now.update(attrs)
+
+
+_GONE = object()
 
 
 def _remove_post_hook(handle) -> None:
