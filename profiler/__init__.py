@@ -10,17 +10,41 @@ Layout (imports only go down this list): ``counters`` (rules) -> ``conventions``
 Profile) -> ``zoo`` (names, inputs, :func:`profile_model`) -> ``analysis`` -> ``studies`` -> ``crosscheck``,
 ``published`` -> ``report`` (tables, pages, plots) -> ``cli``.
 """
-from profiler.conventions import Convention, get_convention, list_conventions, register_convention
-from profiler.core.engine import ProfilingError, UncoveredOpsError, profile
-from profiler.core.profile import Layer, OpStat, Profile, Source, UncoveredOp
-from profiler.zoo.build import profile_lengths, profile_model
-from profiler.zoo.generate import Generation, profile_generate
-from profiler.zoo.inputs import text_inputs
-from profiler.analysis.analytic import separable_conv_cost, separable_ratio, standard_conv_cost
-from profiler.analysis.mfu import mfu
-from profiler import crosscheck  # callable package: profiler.crosscheck(model, inputs); peers imported lazily
+import importlib
 
-__all__ = ["profile", "profile_model", "profile_generate", "profile_lengths", "text_inputs", "Generation", "mfu", "Profile", "Source", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
+#: Each public name and the module it lives in, imported on first use (PEP 562): ``import profiler.cli``, the
+#: command line's first step, must not load torch, so that Ctrl-C while it starts is answered by
+#: :func:`profiler.cli.console` in one line.
+_EXPORTS = {
+    "profile": "profiler.core.engine", "ProfilingError": "profiler.core.engine",
+    "UncoveredOpsError": "profiler.core.engine",
+    "profile_model": "profiler.zoo.build", "profile_lengths": "profiler.zoo.build",
+    "profile_generate": "profiler.zoo.generate", "Generation": "profiler.zoo.generate",
+    "text_inputs": "profiler.zoo.inputs", "mfu": "profiler.analysis.mfu",
+    "Profile": "profiler.core.profile", "Source": "profiler.core.profile", "Layer": "profiler.core.profile",
+    "OpStat": "profiler.core.profile", "UncoveredOp": "profiler.core.profile",
+    "Convention": "profiler.conventions", "get_convention": "profiler.conventions",
+    "list_conventions": "profiler.conventions", "register_convention": "profiler.conventions",
+    "separable_ratio": "profiler.analysis.analytic", "standard_conv_cost": "profiler.analysis.analytic",
+    "separable_conv_cost": "profiler.analysis.analytic",
+    "crosscheck": None,  # the callable package itself: profiler.crosscheck(model, inputs); peers imported lazily
+}
+
+__all__ = ["profile", "profile_model", "profile_generate", "profile_lengths", "text_inputs", "Generation", "mfu",
+           "Profile", "Source", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
            "list_conventions", "register_convention", "ProfilingError", "UncoveredOpsError",
            "separable_ratio", "standard_conv_cost", "separable_conv_cost", "crosscheck"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name] or f"{__name__}.{name}")
+    value = module if _EXPORTS[name] is None else getattr(module, name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import os
 
-from profiler.cli.common import output_file, positive_int
+from profiler.cli.common import output_file, positive_float, positive_int
 from profiler.errors import UsageError
 
 HELP = """Profile every architecture of a zoo at its default input size on the meta device (shapes only, no
@@ -40,8 +40,8 @@ def add_arguments(p) -> None:
     p.add_argument("--only", default=None, metavar="PATTERN",
                    help="names matching this glob (substring if no wildcard)")
     p.add_argument("--limit", type=positive_int, default=None, help="at most N models (after --only and --resume)")
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds per model (default 300)")
-    p.add_argument("--max-memory", type=float, default=8.0, metavar="GIB",
+    p.add_argument("--timeout", type=positive_float, default=300.0, help="seconds per model (default 300)")
+    p.add_argument("--max-memory", type=positive_float, default=8.0, metavar="GIB",
                    help="resident memory per worker beyond which its model is abandoned (default 8 GiB)")
     p.add_argument("--markdown", type=output_file, default=None, metavar="PATH",
                    help="also write a Markdown summary there (with --crosscheck: default reports/crosscheck_zoo.md)")

@@ -3,6 +3,8 @@ argument parsers (input sizes, positive integers), output writing; the progress 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
 import re
 import sys
@@ -29,17 +31,18 @@ def make_parser(prog: str, description: str) -> OneLineParser:
 
 def fail(exc: BaseException) -> int:
     """Print ``exc`` as one line on stderr and return its exit code (2 = the user's input, 1 = the model)."""
-    from profiler.core.engine import ProfilingError, UncoveredOpsError
-    from profiler.errors import UsageError
-
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write("profile-model: interrupted\n")
         return 130
+    from profiler.errors import UsageError
+
     msg = " ".join(str(exc).split()) or type(exc).__name__
     if isinstance(exc, UsageError):
         sys.stderr.write(f"profile-model: error: {msg}\n")
         return EXIT_USAGE
-    if isinstance(exc, (ProfilingError, UncoveredOpsError)):
+    # Not imported here: the error may be torch's own failure to import.
+    engine = sys.modules.get("profiler.core.engine")
+    if engine is not None and isinstance(exc, (engine.ProfilingError, engine.UncoveredOpsError)):
         sys.stderr.write(f"profile-model: error: {msg} (rerun with --debug for the traceback)\n")
         return EXIT_FAIL
     sys.stderr.write(f"profile-model: error: {type(exc).__name__}: {msg} (rerun with --debug for the traceback)\n")
@@ -117,13 +120,14 @@ non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def positive_float(text: str) -> float:
-    """argparse type for a number > 0 (``--step-time``, ``--peak-tflops``)."""
+    """argparse type for a finite number > 0 (``--step-time``, ``--peak-tflops``, ``--timeout``,
+    ``--max-memory``): nan, inf and negative numbers are refused."""
     try:
         v = float(text)
     except (TypeError, ValueError):
         v = None
-    if v is None or not v > 0 or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    if v is None or not 0 < v < float("inf"):  # nan fails both comparisons
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return v
 
 
@@ -133,7 +137,44 @@ def output_file(text: str) -> str:
     folder = os.path.dirname(os.path.abspath(text))
     if not os.path.isdir(folder):
         raise argparse.ArgumentTypeError(f"cannot write {text!r}: folder {folder!r} does not exist")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"cannot write {text!r}: it is a folder; give a file path in it")
     return text
+
+
+#: errno values of a write that failed after the file was opened (no file name in the OSError): the disk, not
+#: the program.
+_WRITE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS") if hasattr(errno, n))
+
+
+@contextlib.contextmanager
+def output_errors(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    """Turn an OSError writing one of the files the options of ``parser`` typed :func:`output_file` name
+    (``--output``, ``--plot`` ...) into a one-line :class:`~profiler.errors.UsageError` naming that option and
+    path: a folder, a full disk (``/dev/full``), no permission. Other OSErrors pass through."""
+    try:
+        yield
+    except OSError as exc:
+        from profiler.errors import UsageError, file_problem
+
+        given = {a.option_strings[0]: getattr(args, a.dest, None) for a in parser._actions
+                 if a.type is output_file and a.option_strings and getattr(args, a.dest, None)}
+        name = exc.filename
+        if isinstance(name, (str, bytes, os.PathLike)):
+            named = [(opt, path) for opt, path in given.items()
+                     if os.path.abspath(os.fsdecode(name)) == os.path.abspath(path)]
+        elif name is None and exc.errno in _WRITE_ERRNOS:
+            named = list(given.items())  # a failed write names no file: every output is a suspect
+            if not named:  # the command's default paths (reports/...)
+                why, fix = file_problem(exc, None)
+                raise UsageError(f"cannot write the output: {why}; {fix}") from None
+        else:
+            named = []
+        if not named:
+            raise
+        why, fix = file_problem(exc, named[0][1])
+        what = " or ".join(f"{opt} {path!r}" for opt, path in named)
+        raise UsageError(f"cannot write {what}: {why}; {fix}") from None
 
 
 _SIZE = re.compile(r"^\s*-?\d+(\s*[x,*]\s*-?\d+)*\s*$", re.IGNORECASE)

@@ -24,8 +24,8 @@ import argparse
 import re
 import sys
 
-from profiler.cli.common import (Context, emit, format_for, input_dims, make_parser, non_negative_int, output_file,
-                                 positive_float, positive_int)
+from profiler.cli.common import (Context, emit, format_for, input_dims, make_parser, non_negative_int, output_errors,
+                                 output_file, positive_float, positive_int)
 from profiler.core.step import LOSSES, OPTIMIZERS
 from profiler.zoo.hf import TASKS
 from profiler.zoo.names import TOKEN_KINDS
@@ -76,7 +76,10 @@ def build_parser(subcommands: dict, extensions: list):
     p = make_parser("profile-model", "Per-layer MACs and parameters of a model. Other commands: "
                     + (", ".join(f"profile-model {c}" for c in sorted(subcommands)) or "none"))
     p.epilog = EPILOG
-    p.add_argument("model", help="NAME, ZOO:NAME, path/to/file.py:factory or package.module:factory")
+    # Optional to argparse, required by main(): argparse reports a missing positional before an unknown option,
+    # so `profile-model --bogus` would say "model is required" instead of naming --bogus.
+    p.add_argument("model", nargs="?", default=None,
+                   help="NAME, ZOO:NAME, path/to/file.py:factory or package.module:factory")
     g = p.add_argument_group("model and input")
     g.add_argument("--input", type=input_dims, default=None, metavar="SIZE",
                    help="224 | 224x320 (HxW) | 3x224x224 (CxHxW); default: the model's own size from its zoo. "
@@ -138,6 +141,7 @@ def build_parser(subcommands: dict, extensions: list):
         ext.add_arguments(p)
     p.set_defaults(_extension_options={a.dest: (a.option_strings[0], a.default) for a in p._actions
                                        if a.dest not in before and a.option_strings})
+    p.usage = p.format_usage().removeprefix("usage: ").rstrip("\n").replace(" [model]", " model").replace("%", "%%")
     return p
 
 
@@ -277,9 +281,17 @@ def _kwargs_argv(argv) -> list:
 
 
 def main(argv, subcommands: dict, extensions: list) -> int:
+    parser = build_parser(subcommands, extensions)
+    args = parser.parse_args(_kwargs_argv(argv))
+    if args.model is None:
+        parser.error("the following arguments are required: model")
+    with output_errors(parser, args):
+        return _run(args, extensions)
+
+
+def _run(args, extensions: list) -> int:
     from profiler import report, zoo
 
-    args = build_parser(subcommands, extensions).parse_args(_kwargs_argv(argv))
     conv = _check_convention(args.convention)
     _check_device(args.device)
     fmt = format_for(args.format, args.output)

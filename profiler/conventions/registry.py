@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from profiler.counters import CATEGORIES, MAC_CATEGORIES
+from profiler.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def get_convention(name: str | Convention) -> Convention:
     except KeyError:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(f"unknown convention {name!r}{hint}; choose one of: {', '.join(sorted(_REGISTRY))}") from None
+        raise UsageError(f"unknown convention {name!r}{hint}; choose one of: {', '.join(sorted(_REGISTRY))}") from None
 
 
 def list_conventions() -> list[Convention]:

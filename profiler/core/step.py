@@ -30,6 +30,18 @@ def _tensors(o):
             yield from _tensors(x)
 
 
+_INFERENCE_MODE = ("torch.inference_mode() is on: it records no autograd graph, so a training step (backward=True) "
+                   "cannot run; profile it outside the `with torch.inference_mode():` block (under torch.no_grad() "
+                   "it runs)")
+
+
+def check_can_step() -> None:
+    """Refuse a training step before anything runs where autograd cannot record one: under
+    ``torch.inference_mode()`` no tensor requires grad, and the step would fail with a misleading message."""
+    if torch.is_inference_mode_enabled():
+        raise UsageError(_INFERENCE_MODE)
+
+
 def train_step(model, args, kwargs, state, loss, optimizer, params) -> None:
     """Forward, loss, backward and (optionally) one optimizer step, each op recorded in its phase."""
     output = model(*args, **kwargs)
@@ -39,6 +51,7 @@ def train_step(model, args, kwargs, state, loss, optimizer, params) -> None:
         raise ValueError(f"the loss must be a one-element tensor, got {type(value).__name__}"
                          f"{list(value.shape) if isinstance(value, torch.Tensor) else ''}")
     if not value.requires_grad:
+        check_can_step()  # the cause under inference mode, said as such
         raise ValueError("nothing to differentiate: no parameter and no input of the model requires grad")
     state.phase = "backward"
     value.backward()

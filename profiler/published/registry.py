@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from profiler.errors import UsageError
+from profiler.errors import UsageError, file_error
 
 METRICS = ("macs", "params")
 PARAM_CONVENTIONS = {
@@ -251,6 +251,8 @@ def load_registry(path: str | None = None) -> list[Entry]:
             data = yaml.safe_load(fh)
     except FileNotFoundError:
         raise UsageError(f"no such registry file {path!r}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise file_error(exc, path, "the registry") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     return parse_registry(data, path)

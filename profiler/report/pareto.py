@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from profiler.errors import UsageError
+from profiler.errors import UsageError, file_error
 from profiler.report.plots import save_figure, si
 
 # What each x choice means, for axis labels and tables (the convention is always spelled out).
@@ -96,10 +96,13 @@ def load_csv(path: str) -> list[ParetoPoint]:
     (a count, not millions); params = a count. Empty cells are allowed (that point is left out of plots on
     that axis); lines starting with ``#`` are comments.
     """
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise UsageError(f"no such CSV file {path!r}")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [line for line in f if line.strip() and not line.lstrip().startswith("#")]
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [line for line in f if line.strip() and not line.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise file_error(exc, path, "the CSV") from None
     reader = csv.DictReader(rows)
     need = {"model", "family", "top1"}
     cols = set(reader.fieldnames or [])

@@ -13,6 +13,7 @@ whose pass still runs on meta through the engine's parameter swap.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field, replace
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn as nn
 
+from profiler.core.devices import check_device
 from profiler.core.engine import ProfilingError, profile
 from profiler.core.meta_kernels import FastMeta
 from profiler.core.profile import Profile, Source
-from profiler.core.step import loss_function, optimizer_factory
+from profiler.core.step import check_can_step, loss_function, optimizer_factory
 from profiler.errors import UsageError
 from profiler.zoo import memory, names
 from profiler.zoo.inputs import float_dtype, sample_shapes, text_inputs
@@ -108,6 +110,9 @@ def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
             raise
         except Exception as exc:  # noqa: BLE001 - an initialiser that needs data: try the next way
             if build == builds[-1]:
+                blame = _blame_kwargs(spec, task, kwargs, exc, builds)
+                if blame is not None:
+                    raise blame from None
                 raise
             notes.append(f"construction on meta ({build}) failed: {_short(exc)}")
             continue
@@ -121,6 +126,24 @@ def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
         kwargs.pop("task", None)
         return Built(model, info, build, notes + _zoo_notes(model, info), kwargs)
     raise AssertionError("unreachable")
+
+
+def _blame_kwargs(spec: str, task: str | None, kwargs: dict, exc: BaseException, builds: tuple = BUILDS):
+    """The user's error when ``spec``'s constructor raised ``exc`` on ``kwargs`` but builds without them: a
+    UsageError naming the arguments and the constructor's message; None when it fails either way (the
+    model's own failure) or no argument was given."""
+    given = {k: v for k, v in kwargs.items() if k != "task"}
+    if not given or isinstance(exc, (ImportError, MemoryError, RecursionError)):
+        return None
+    try:
+        _create(spec, task, {}, builds)
+    except Exception:  # noqa: BLE001 - it fails without them too
+        return None
+    named = [k for k in given if re.search(rf"\b{re.escape(k)}\b", str(exc))] or list(given)
+    said = " ".join(f"{k}={given[k]!r}" for k in named)
+    them = "it" if len(given) == 1 else "them"
+    return UsageError(f"{spec} cannot be built with --kwargs {said} (it builds without {them}): the constructor "
+                      f"raised {_short(exc)}")
 
 
 def _source(built: Built, shape: tuple, batch: int, device: str) -> Source:
@@ -177,6 +200,8 @@ def build_model(model, *, device: str = "auto", task: str | None = None, **kwarg
         return Built(model, ModelInfo("module", type(model).__name__,
                                       tuple(getattr(model, "input_size", None) or ())), "cpu", [])
     device = str(device)
+    if device != "auto":
+        check_device(device, also=("auto",))
     if device in ("auto", "meta"):
         return create_meta(model, task=task, **kwargs)
     try:  # on meta first (fast, nothing allocated), to refuse a real build that cannot fit
@@ -189,9 +214,17 @@ def build_model(model, *, device: str = "auto", task: str | None = None, **kwarg
         _guard(shapes_only.model, shapes_only.info, device, f"a real build on {device} was asked for",
                hint="--device auto or meta (shapes only, nothing allocated)")
         del shapes_only
-    with warnings.catch_warnings(), _seeded():
-        warnings.simplefilter("ignore")
-        m, info = names.create(model, task=task, **kwargs)
+    try:
+        with warnings.catch_warnings(), _seeded():
+            warnings.simplefilter("ignore")
+            m, info = names.create(model, task=task, **kwargs)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's arguments, or the model's own failure
+        blame = _blame_kwargs(model, task, kwargs, exc)
+        if blame is not None:
+            raise blame from None
+        raise
     return Built(m, info, "cpu", _zoo_notes(m, info), dict(kwargs))
 
 
@@ -363,8 +396,10 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     task: the head of an ``hf:`` model: base, causal-lm, masked-lm, seq2seq-lm, classification.
     kwargs: constructor arguments (``num_classes=10`` ...; an ``hf:`` model's config fields).
     """
-    if not isinstance(batch, int) or batch < 1:
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
+    if backward or loss is not None or optimizer is not None:
+        check_can_step()  # before the build: nothing to wait for
     device = str(device)
     built = build_model(model, device=device, task=task, **kwargs)
     if built.info.zoo == "module" and input is None and not built.info.input_size:

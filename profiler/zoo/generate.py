@@ -130,7 +130,10 @@ class Generation:
 
 # -- the model's cache ----------------------------------------------------------------------------------------
 def _cache_of(output):
-    for name in ("cache", "past_key_values"):  # transformers 5 renamed past_key_values to cache
+    # transformers 5 renamed past_key_values to cache; asking an output that has the new field for the old name
+    # logs a deprecation warning (through logging, which catch_warnings does not silence) before our one line
+    fields = getattr(output, "__dataclass_fields__", None) or {}
+    for name in ("cache",) if "cache" in fields else ("cache", "past_key_values"):
         try:
             value = getattr(output, name, None) if not isinstance(output, dict) else output.get(name)
         except Exception:  # noqa: BLE001 - a deprecated alias that warns or raises

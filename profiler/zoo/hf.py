@@ -26,7 +26,7 @@ import re
 
 import torch.nn as nn
 
-from profiler.errors import UsageError
+from profiler.errors import UsageError, file_error
 
 #: ``--task`` values and the transformers Auto class of each (``classification`` of an image model uses
 #: ``AutoModelForImageClassification``).
@@ -92,8 +92,8 @@ def _read_json(path: str, spec: str) -> dict:
             raw = json.load(fh)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{spec}: {path} is not a JSON config ({exc.msg} at line {exc.lineno})") from None
-    except OSError as exc:
-        raise UsageError(f"{spec}: cannot read {path} ({exc.strerror or exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise file_error(exc, path, f"{spec}'s config") from None
     if not isinstance(raw, dict):
         raise UsageError(f"{spec}: {path} holds a JSON {type(raw).__name__}, not a config object")
     return raw
@@ -173,14 +173,34 @@ def load_config(name: str, kwargs: dict | None = None, spec: str | None = None):
     if kind == "type":
         cls = _config_class(name, spec)
         _check_fields(cls, {}, kwargs, spec)
-        return cls(**kwargs)
+        return _make_config(lambda: cls(**kwargs), kwargs, spec)
     raw = _config_dict(name, kind, spec)
     if "model_type" not in raw:
         raise UsageError(f"{spec}: the config has no model_type field (is it a transformers config.json?)")
     cls = _config_class(raw["model_type"], spec)
     _check_fields(cls, raw, kwargs, spec)
     merged = {k: v for k, v in {**raw, **kwargs}.items() if k != "model_type"}
-    return cls.from_dict(merged)
+    return _make_config(lambda: cls.from_dict(merged), kwargs, spec, from_file=True)
+
+
+def _make_config(make, kwargs: dict, spec: str, from_file: bool = False):
+    """``make()``, a config class refusing a value (transformers' strict dataclass validation, a config's own
+    checks) being the user's error: --kwargs, or the config file they named."""
+    try:
+        return make()
+    except (ImportError, MemoryError, RecursionError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - StrictDataclassFieldValidationError derives from Exception only
+        msg = " ".join(str(exc).split())[:300] or type(exc).__name__
+        named = [f"{k}={v!r}" for k, v in kwargs.items() if re.search(rf"\b{re.escape(k)}\b", msg)] or \
+            [f"{k}={v!r}" for k, v in kwargs.items()]
+        if named:
+            where = f"--kwargs {' '.join(named)}" + (" (or the config file)" if from_file else "")
+        elif from_file:
+            where = "the config file"
+        else:
+            raise  # a registry type's own defaults: transformers', not the user's
+        raise UsageError(f"{spec}: a bad value in {where}: {msg}") from None
 
 
 # -- tasks and model classes -------------------------------------------------------------------------------

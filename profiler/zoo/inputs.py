@@ -3,6 +3,8 @@ a language model's sequence length ``128``) and the zoo's default, random tensor
 model's dtype, and a language model's token inputs (:func:`text_inputs`)."""
 from __future__ import annotations
 
+import operator
+
 import torch
 import torch.nn as nn
 
@@ -24,7 +26,7 @@ def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
     default = tuple(int(d) for d in default)
     if dims is None:
         return default
-    dims = (int(dims),) if isinstance(dims, int) else tuple(int(d) for d in dims)
+    dims = _numbers(dims)
     if not dims or any(d < 1 for d in dims):
         raise UsageError(f"input sizes must be integers >= 1, got {'x'.join(map(str, dims)) or 'nothing'}")
     n, r = len(dims), len(default)
@@ -54,6 +56,23 @@ def sample_shape(dims, default: tuple[int, ...], model: str = "the model",
     forms = {2: "L or CxL", 3: "H, HxW or CxHxW", 4: "H, HxW or CxTxHxW"}.get(r, f"{r} numbers")
     raise UsageError(f"--input {'x'.join(map(str, dims))} has {n} numbers but {model} takes {forms} "
                      f"(its default is {shown}; the batch size goes in --batch)")
+
+
+def _numbers(dims) -> tuple[int, ...]:
+    """``input``'s integers: one (``224``) or a sequence (``(3, 224, 224)``, a ``torch.Size``); anything else
+    (``"abc"``, ``2.5``, ``True``) is refused rather than truncated or read digit by digit."""
+    def whole(d) -> int:
+        if isinstance(d, bool):
+            raise TypeError
+        return operator.index(d)
+
+    try:
+        if isinstance(dims, (str, bytes)):
+            raise TypeError
+        return (whole(dims),) if not hasattr(dims, "__iter__") else tuple(whole(d) for d in dims)
+    except TypeError:
+        raise UsageError(f"input={dims!r}: give one sample's size as integers: 224, (224, 320) or (3, 224, 224); "
+                         "for a language model its number of tokens (128)") from None
 
 
 def several_shapes(dims) -> bool:

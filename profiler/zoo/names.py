@@ -353,6 +353,8 @@ def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, 
     if task is not None and zoo != "hf":
         raise UsageError(f"a task ({task!r}) picks the head of a Hugging Face model (hf:NAME); {zoo}:{name} "
                          "has one architecture per name")
+    if zoo != "user":  # a user's own factory may give its arguments any meaning
+        check_values(f"{zoo}:{name}", kwargs)
     if zoo == "hf":
         from profiler.zoo import hf
         with warnings.catch_warnings():
@@ -383,11 +385,47 @@ def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, 
             if not kwargs:
                 raise
             raise UsageError(f"{zoo}:{name} rejected the constructor arguments {kwargs}: {exc}") from None
+    _check_types(f"{zoo}:{name}", type(model).__init__, type(model).__name__, kwargs)
     model.eval()
     if zoo == "pytorchcv" and name in PYTORCHCV_INPUTS:
         return model, ModelInfo(zoo, name, PYTORCHCV_INPUTS[name][0][0], "fixed")
     kind = _torchvision_kind(name) if zoo == "torchvision" else forward_kind(model)
     return model, ModelInfo(zoo, name, default_input(zoo, name, model), kind)
+
+
+#: Constructor arguments that count something (``num_classes``, ``n_layer``, ``num_hidden_layers`` ...): never
+#: negative. timm builds no head for ``num_classes=-5`` and a transformers config takes ``num_hidden_layers=-1``,
+#: whose pass then fails far from the cause.
+_COUNT = re.compile(r"^(num|n)_\w+$|^\w+_(layers|heads|classes|experts)$")
+#: Arguments that are probabilities (``drop_rate``, ``drop_path_rate``, ``hidden_dropout_prob``, ``attn_pdrop``):
+#: in [0, 1]; a dropout outside it fails only in the forward pass.
+_PROBABILITY = re.compile(r"(drop(_path)?_rate|dropout(_rate|_prob|_p)?|pdrop|_prob)$")
+
+
+def check_values(spec: str, kwargs: dict) -> None:
+    """Refuse a zoo model's constructor argument whose value cannot be right whatever the model: a negative
+    count, a probability outside [0, 1]."""
+    for key, value in kwargs.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        if _COUNT.search(key) and value < 0:
+            raise UsageError(f"{spec}: --kwargs {key}={value!r}: a count cannot be negative")
+        if _PROBABILITY.search(key) and not 0 <= value <= 1:
+            raise UsageError(f"{spec}: --kwargs {key}={value!r}: a probability must be between 0 and 1")
+
+
+def _check_types(spec: str, fn, who: str, kwargs: dict) -> None:
+    """Refuse a word where ``fn``'s signature defaults to a number (``drop_rate=abc``): constructors store it
+    as it is, and only the forward pass fails on it."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return
+    for key, value in kwargs.items():
+        default = params[key].default if key in params else None
+        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+            raise UsageError(f"{spec}: --kwargs {key}={value!r}: {who} takes a number there "
+                             f"(default {default!r})")
 
 
 def parse_kwargs(items) -> dict:
@@ -404,6 +442,8 @@ def parse_kwargs(items) -> dict:
         key = key.strip()
         if not sep or not key.isidentifier():
             raise UsageError(f"--kwargs takes key=value pairs (e.g. num_classes=10), got {item!r}")
+        if key in out:  # the last one would win silently
+            raise UsageError(f"--kwargs {key} is given twice ({key}={out[key]!r} and {item.strip()}): give it once")
         try:
             out[key] = ast.literal_eval(value.strip())
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -441,6 +481,8 @@ def _build(zoo: str, name: str, kwargs: dict) -> nn.Module:
 def _build_user(spec: str, kwargs: dict) -> nn.Module:
     target, _, attr = spec.rpartition(":")
     if target.endswith(".py") or os.sep in target or "/" in target:
+        if os.path.isdir(target):
+            raise UsageError(f"{target!r} is a folder; give path/to/file.py:factory")
         if not os.path.isfile(target):
             raise UsageError(f"no such file {target!r}; give path/to/file.py:factory")
         mod_name = "_profiler_user_" + os.path.splitext(os.path.basename(target))[0]
@@ -450,6 +492,13 @@ def _build_user(spec: str, kwargs: dict) -> nn.Module:
         sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
         try:
             loc.loader.exec_module(module)
+        except (SyntaxError, UnicodeDecodeError, ImportError, OSError) as exc:
+            # the file is not Python this interpreter can load (a typo, a binary file, a missing package)
+            sys.modules.pop(mod_name, None)
+            where = f" line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+            why = exc.msg if isinstance(exc, SyntaxError) else " ".join(str(exc).split())
+            raise UsageError(f"cannot load {target!r}: {type(exc).__name__}{where}: {why}; fix the file or give "
+                             "another path/to/file.py:factory") from None
         finally:
             sys.path.pop(0)
     else:
@@ -471,6 +520,7 @@ def _build_user(spec: str, kwargs: dict) -> nn.Module:
         raise UsageError(f"{attr}{_signature(factory)} does not take --kwargs {kwargs}: {exc}") from None
     except ValueError:  # no signature to check (builtins, C extensions): let the call decide
         pass
+    _check_types(spec, factory, f"{attr}()", kwargs)
     model = factory(**kwargs)
     if not isinstance(model, nn.Module):
         raise UsageError(f"{attr}() returned {type(model).__name__}, not a torch.nn.Module")

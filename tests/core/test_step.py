@@ -227,22 +227,23 @@ def test_gpt_training_step_is_3n_plus_6ltd_macs_per_token(vocab, ctx, d, heads, 
 # -- the untouched model, through a whole step ------------------------------------------------------------------
 @pytest.mark.parametrize("device", ["cpu", "meta"])
 def test_model_comes_back_untouched_after_a_step_with_an_optimizer(device):
-    from test_engine import _assert_same, _fingerprint, _global_hooks, _small_cnn
+    from _state import snapshot
+    from test_engine import _small_cnn
 
     model = _small_cnn().train()
     model[0].weight.requires_grad_(False)
     model[7].weight.grad = torch.full_like(model[7].weight, 3.0)
-    before, hooks = _fingerprint(model), _global_hooks()
+    before = snapshot(model)
     step = profiler.profile(model, torch.randn(2, 3, 8, 8), backward=True, optimizer=torch.optim.Adam,
                             device=device)
     assert step.by_phase["backward"] > 0 and step.by_phase["optimizer"] == 0  # element ops: not MACs
-    _assert_same(model, before)  # weights, BN statistics, .grad (None or the 3.0s), requires_grad, hooks
-    assert _global_hooks() == hooks
+    before.assert_same(model)  # weights, BN statistics, .grad (None or the 3.0s), requires_grad, hooks
 
 
 @pytest.mark.parametrize("where", ["loss", "backward"])
 def test_a_failing_step_says_which_phase_and_leaves_the_model_untouched(where):
-    from test_engine import _assert_same, _fingerprint, _global_hooks, _small_cnn
+    from _state import snapshot
+    from test_engine import _small_cnn
 
     class Refuses(torch.autograd.Function):
         @staticmethod
@@ -259,11 +260,10 @@ def test_a_failing_step_says_which_phase_and_leaves_the_model_untouched(where):
         return Refuses.apply(out).sum()
 
     model = _small_cnn().train()
-    before, hooks = _fingerprint(model), _global_hooks()
+    before = snapshot(model)
     with pytest.raises(profiler.ProfilingError, match=f"training step's {where} failed"):
-        profiler.profile(model, torch.randn(2, 3, 8, 8), backward=True, loss=loss)
-    _assert_same(model, before)
-    assert _global_hooks() == hooks
+        profiler.profile(model, torch.randn(2, 3, 8, 8), backward=True, loss=loss, device="cpu")
+    before.assert_same(model)
     y = nn.Linear(2, 2)(torch.randn(1, 2))  # no node-creation hook left behind: plain autograd works
     assert y.grad_fn is not None and "profiler.module" not in y.grad_fn.metadata
 

@@ -312,6 +312,9 @@ def test_real_build_by_name_is_refused_before_allocating(monkeypatch):
 
 def test_real_build_for_cuda_checks_the_host_and_the_device(monkeypatch):
     seen = _builds(monkeypatch, real=False)
+    # a GPU to build for, on any machine: build_model refuses a device that is not there before the guard runs
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     _free(monkeypatch, cpu=2 ** 40, cuda=2 * _RESNET18 - 1)  # the whole pass runs on the GPU
     with pytest.raises(memory.TooBigError, match="a real pass on cuda would need"):
         build_module.build_model("torchvision:resnet18", device="cuda")
