@@ -55,6 +55,19 @@ def declines(op, *args, **kwargs) -> bool:
     return meta_kernels.KERNELS[op](*args, **kwargs) is NotImplemented
 
 
+def refuses(op, *args, **kwargs):
+    """The fast kernel raises what torch's CPU kernel raises for the same call (on CPU tensors of the same sizes):
+    the meta pass refuses what the real pass refuses, with its message (tests/reliability/test_meta_differential.py
+    checks this for every op on drawn calls)."""
+    cpu = lambda a: torch.zeros(a.shape, dtype=a.dtype) if isinstance(a, torch.Tensor) and a.device.type == "meta" \
+        else [cpu(t) for t in a] if isinstance(a, list) else a  # noqa: E731
+    with pytest.raises(Exception) as expected:
+        op(*(cpu(a) for a in args), **{k: cpu(v) for k, v in kwargs.items()})
+    with pytest.raises(type(expected.value)) as got:
+        meta_kernels.KERNELS[op](*args, **kwargs)
+    assert str(got.value) == str(expected.value)
+
+
 def shapes(min_dims=1, max_dims=4, min_side=0, max_side=5):
     return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(tuple)
 
@@ -88,9 +101,9 @@ def test_batch_norm(shape, dtype, training, affine):
         assert save_mean.shape == save_invstd.shape == c and save_mean.dtype == stats
 
 
-def test_batch_norm_of_a_vector_declines():
+def test_batch_norm_of_a_vector_raises_as_on_the_cpu():
     x = meta((5,))
-    assert declines(aten.native_batch_norm.default, x, None, None, None, None, True, 0.1, 1e-5)
+    refuses(aten.native_batch_norm.default, x, None, None, None, None, True, 0.1, 1e-5)
 
 
 @given(shapes(min_dims=1, max_dims=4), st.integers(1, 4), dtypes, st.booleans())
@@ -123,15 +136,15 @@ def test_group_norm(shape, dtype, affine, data):
     assert mean.shape == rstd.shape == (shape[0], group) and mean.dtype == dtype  # not float32 for halves
 
 
-def test_norms_decline_odd_inputs():
+def test_norms_decline_odd_inputs_and_refuse_bad_ones():
     odd = torch.empty_strided((3, 1, 4), (4, 9, 1), device="meta")  # contiguous: torch keeps the size-1 stride
     assert declines(aten.native_layer_norm.default, odd, [4], None, None, 1e-5)
     assert describe(aten.native_layer_norm.default(odd, [4], None, None, 1e-5)[0]) != describe(meta((3, 1, 4)))
-    assert declines(aten.native_layer_norm.default, meta((2, 3)), [4], None, None, 1e-5)
+    refuses(aten.native_layer_norm.default, meta((2, 3)), [4], None, None, 1e-5)
     x = meta((2, 4, 3, 3))
-    assert declines(aten.native_group_norm.default, x, None, None, 2, 4, 9, 3, 1e-5)  # 4 channels, 3 groups
-    assert declines(aten.native_group_norm.default, x, None, None, 2, 4, 8, 2, 1e-5)  # wrong HxW
-    assert declines(aten.native_group_norm.default, meta((2, 4, 0)), None, None, 2, 4, 0, 2, 1e-5)
+    refuses(aten.native_group_norm.default, x, None, None, 2, 4, 9, 3, 1e-5)  # 4 channels, 3 groups
+    refuses(aten.native_group_norm.default, x, None, None, 2, 4, 8, 2, 1e-5)  # wrong HxW
+    refuses(aten.native_group_norm.default, meta((2, 4, 0)), None, None, 2, 4, 0, 2, 1e-5)
 
 
 # -- products -------------------------------------------------------------------------------------------
@@ -150,12 +163,13 @@ def test_matrix_products(n, k, m, batch, dtype):
     assert fast(aten.bmm.default, meta((batch, n, k), dtype), meta((batch, k, m), dtype)).shape == (batch, n, m)
 
 
-def test_products_decline_mixed_dtypes_and_bad_shapes():
+def test_products_refuse_mixed_dtypes_and_bad_shapes():
     a32, b16 = meta((2, 3)), meta((3, 4), torch.float16)
-    assert declines(aten.mm.default, a32, b16)
-    assert declines(aten.mm.default, a32, meta((4, 2)))
-    assert declines(aten.addmm.default, meta((4,), torch.float16), a32, meta((3, 4)))
-    assert declines(aten.bmm.default, meta((2, 2, 3)), meta((3, 3, 4)))
+    refuses(aten.mm.default, a32, b16)
+    refuses(aten.mm.default, a32, meta((4, 2)))
+    refuses(aten.addmm.default, meta((4,), torch.float16), a32, meta((3, 4)))
+    refuses(aten.addmm.default, meta((5,)), a32, meta((3, 4)))  # a bias that does not broadcast
+    refuses(aten.bmm.default, meta((2, 2, 3)), meta((3, 3, 4)))
 
 
 # -- convolution ----------------------------------------------------------------------------------------
@@ -207,8 +221,16 @@ def test_convolution_declines_what_torch_decides():
     cl = meta((2, 3, 8, 8)).to(memory_format=torch.channels_last)
     assert declines(aten.convolution.default, cl, w, None, *args, False, [0, 0], 1)
     assert declines(aten.convolution.default, meta((2, 1, 8, 8)), meta((4, 1, 3, 3)), None, *args, False, [0, 0], 1)
-    assert declines(aten.convolution.default, meta((2, 3, 8, 8), torch.float16), w, None, *args, False, [0, 0], 1)
-    assert declines(aten.convolution.default, meta((2, 3, 2, 2)), w, None, *args, False, [0, 0], 1)  # empty output
+
+
+
+def test_convolution_refuses_what_the_cpu_refuses():
+    w = meta((4, 3, 3, 3))
+    args = ([1, 1], [0, 0], [1, 1])
+    refuses(aten.convolution.default, meta((2, 3, 8, 8), torch.float16), w, None, *args, False, [0, 0], 1)
+    refuses(aten.convolution.default, meta((2, 3, 2, 2)), w, None, *args, False, [0, 0], 1)  # empty output
+    refuses(aten.convolution.default, meta((1, 2, 8, 8)), w, None, *args, False, [0, 0], 1)  # 2 channels, not 3
+    refuses(aten.convolution.default, meta((1, 3, 8, 8)), w, None, *args, False, [0, 0], 2)  # 3 channels, 2 groups
 
 
 # -- element ops and reductions -------------------------------------------------------------------------
@@ -228,6 +250,9 @@ def test_unary_and_scalar_ops(shape, dtype, scalar):
     fast(aten.gelu.default, x, approximate="tanh")
     fast(aten.leaky_relu.default, x, 0.2)
     for name in sorted(SCALAR_OPS):
+        if name == "aten.sub.Scalar" and type(scalar) is bool:
+            refuses(_op(name), x, scalar)  # the CPU kernel refuses to subtract a bool
+            continue
         assert fast(_op(name), x, scalar).dtype == dtype  # a Python scalar does not promote a float tensor
     fast(aten.add.Scalar, x, scalar, alpha=2)
 
@@ -251,8 +276,10 @@ def test_softmax(shape, dtype, data):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     assert fast(aten._softmax.default, x, dim, False).shape == shape
     assert fast(aten._safe_softmax.default, x, dim).shape == shape
-    assert declines(aten._softmax.default, x, dim, True)
+    refuses(aten._softmax.default, x, dim, True)  # the CPU kernel never converts half to float
     assert declines(aten._safe_softmax.default, x, dim, torch.float64)
+    refuses(aten._softmax.default, x, len(shape), False)  # a dim out of range
+    refuses(aten._safe_softmax.default, x, -len(shape) - 1)
 
 
 @given(shapes(min_dims=0), dtypes, scalars)
@@ -261,6 +288,9 @@ def test_binary_ops(shape, dtype, scalar):
     for name in BINARY:
         op = getattr(aten, name).Tensor
         assert fast(op, x, y).shape == shape
+        if name == "sub" and type(scalar) is bool:
+            refuses(op, x, scalar)  # the CPU kernel refuses to subtract a bool
+            continue
         assert fast(op, x, scalar).dtype == dtype  # x * 2.0 reaches aten.mul.Tensor with a Python float
     fast(aten.add.Tensor, x, y, alpha=2)
 
@@ -270,8 +300,9 @@ def test_binary_ops_decline_promotion():
     assert declines(aten.mul.Tensor, x, meta((2, 3), torch.float64))
     assert declines(aten.mul.Tensor, x, torch.tensor(2.0))  # a CPU scalar tensor: torch's promotion
     assert declines(aten.mul.Tensor, x, 1j)
-    assert declines(aten.add.Tensor, x, meta((4,)))  # does not broadcast: torch's error
+    refuses(aten.add.Tensor, x, meta((4,)))  # does not broadcast: the CPU kernel's error
     assert declines(aten.relu.default, meta((2, 3), torch.int64))
+    refuses(aten.relu.default, meta((2, 3), torch.bool))
 
 
 # Layouts an element op meets: fresh, permuted (attention heads, ConvNeXt's NHWC), sliced (an LSTM's gates,
@@ -371,21 +402,19 @@ def test_inplace_ops_return_their_input(shape, dtype, data):
         assert op(*args) is args[0]  # torch's kernel accepts the call and returns self too
 
 
-def test_inplace_ops_decline_what_torch_refuses():
+def test_inplace_ops_refuse_what_the_cpu_refuses():
     x = meta((2, 3))
-    assert declines(aten.add_.Tensor, x, meta((4, 3)))  # would broadcast self
-    assert declines(aten.add_.Tensor, x, meta((2, 4)))
-    assert declines(aten.mul_.Tensor, x, meta((2, 3), torch.float64))
-    assert declines(aten.sigmoid_.default, meta((3,)).expand(2, 3))  # writes one element twice
-    assert declines(aten.clamp_.default, x, None, None)
-    assert declines(aten.normal_.default, x, 0.0, -1.0)
-    assert declines(aten.uniform_.default, x, 1.0, 0.0)
-    assert declines(aten.mul_.Tensor, x, 1j)
-    assert declines(aten.sigmoid_.default, torch.empty(3, dtype=torch.int64, device="meta"))
-    for op, args in [(aten.add_.Tensor, (x, meta((4, 3)))), (aten.clamp_.default, (x, None, None)),
-                     (aten.normal_.default, (x, 0.0, -1.0))]:
-        with pytest.raises((RuntimeError, ValueError)):
-            op(*args)  # torch's kernel raises: the decline leaves it the error
+    assert declines(aten.mul_.Tensor, x, meta((2, 3), torch.float64))  # the CPU kernel takes it: torch's
+    refuses(aten.add_.Tensor, x, meta((4, 3)))  # would broadcast self
+    refuses(aten.add_.Tensor, x, meta((2, 4)))
+    refuses(aten.clamp_.default, x, None, None)
+    refuses(aten.normal_.default, x, 0.0, -1.0)
+    refuses(aten.uniform_.default, x, 1.0, 0.0)  # torch's meta kernel takes this one
+    refuses(aten.mul_.Tensor, x, 1j)  # and this one
+    refuses(aten.sigmoid_.default, torch.empty(3, dtype=torch.int64, device="meta"))
+    expanded = meta((3,)).expand(2, 3)  # writes one element twice: torch's meta kernel takes it
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        meta_kernels.KERNELS[aten.sigmoid_.default](expanded)
 
 
 @given(shapes(min_dims=1), dtypes, st.booleans(), st.data())
@@ -417,12 +446,12 @@ def test_cat(ndim, pieces, dtype, data):
     assert y.shape[dim % ndim] == sum(t.shape[dim] for t in tensors)
 
 
-def test_cat_declines():
+def test_cat_declines_and_refuses():
     x = meta((2, 3, 4, 4))
     assert declines(aten.cat.default, [x, x.to(memory_format=torch.channels_last)], 1)
     assert declines(aten.cat.default, [x, meta((2, 3, 4, 4), torch.float16)], 1)
-    assert declines(aten.cat.default, [x, meta((2, 3, 5, 4))], 1)  # sizes differ outside the cat dim
-    assert declines(aten.cat.default, [], 0)
+    refuses(aten.cat.default, [x, meta((2, 3, 5, 4))], 1)  # sizes differ outside the cat dim
+    refuses(aten.cat.default, [], 0)
 
 
 # -- FastMeta: building a model on meta ----------------------------------------------------------------
