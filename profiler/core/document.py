@@ -5,7 +5,8 @@ Fixed keys: ``model``, ``zoo``, ``input``, ``convention``, ``macs``, ``params``,
 ``coverage``. ``input`` is the input's shape (batch first; a list of shapes for several inputs), or for a
 language model ``{"kind": "tokens", "tokens": T, "batch": B, "shapes": [[B, T], ...]}``; a model built by
 name with a head to choose (``hf:``) adds ``task``. Added for readers: ``unit`` and ``convention_description``, ``params_trainable``/
-``params_frozen``/``buffers``, ``device``, ``build``, ``by_category``, ``notes``. ``profile-model``
+``params_frozen``/``buffers``, ``device`` (where the pass ran), ``pass`` (``shapes`` on meta, or ``real``), ``build``,
+``by_category``, ``notes``. ``profile-model``
 extensions add their own keys (``crosscheck``, ``latency`` ...).
 
 ``params_active`` (top level and per layer record) is what one token's forward uses: ``params`` less the
@@ -110,6 +111,7 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
         "params_frozen": profile.params_frozen,
         "buffers": profile.buffers,
         "device": profile.device,
+        "pass": profile.pass_kind,
         "build": src.build if src is not None else None,
         **({"task": src.task} if src is not None and src.task else {}),
         "by_category": profile.by_category,

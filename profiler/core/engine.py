@@ -38,7 +38,8 @@ from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.core.kinds import conv_kind, is_attention_module, layer_config, layer_kind
 from profiler.core.profile import Layer, OpStat, Profile, UncoveredOp
-from profiler.core.step import train_step
+from profiler.core.devices import check_device
+from profiler.core.step import check_can_step, train_step
 from profiler.counters.backward import RECOMPUTING
 
 
@@ -790,7 +791,7 @@ def _detached(o):
     return o
 
 
-def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str = "macs", device=None,
+def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str = "macs", device: str | None = "auto",
             strict: bool = False, name: str | None = None, backward: bool = False, loss=None,
             optimizer=None) -> Profile:
     """Profile one forward pass of ``model`` (or, with ``backward=True``, one training step).
@@ -799,7 +800,12 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     ``input_size`` (e.g. ``(1, 3, 224, 224)``) for one random float tensor.
     convention: how totals are weighted (``macs`` = multiply-accumulates of conv/linear/attention/recurrent
     without bias, the default; ``flops`` = 2 x macs; ``all``; see ``profiler.conventions``).
-    device: run the pass there (``"meta"`` = shapes only, nothing allocated); the model itself stays put.
+    device: ``"auto"`` (the default; None too): count shapes only, on meta copies of the parameters and inputs
+    (nothing computed, nothing allocated), for a model on the CPU or on meta; when the model cannot run on meta
+    (data-dependent control flow, an op without a meta kernel), a real pass on the CPU, with a note saying why.
+    A model on a GPU runs its real pass there (its fused kernels are its own). ``"meta"``: shapes only, an
+    error instead of the fallback. ``"cpu"``, ``"cuda"``: the real pass there. The model itself stays put;
+    ``Profile.device`` says where the pass ran and ``Profile.pass_kind`` which it was (shapes or real).
     strict: raise :class:`UncoveredOpsError` if any op met has no counting rule.
     backward: count a training step: the forward, the loss (``loss(output)``, default the sum of every
     floating tensor of the output), the backward autograd runs (each op charged to the module whose forward
@@ -829,13 +835,28 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     if isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError("optimizer= takes an optimizer class or a factory params -> Optimizer (e.g. "
                         "torch.optim.AdamW), not an optimizer already holding parameters")
+    if backward:
+        check_can_step()
     home = model_device(model)
-    target = torch.device(device) if device is not None else home
+    auto = device is None or device == "auto"
+    # auto: shapes only where the model lives on the CPU (or meta), whose kernel choices the meta pass takes
+    target = (_META if home.type in ("cpu", "meta") else home) if auto else check_device(device, also=("auto",))
     tree = _ModuleTree(model)
-    layers = tree.layers
+    fallback = None
     with _exclusive(tree):
-        state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
-                                                            backward, loss, optimizer)
+        try:
+            state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
+                                                                backward, loss, optimizer)
+        except ProfilingError as exc:
+            # Data-dependent code (``.item()``, ``nonzero`` ...) cannot run on meta: the real pass can, where
+            # the model and the inputs have values.
+            if not auto or target == home or _has_meta(inputs):
+                raise
+            fallback = f"the pass failed on meta ({_short(exc.__cause__ or exc)}); counted on real tensors on {home}"
+            tree, target = _ModuleTree(model), home
+            state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
+                                                                backward, loss, optimizer)
+    layers = tree.layers
 
     coverage = [UncoveredOp(op, u["calls"], u["modules"], u["error"]) for op, u in sorted(state.uncovered.items())]
     if strict and coverage:
@@ -859,6 +880,8 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
             (["optimizer"] if optimizer is not None else [])
         prof.notes.extend(_step_notes(prof))
     prof.notes.extend(shim_notes)
+    if fallback:
+        prof.notes.append(fallback)
     scripted = [m for m in tree.order if isinstance(m, torch.jit.ScriptModule)]
     if scripted:
         prof.notes.append(_SCRIPTED_NOTE.format(root=tree.modules[id(scripted[0])][0] or "(root)"))
@@ -980,6 +1003,25 @@ def _restore_outside_modes(saved) -> None:
 
 _SCRIPTED_NOTE = ("TorchScript: the submodules of '{root}' run compiled, without module hooks: their ops are counted "
                   "and charged to '{root}', their own rows stay empty")
+
+
+_META = torch.device("meta")
+
+
+def _has_meta(o) -> bool:
+    """Whether the inputs hold a meta tensor (they have no values for a real pass)."""
+    if isinstance(o, torch.Tensor):
+        return o.device.type == "meta"
+    if isinstance(o, (list, tuple)):
+        return any(_has_meta(x) for x in o)
+    if isinstance(o, dict):
+        return any(_has_meta(x) for x in o.values())
+    return False
+
+
+def _short(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {msg[:200]}"
 
 
 def _route_experts(model: nn.Module, tree: _ModuleTree) -> list[str]:

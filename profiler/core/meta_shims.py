@@ -204,6 +204,51 @@ def sdpa_as_on_cpu():
         F.scaled_dot_product_attention = original
 
 
+class _AlsoMeta(str):
+    """The privateuse1 backend's name, also equal to ``"meta"`` in one thread: the device lists torch's
+    transformer fast paths build inline (``["cpu", "cuda", <privateuse1 name>]``) then take meta tensors."""
+
+    __hash__ = str.__hash__
+
+    def __new__(cls, name: str, owner: int):
+        obj = super().__new__(cls, name)
+        obj.owner = owner
+        return obj
+
+    def __eq__(self, other):
+        if other == "meta" and threading.get_ident() == self.owner:
+            return True
+        return str.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+
+@contextlib.contextmanager
+def torch_attention_fast_paths():
+    """For the duration of a meta pass: ``nn.MultiheadAttention`` and ``nn.TransformerEncoderLayer`` in
+    inference take the fused kernels they take on the CPU (``_native_multi_head_attention``,
+    ``_transformer_encoder_layer_fwd``: their meta kernels exist). Their fast-path checks accept CPU and CUDA
+    tensors only, so on meta they ran the decomposed path: the same MACs, other element ops and rows."""
+    from torch.nn.modules import activation
+    from torch.utils import backend_registration
+
+    owner = threading.get_ident()
+    check = activation._check_arg_device
+    name = backend_registration._privateuse1_backend_name
+
+    def on_meta_too(x):
+        return x is not None and x.device.type == "meta" and threading.get_ident() == owner or check(x)
+
+    activation._check_arg_device = on_meta_too
+    backend_registration._privateuse1_backend_name = _AlsoMeta(name, owner)
+    try:
+        yield
+    finally:
+        activation._check_arg_device = check
+        backend_registration._privateuse1_backend_name = name
+
+
 _ONE_AT_A_TIME = threading.RLock()  # re-entrant: a model may profile a submodule inside its forward
 
 
@@ -212,13 +257,15 @@ def shapes_only(modules, cpu_attention: bool = True):
     """Every shim of this module for one meta pass over ``modules`` (the model's, each once): transformers'
     mask checks answered, experts loops run grouped and, with ``cpu_attention`` (the model would run on the
     CPU), attention on the CPU's kernel. Yields a list that holds, once the block is left, the notes the pass
-    must carry (what was assumed or run instead)."""
+    must carry (what was assumed or run instead). With ``cpu_attention``, torch's own attention modules also
+    take their CPU fast paths."""
     notes: list[str] = []
     # The shims patch module globals and configs of the process: passes of several threads take turns (each
     # puts back what it found, so overlapping ones would leave a shim installed), and a shim answers only the
     # thread that installed it.
     with _ONE_AT_A_TIME, transformers_checks() as answered, data_independent_experts(modules) as (experts, was), \
-            (sdpa_as_on_cpu() if cpu_attention else contextlib.nullcontext()):
+            (sdpa_as_on_cpu() if cpu_attention else contextlib.nullcontext()), \
+            (torch_attention_fast_paths() if cpu_attention else contextlib.nullcontext()):
         try:
             yield notes
         finally:

@@ -185,6 +185,12 @@ class Profile:
         return sum(cats[c] for c in MAC_CATEGORIES)
 
     @property
+    def pass_kind(self) -> str:
+        """Which pass counted: ``shapes`` (on meta: nothing computed, the counts exact from shapes) or ``real``
+        (kernels run on random inputs on :attr:`device`)."""
+        return "shapes" if self.device == "meta" else "real"
+
+    @property
     def is_step(self) -> bool:
         """A training step (forward, loss, backward ...) rather than one forward pass."""
         return self.phases != ["forward"]

@@ -89,7 +89,7 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     are listed in the returned dict's ``skipped`` attribute (tool -> reason), not in the mapping.
     The model is not modified: every peer runs on its own deep copy.
     """
-    from profiler.core.engine import profile as run_profile
+    from profiler.core.engine import model_device, profile as run_profile
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"crosscheck() needs a torch.nn.Module, got {type(model).__name__}")
@@ -100,7 +100,8 @@ def crosscheck(model: nn.Module, inputs=None, *, input_size=None, tools=None, pr
     args, kwargs = _normalise(model, inputs, input_size)
     if profile is None or profile.device == "meta":
         # A real pass: on the meta device attention may take another kernel path than the peers' CPU pass.
-        profile = run_profile(model, kwargs if kwargs else (args if len(args) != 1 else args[0]))
+        profile = run_profile(model, kwargs if kwargs else (args if len(args) != 1 else args[0]),
+                              device=model_device(model))
     from profiler.crosscheck.census import census
 
     # On a copy: a pass in training mode would update BatchNorm statistics.

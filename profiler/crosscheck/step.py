@@ -84,7 +84,7 @@ def crosscheck_step(model: nn.Module, inputs=None, *, input_size=None, loss=None
     "convention": "torch", "ours_by_phase", "seconds"}`` with ``theirs - ours - sum(explained) == unexplained``.
     ``profile``: our step of the same model and inputs on real tensors, if already made.
     """
-    from profiler.core.engine import profile as run_profile
+    from profiler.core.engine import model_device, profile as run_profile
     from profiler.crosscheck.core import _normalise, _reconcile
 
     if not available():
@@ -93,7 +93,7 @@ def crosscheck_step(model: nn.Module, inputs=None, *, input_size=None, loss=None
     if profile is None or profile.device == "meta" or not profile.is_step:
         # Real kernels, as FlopCounterMode sees them (meta runs attention's math path instead).
         profile = run_profile(model, kwargs if kwargs else (args if len(args) != 1 else args[0]), backward=True,
-                              loss=loss, convention=CONVENTION)
+                              loss=loss, convention=CONVENTION, device=model_device(model))
     with quiet():
         theirs, seconds = run_step(model, args, kwargs, loss)
     out = _reconcile(theirs, profile.total(CONVENTION), explain_step(profile))

@@ -156,8 +156,9 @@ def _small_cnn():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
 
 
+@pytest.mark.parametrize("device", ["cpu", "auto"])
 @pytest.mark.parametrize("mode", ["train", "eval", "mixed"])
-def test_model_comes_back_untouched(mode):
+def test_model_comes_back_untouched(mode, device):
     model = _small_cnn()
     model.train(mode != "eval")
     if mode == "mixed":
@@ -166,15 +167,16 @@ def test_model_comes_back_untouched(mode):
     model[1].weight.grad = torch.ones(8)  # a user's gradient stays, neither replaced nor accumulated into
     x = torch.randn(2, 3, 8, 8)
     before = snapshot(model, x)
-    prof = profiler.profile(model, x)
+    prof = profiler.profile(model, x, device=device)
     assert prof.macs > 0
     before.assert_same(model)
 
 
-def test_batchnorm_statistics_not_updated_in_train_mode():
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_batchnorm_statistics_not_updated_in_train_mode(device):
     bn = nn.BatchNorm2d(4).train()
     before = snapshot(bn)
-    profiler.profile(nn.Sequential(bn), torch.randn(3, 4, 5, 5) * 10 + 3)
+    profiler.profile(nn.Sequential(bn), torch.randn(3, 4, 5, 5) * 10 + 3, device=device)
     before.assert_same(bn)  # running mean and variance, num_batches_tracked: values and tensors
     assert int(bn.num_batches_tracked) == 0
 
@@ -199,10 +201,11 @@ class Scribbler(nn.Module):
         return x + 1
 
 
-def test_every_kind_of_buffer_write_is_undone():
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_every_kind_of_buffer_write_is_undone(device):
     model = nn.Sequential(nn.BatchNorm1d(4).train(), Scribbler())
     before = snapshot(model)
-    profiler.profile(model, torch.randn(3, 4))
+    profiler.profile(model, torch.randn(3, 4), device=device)
     before.assert_same(model)  # shapes and values bit for bit, and the user's tensors, not copies
 
 
@@ -211,12 +214,13 @@ class Boom(nn.Module):
         raise RuntimeError("shape trouble")
 
 
-def test_forward_that_raises_names_the_module_and_leaves_model_untouched():
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_forward_that_raises_names_the_module_and_leaves_model_untouched(device):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Sequential(nn.ReLU(), Boom()))
     model.train()
     before = snapshot(model)
     with pytest.raises(ProfilingError) as err:
-        profiler.profile(model, torch.randn(2, 3, 6, 6))
+        profiler.profile(model, torch.randn(2, 3, 6, 6), device=device)
     msg = str(err.value)
     assert "'2.1'" in msg and "Boom" in msg and "[2, 4, 4, 4]" in msg and "shape trouble" in msg
     before.assert_same(model)  # BatchNorm ran in train mode before the failure: restored
@@ -413,3 +417,37 @@ def test_vit_class_token_owned_by_the_root():
     assert prof.params == 86_567_656
     assert prof.layer("").params == 768
     assert sum(layer.params for layer in prof.layers) == prof.params
+
+
+# -- the default: shapes only, the real pass when meta cannot run the model ---------------------------------
+class _ReadsValues(nn.Module):
+    """Data-dependent control flow: a meta tensor has no value to branch on."""
+
+    def forward(self, x):
+        return x * 2 if bool(x.sum() > -1e9) else x
+
+
+def test_default_counts_shapes_only_and_says_so():
+    model = nn.Sequential(nn.Linear(8, 4))
+    p = profiler.profile(model, torch.randn(3, 8))
+    assert p.device == "meta" and p.pass_kind == "shapes" and p.to_dict()["pass"] == "shapes"
+    assert p.macs == 3 * 8 * 4
+    real = profiler.profile(model, torch.randn(3, 8), device="cpu")
+    assert real.pass_kind == "real" and real.to_dict()["pass"] == "real"
+
+
+def test_default_falls_back_to_the_real_pass_with_a_note_and_meta_refuses():
+    model = nn.Sequential(nn.Linear(8, 4), _ReadsValues())
+    p = profiler.profile(model, torch.randn(3, 8))
+    assert p.device == "cpu" and p.pass_kind == "real"
+    assert p.macs == 3 * 8 * 4
+    assert any("failed on meta" in n and "counted on real tensors on cpu" in n for n in p.notes), p.notes
+    with pytest.raises(ProfilingError):
+        profiler.profile(model, torch.randn(3, 8), device="meta")
+
+
+def test_default_training_step_is_shapes_only_too():
+    model = nn.Sequential(nn.Linear(8, 4))
+    p = profiler.profile(model, torch.randn(3, 8), backward=True)
+    assert p.pass_kind == "shapes"
+    assert p.macs == 2 * 3 * 8 * 4  # forward + the weight gradient (the input needs none)

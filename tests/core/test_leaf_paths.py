@@ -24,15 +24,15 @@ def _twice(model, x):
     """Profile twice in a fresh process state: the first pass checks each signature, the second uses the
     paths it trusted."""
     engine.clear_caches()
-    first = profiler.profile(model, x)
-    return first, profiler.profile(model, x)
+    first = profiler.profile(model, x, device="cpu")
+    return first, profiler.profile(model, x, device="cpu")
 
 
 def _same_as_observed(model, x, monkeypatch):
     first, fast = _twice(model, x)
     with monkeypatch.context() as m:
         _observed_only(m)
-        slow = profiler.profile(model, x)
+        slow = profiler.profile(model, x, device="cpu")
     assert _ops(first) == _ops(slow)
     assert _ops(fast) == _ops(slow)
     assert fast.macs == slow.macs and fast.total("all") == slow.total("all")
@@ -82,7 +82,7 @@ def test_modules_without_a_path_dispatch_no_op(module):
         assert module(x) is x
     assert seen == []
     assert leaf_paths.key(module, (x,)) is None
-    assert profiler.profile(nn.Sequential(module), x).total("all") == 0
+    assert profiler.profile(nn.Sequential(module), x, device="cpu").total("all") == 0
 
 
 @settings(max_examples=25, deadline=None)
@@ -95,8 +95,8 @@ def test_conv_path_matches_the_observer_for_any_hyper_parameters(cin, mult, grou
     conv = nn.Conv2d(cin, cin * mult, k, stride=stride, padding=pad, dilation=dil, groups=g, bias=bias).eval()
     x = torch.randn(1, cin, side, side)
     engine.clear_caches()
-    profiler.profile(conv, x)  # checked on this call
-    fast = profiler.profile(conv, x)
+    profiler.profile(conv, x, device="cpu")  # checked on this call
+    fast = profiler.profile(conv, x, device="cpu")
     assert engine._LEAF_TRUST[leaf_paths.key(conv, (x,))] is True
     out = conv(x)
     # the closed form: every output element sums cin/g x k^2 products
@@ -109,7 +109,7 @@ def test_conv_path_matches_the_observer_for_any_hyper_parameters(cin, mult, grou
 def test_a_wrong_path_is_caught_and_the_observer_keeps_counting(monkeypatch):
     conv = nn.Conv2d(3, 4, 3).eval()
     x = torch.randn(1, 3, 8, 8)
-    right = profiler.profile(conv, x).macs
+    right = profiler.profile(conv, x, device="cpu").macs
     real = leaf_paths._conv_calls
 
     def doubled(m, x, out):
@@ -118,8 +118,8 @@ def test_a_wrong_path_is_caught_and_the_observer_keeps_counting(monkeypatch):
 
     engine.clear_caches()
     monkeypatch.setitem(leaf_paths._STOCK, nn.Conv2d, (("forward", "_conv_forward"), (leaf_paths._conv_key, doubled)))
-    first = profiler.profile(conv, x)
-    second = profiler.profile(conv, x)
+    first = profiler.profile(conv, x, device="cpu")
+    second = profiler.profile(conv, x, device="cpu")
     assert engine._LEAF_TRUST[leaf_paths.key(conv, (x,))] is False
     assert first.macs == second.macs == right
     assert second.layers[0].ops["aten.convolution"].bytes_read == 4 * (x.numel() + 3 * 4 * 9 + 4)
@@ -142,7 +142,7 @@ def test_subclasses_that_change_the_forward_are_observed():
     x = torch.randn(1, 3, 8, 8)
     engine.clear_caches()
     for _ in range(2):
-        prof = profiler.profile(m, x)
+        prof = profiler.profile(m, x, device="cpu")
     assert prof.layers[0].ops["aten.mul"].calls == 1  # the subclass's own op was seen
 
 
@@ -165,11 +165,11 @@ def test_a_failing_fast_leaf_leaves_no_mode_behind():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(3, 4, 3)).eval()  # the second gets 4 channels: raises
     x = torch.randn(1, 3, 8, 8)
     engine.clear_caches()
-    profiler.profile(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), x)  # the signature is trusted: fast path
+    profiler.profile(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), x, device="cpu")  # the signature is trusted: fast path
     with pytest.raises(engine.ProfilingError, match="module '1'"):
-        profiler.profile(model, x)
+        profiler.profile(model, x, device="cpu")
     assert torch._C._len_torch_dispatch_stack() == 0
-    assert profiler.profile(model[0], x).macs == 4 * 6 * 6 * 3 * 9
+    assert profiler.profile(model[0], x, device="cpu").macs == 4 * 6 * 6 * 3 * 9
     assert not torch.nn.modules.module._global_forward_hooks
 
 
@@ -186,9 +186,9 @@ def test_the_observer_steps_aside_only_for_its_own_mode():
     conv = nn.Conv2d(3, 4, 3).eval()
     x = torch.randn(1, 3, 8, 8)
     engine.clear_caches()
-    profiler.profile(conv, x)
+    profiler.profile(conv, x, device="cpu")
     with Outer():
-        prof = profiler.profile(conv, x)
+        prof = profiler.profile(conv, x, device="cpu")
     assert prof.macs == 4 * 6 * 6 * 3 * 9
     assert any("convolution" in s for s in seen)
 
@@ -197,12 +197,12 @@ def test_autocast_is_part_of_the_signature(monkeypatch):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
     x = torch.randn(1, 3, 8, 8)
     engine.clear_caches()
-    profiler.profile(model, x)  # checked without autocast: trusted
+    profiler.profile(model, x, device="cpu")  # checked without autocast: trusted
     with torch.autocast("cpu", dtype=torch.bfloat16):  # one context each: autocast caches its weight casts
-        fast = profiler.profile(model, x)
+        fast = profiler.profile(model, x, device="cpu")
     with monkeypatch.context() as m, torch.autocast("cpu", dtype=torch.bfloat16):
         _observed_only(m)
-        slow = profiler.profile(model, x)
+        slow = profiler.profile(model, x, device="cpu")
     assert _ops(fast) == _ops(slow)
     assert "aten._to_copy" in fast.layers[1].ops  # the casts autocast adds were seen
 
@@ -214,11 +214,11 @@ def test_a_parametrized_weight_is_observed(monkeypatch):
     x = torch.randn(1, 3, 8, 8)
     assert leaf_paths.key(conv, (x,)) is None
     engine.clear_caches()
-    profiler.profile(conv, x)
-    fast = profiler.profile(conv, x)
+    profiler.profile(conv, x, device="cpu")
+    fast = profiler.profile(conv, x, device="cpu")
     with monkeypatch.context() as m:
         _observed_only(m)
-        slow = profiler.profile(conv, x)
+        slow = profiler.profile(conv, x, device="cpu")
     assert _ops(fast) == _ops(slow)
     assert any("aten._weight_norm_interface" in l.ops for l in fast.layers)  # the weight's own computation
 
@@ -229,8 +229,8 @@ def test_a_forward_replaced_on_the_instance_is_observed_not_taken_from_the_class
     conv = nn.Conv2d(3, 3, 3, padding=1)
     model = nn.Sequential(conv)
     x = torch.randn(1, 3, 8, 8)
-    profiler.profile(model, x)  # the class's path is trusted from here on
+    profiler.profile(model, x, device="cpu")  # the class's path is trusted from here on
     conv.forward = lambda t: t * 2
-    p = profiler.profile(model, x)
+    p = profiler.profile(model, x, device="cpu")
     assert p.macs == 0
     assert p.layer("0").ops["aten.mul"].counts["elementwise"] == 3 * 8 * 8

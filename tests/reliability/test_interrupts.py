@@ -65,9 +65,10 @@ def small_net() -> nn.Sequential:
 # leaf of small_net -> (index, the call that is interrupted)
 POINTS = {"first": (0, 1), "middle": (2, 2), "last": (9, 1)}
 PASSES = {
-    "real": ({}, False),
+    "real": ({"device": "cpu"}, False),
     "meta": ({"device": "meta"}, False),
-    "step": ({"backward": True}, True),
+    "step": ({"backward": True, "device": "cpu"}, True),
+    "step_meta": ({"backward": True}, True),
     "step_sgd": ({"backward": True, "optimizer": torch.optim.SGD}, True),
 }
 
@@ -199,19 +200,19 @@ def test_interrupt_in_a_training_steps_loss_or_optimizer(where, exc, outer):
 def test_interrupt_in_resnet18(outer):
     model = torchvision.models.resnet18(num_classes=10).eval()
     x = torch.randn(1, 3, 32, 32)
-    profiler.profile(model, x)
+    profiler.profile(model, x, device="cpu")
     for target, call, how in ((model.layer2[0].bn1, 1, "after"), (model.layer3[1].relu, 2, "inside")):
         raised = KeyboardInterrupt()
-        _check_interrupted(model, x, {}, outer, lambda: interrupt(target, call, raised, how), raised)
+        _check_interrupted(model, x, {"device": "cpu"}, outer, lambda: interrupt(target, call, raised, how), raised)
 
 
 def test_the_profiler_works_after_an_interrupt():
     model = small_net().eval()
     x = torch.randn(2, 3, 8, 8)
-    clean = profiler.profile(model, x)
+    clean = profiler.profile(model, x, device="cpu")
     with interrupt(model[4], 1, KeyboardInterrupt(), "after"), pytest.raises(KeyboardInterrupt):
-        profiler.profile(model, x)
-    again = profiler.profile(model, x)
+        profiler.profile(model, x, device="cpu")
+    again = profiler.profile(model, x, device="cpu")
     assert [(l.path, l.calls, l.counts()) for l in again.layers] == \
         [(l.path, l.calls, l.counts()) for l in clean.layers]
     # conv 3->8 and 8->8, 3x3, on 8x8 then 4x4, batch 2; linear 8->4

@@ -84,7 +84,7 @@ def _is_busy_refusal(exc) -> bool:
 
 
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
-@pytest.mark.parametrize("device", [None, "meta"], ids=["real", "meta"])
+@pytest.mark.parametrize("device", ["cpu", "meta"], ids=["real", "meta"])
 def test_same_module_from_two_threads_is_right_or_refused(device, train):
     torch.manual_seed(0)
     model = cnn().train(train)
@@ -109,7 +109,7 @@ def test_same_module_from_two_threads_is_right_or_refused(device, train):
     before.assert_same(model)
 
 
-@pytest.mark.parametrize("device", [None, "meta"], ids=["real", "meta"])
+@pytest.mark.parametrize("device", ["cpu", "meta"], ids=["real", "meta"])
 def test_different_models_in_two_threads_are_both_right(device):
     torch.manual_seed(0)
     a, b = cnn().train(), mlp()

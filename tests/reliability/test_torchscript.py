@@ -59,8 +59,10 @@ def _compiled(kind: str, train: bool, x: torch.Tensor):
 
 PASSES = {
     "meta": {"device": "meta"},
-    "real": {},
-    "step": {"backward": True},
+    "real": {"device": "cpu"},
+    "auto": {},
+    "step": {"backward": True, "device": "cpu"},
+    "step_meta": {"backward": True, "device": "meta"},
     "step_sgd": {"backward": True, "optimizer": torch.optim.SGD},
 }
 
