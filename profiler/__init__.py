@@ -17,7 +17,7 @@ import importlib
 #: :func:`profiler.cli.console` in one line.
 _EXPORTS = {
     "profile": "profiler.core.engine", "ProfilingError": "profiler.core.engine",
-    "UncoveredOpsError": "profiler.core.engine",
+    "UncoveredOpsError": "profiler.core.engine", "ConcurrentProfileError": "profiler.core.engine",
     "profile_model": "profiler.zoo.build", "profile_lengths": "profiler.zoo.build",
     "profile_generate": "profiler.zoo.generate", "Generation": "profiler.zoo.generate",
     "text_inputs": "profiler.zoo.inputs", "mfu": "profiler.analysis.mfu",
@@ -33,7 +33,7 @@ _EXPORTS = {
 __all__ = ["profile", "profile_model", "profile_generate", "profile_lengths", "text_inputs", "Generation", "mfu",
            "Profile", "Source", "Layer", "OpStat", "UncoveredOp", "Convention", "get_convention",
            "list_conventions", "register_convention", "ProfilingError", "UncoveredOpsError",
-           "separable_ratio", "standard_conv_cost", "separable_conv_cost", "crosscheck"]
+           "ConcurrentProfileError", "separable_ratio", "standard_conv_cost", "separable_conv_cost", "crosscheck"]
 __version__ = "0.1.0"
 
 
