@@ -14,6 +14,12 @@ class UnknownModelError(UsageError, KeyError):
 
 
 
+def short_error(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` on one line, cut at 200 characters: the cause a note or a one-line error quotes."""
+    msg = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {msg[:200]}"
+
+
 def file_problem(exc: BaseException, path) -> tuple[str, str]:
     """``(why, what to do)`` for a file that cannot be read or written (``exc``: the OSError, or the
     UnicodeDecodeError of a binary file read as text)."""

@@ -40,6 +40,7 @@ from profiler.core.kinds import conv_kind, is_attention_module, layer_config, la
 from profiler.core.profile import Layer, OpStat, Profile, UncoveredOp
 from profiler.core.devices import check_device
 from profiler.core.step import check_can_step, train_step
+from profiler.errors import short_error
 from profiler.counters.backward import RECOMPUTING
 
 
@@ -852,7 +853,7 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
             # the model and the inputs have values.
             if not auto or target == home or _has_meta(inputs):
                 raise
-            fallback = f"the pass failed on meta ({_short(exc.__cause__ or exc)}); counted on real tensors on {home}"
+            fallback = f"the pass failed on meta ({short_error(exc.__cause__ or exc)}); counted on real tensors on {home}"
             tree, target = _ModuleTree(model), home
             state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
                                                                 backward, loss, optimizer)
@@ -1017,11 +1018,6 @@ def _has_meta(o) -> bool:
     if isinstance(o, dict):
         return any(_has_meta(x) for x in o.values())
     return False
-
-
-def _short(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {msg[:200]}"
 
 
 def _route_experts(model: nn.Module, tree: _ModuleTree) -> list[str]:

@@ -26,7 +26,7 @@ from profiler.core.engine import ProfilingError, profile
 from profiler.core.meta_kernels import FastMeta
 from profiler.core.profile import Profile, Source
 from profiler.core.step import check_can_step, loss_function, optimizer_factory
-from profiler.errors import UsageError
+from profiler.errors import UsageError, short_error
 from profiler.zoo import memory, names
 from profiler.zoo.inputs import float_dtype, sample_shapes, text_inputs
 from profiler.zoo.names import ModelInfo
@@ -75,11 +75,6 @@ def _seeded(seed: int = 0):
         yield
 
 
-def _short(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {msg[:200]}"
-
-
 def create_meta(spec: str, *, task: str | None = None, **kwargs) -> Built:
     """Build ``spec`` (a zoo name, see :func:`profiler.zoo.create`) without allocating its weights if possible.
 
@@ -114,7 +109,7 @@ def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
                 if blame is not None:
                     raise blame from None
                 raise
-            notes.append(f"construction on meta ({build}) failed: {_short(exc)}")
+            notes.append(f"construction on meta ({build}) failed: {short_error(exc)}")
             continue
         if build == "meta-params":
             # Buffers made from data stayed on the CPU; this model is ours, so move them to meta too.
@@ -143,7 +138,7 @@ def _blame_kwargs(spec: str, task: str | None, kwargs: dict, exc: BaseException,
     said = " ".join(f"{k}={given[k]!r}" for k in named)
     them = "it" if len(given) == 1 else "them"
     return UsageError(f"{spec} cannot be built with --kwargs {said} (it builds without {them}): the constructor "
-                      f"raised {_short(exc)}")
+                      f"raised {short_error(exc)}")
 
 
 def _source(built: Built, shape: tuple, batch: int, device: str) -> Source:
@@ -445,7 +440,7 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
             # Data-dependent code (``.item()``, ``nonzero`` ...) cannot run on meta: rerun on real tensors.
             if device == "meta" or info.zoo == "module" and _on_meta(built.model):
                 raise
-            cause = _short(exc.__cause__ or exc)
+            cause = short_error(exc.__cause__ or exc)
             if info.zoo != "module":
                 # A fresh model even when this one was built on the CPU: the meta pass may have left meta
                 # tensors in plain attributes (torchvision's AnchorGenerator caches its cell anchors there).

@@ -26,8 +26,8 @@ import torch.nn as nn
 from profiler.conventions import get_convention
 from profiler.core.engine import ProfilingError, profile
 from profiler.core.profile import Profile, Source
-from profiler.errors import UsageError
-from profiler.zoo.build import Built, _short, build_model, _rebuild_on_cpu
+from profiler.errors import UsageError, short_error
+from profiler.zoo.build import Built, build_model, _rebuild_on_cpu
 from profiler.zoo.hf import DEFAULT_TOKENS
 from profiler.zoo.inputs import text_inputs
 
@@ -306,7 +306,7 @@ def profile_generate(model, input_ids=None, new_tokens: int = 32, *, input: int 
     except ProfilingError as exc:
         if device != "auto" or info.zoo == "module":
             raise
-        cause = _short(exc.__cause__ or exc)
+        cause = short_error(exc.__cause__ or exc)
         if built.build != "cpu":
             built = _rebuild_on_cpu(built, notes + ["rebuilt with real weights on the CPU"],
                                     f"the pass failed on meta ({cause})")
