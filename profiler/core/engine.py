@@ -150,6 +150,24 @@ _SOFTMAX_OF_ATTENTION = "aten._safe_softmax"
 # weights): their ``offs`` argument holds the cumulative tokens per expert (see _State._expert_tokens).
 _GROUPED_MM = frozenset({"aten._grouped_mm", "transformers.grouped_mm_fallback"})
 _MAC_SET = frozenset(counters.MAC_CATEGORIES)
+
+
+def _host_to_meta(args, out) -> bool:
+    # ``t.to(weight.device)`` of a tensor the forward made on the CPU: on the model's CPU it returns ``t`` and
+    # dispatches nothing; on meta it is a real copy.
+    a = args[0] if args else None
+    return type(a) is _Tensor and a.device.type != "meta" and type(out) is _Tensor and out.dtype == a.dtype
+
+
+def _scalar_fill(args, out) -> bool:
+    # ``x[idx] = 0.5``: the CPU runs fill_ (free); meta wraps the number in a tensor and copies it, broadcast.
+    src = args[1] if len(args) > 1 else None
+    return type(src) is _Tensor and all(st == 0 for st in src.stride())
+
+
+#: Ops of a meta pass that the same forward on the CPU does not dispatch (or dispatches as a free op), and the
+#: test telling those calls apart: skipped, so the meta document equals the CPU pass's.
+_NOOPS_ON_THE_HOST = {"aten._to_copy": _host_to_meta, "aten.copy_": _scalar_fill}
 _NODE_TAG = "profiler.module"  # key of an autograd node's metadata naming the module that made it
 # A leaf call's flag on the module stack: its fast path runs (the observer is off), or its records are checked.
 _RUN, _CHECK = "run", "check"
@@ -198,6 +216,7 @@ class _State:
         self.optimizer_owner: tuple[str, Layer, str] | None = None
         # Leaf fast paths: on when a forward-only pass runs real kernels (see profiler.core.leaf_paths).
         self.fast = False
+        self.meta = False  # a shapes-only pass (see _NOOPS_ON_THE_HOST)
         self.mode: TorchDispatchMode | None = None  # the observer, stepped aside while a fast leaf runs
         self.capture: list | None = None  # the records of a leaf call being checked against its fast path
         self.last_offs: tuple | None = None  # (layer, offsets) of the last grouped matmul whose tokens were kept
@@ -263,6 +282,8 @@ class _State:
     def record(self, func, args, kwargs, out):
         name, rule, free = self._op(func)
         if free:
+            return
+        if self.meta and name in _NOOPS_ON_THE_HOST and _NOOPS_ON_THE_HOST[name](args, out):
             return
         phase = self.phase
         if phase == "forward":
@@ -888,6 +909,9 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
         prof.notes.append(_SCRIPTED_NOTE.format(root=tree.modules[id(scripted[0])][0] or "(root)"))
     if tree.experts:
         prof.notes.extend(_route_experts(model, tree))
+        if target.type == "meta" and prof.is_moe:
+            prof.notes.append("on meta the tokens each expert received are unknown (they depend on the router's "
+                              "values): every count is exact, expert_tokens needs a real pass (device='cpu')")
     prof.elapsed_s = elapsed
     return prof
 
@@ -921,6 +945,7 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
                 undo.callback(_restore_outside_modes, saved)
 
         state = _State(tree.modules, bias_ids)
+        state.meta = target.type == "meta"
         params = []
         if backward:
             for mod in tree.order:

@@ -10,7 +10,8 @@ Within those functions only, a meta boolean read answers ``True``: every token a
 That is what a real pass of the inputs the profiler makes finds (token ids without an attention mask, or a mask
 of ones, positions 0..T-1), so the meta pass takes the very path, and runs the very ops, of that real pass (the
 tracing path transformers takes under ``torch.compile`` would not: it materialises the mask). A user's own
-padded or packed meta inputs have no values to read; the note says what was assumed.
+padded or packed meta inputs have no values to read; the note says what was assumed. PreTrainedModel's
+"padding but no attention mask?" warning runs its ops too, its read answered "no pad token".
 """
 from __future__ import annotations
 
@@ -35,17 +36,19 @@ NOTE = ("on meta, transformers' mask checks read no values: answered as a real p
 
 
 class _AllAttended(TorchDispatchMode):
-    """Answers a boolean read of a meta tensor with True; every other op goes on to the modes below."""
+    """Answers a boolean read of a meta tensor with ``answer`` (True: every token attended, one sequence per row);
+    every other op goes on to the modes below."""
 
-    def __init__(self, hits: list):
+    def __init__(self, hits: list, answer: bool = True):
         super().__init__()
         self.hits = hits
+        self.answer = answer
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func is aten._local_scalar_dense.default and args[0].device.type == "meta" \
                 and args[0].dtype == torch.bool:
             self.hits[0] += 1
-            return True
+            return self.answer
         return func(*args, **(kwargs or {}))
 
 
@@ -94,11 +97,28 @@ def transformers_checks():
             if fn is not None:
                 space[key] = fn
                 replaced.append((space, key, value))
+    # PreTrainedModel's "padding but no attention mask?" warning reads the token ids' values (it only warns)
+    pretrained = getattr(sys.modules.get("transformers.modeling_utils"), "PreTrainedModel", None)
+    warn = pretrained.__dict__.get("warn_if_padding_and_no_attention_mask") if pretrained is not None else None
+    if warn is not None:
+        owner = threading.get_ident()
+
+        def no_value_reads(self, input_ids, attention_mask):
+            # its ops run as on the CPU; "is a pad token there?" answered no (it would only log a warning)
+            if threading.get_ident() == owner and getattr(input_ids, "device", None) is not None and \
+                    input_ids.device.type == "meta":
+                with _AllAttended([0], answer=False):
+                    return warn(self, input_ids, attention_mask)
+            return warn(self, input_ids, attention_mask)
+
+        pretrained.warn_if_padding_and_no_attention_mask = no_value_reads
     try:
         yield hits
     finally:
         for space, key, value in replaced:
             space[key] = value
+        if warn is not None:
+            pretrained.warn_if_padding_and_no_attention_mask = warn
 
 
 EXPERTS_NOTE = ("on meta, {n} experts module(s) ran transformers' grouped_mm experts implementation instead of the "
@@ -240,13 +260,24 @@ def torch_attention_fast_paths():
     def on_meta_too(x):
         return x is not None and x.device.type == "meta" and threading.get_ident() == owner or check(x)
 
+    fused = torch._native_multi_head_attention
+
+    def native_mha(*args, **kwargs):
+        out, weights = fused(*args, **kwargs)
+        # need_weights=False: the CPU kernel returns no weights (None), torch's fake kernel an empty tensor
+        if weights is not None and weights.device.type == "meta" and weights.numel() == 0 and weights.dim() == 1:
+            weights = None
+        return out, weights
+
     activation._check_arg_device = on_meta_too
     backend_registration._privateuse1_backend_name = _AlsoMeta(name, owner)
+    torch._native_multi_head_attention = native_mha
     try:
         yield
     finally:
         activation._check_arg_device = check
         backend_registration._privateuse1_backend_name = name
+        torch._native_multi_head_attention = fused
 
 
 _ONE_AT_A_TIME = threading.RLock()  # re-entrant: a model may profile a submodule inside its forward
