@@ -21,7 +21,7 @@ import sys
 import threading
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 aten = torch.ops.aten
 
@@ -191,6 +191,13 @@ def cpu_sdpa_choice(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, sca
                                         enable_gqa=enable_gqa))
 
 
+def _cpu_sdpa_choice_unseen(*args, **kwargs) -> int:
+    """:func:`cpu_sdpa_choice` with every dispatch mode off: its stand-ins are the profiler's, not the model's
+    (neither the observer nor a user's mode around the pass should see them)."""
+    with _disable_current_modes():
+        return cpu_sdpa_choice(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def sdpa_as_on_cpu():
     """For the duration of a meta pass: ``F.scaled_dot_product_attention`` on meta operands runs the kernel the
@@ -206,16 +213,25 @@ def sdpa_as_on_cpu():
     owner = threading.get_ident()
 
     def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
-        if query.device.type != "meta" or threading.get_ident() != owner or query.is_nested or query.dim() != 4 or \
-                cpu_sdpa_choice(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa) != _FLASH:
+        plain = query.device.type != "meta" or threading.get_ident() != owner or query.is_nested
+        # 3-D operands ((batch x heads, T, d)): the CPU runs them as one batch of 4-D ones, mask included
+        three = not plain and query.dim() == 3 and key.dim() == 3 and value.dim() == 3
+        q, k, v, mask = query, key, value, attn_mask
+        if three:
+            q, k, v = q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)
+            while mask is not None and mask.dim() < 4:
+                mask = mask.unsqueeze(0)
+        if plain or q.dim() != 4 or \
+                _cpu_sdpa_choice_unseen(q, k, v, mask, dropout_p, is_causal, scale, enable_gqa) != _FLASH:
             return original(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal,
                             scale=scale, enable_gqa=enable_gqa)
-        if attn_mask is not None and attn_mask.dtype == torch.bool:
-            neg = torch.scalar_tensor(float("-inf"), dtype=query.dtype, device=query.device)
-            zero = torch.scalar_tensor(0.0, dtype=query.dtype, device=query.device)
-            attn_mask = torch.where(attn_mask, zero, neg)
-        return aten._scaled_dot_product_flash_attention_for_cpu(query, key, value, dropout_p, is_causal,
-                                                                attn_mask=attn_mask, scale=scale)[0]
+        if mask is not None and mask.dtype == torch.bool:
+            neg = torch.scalar_tensor(float("-inf"), dtype=q.dtype, device=q.device)
+            zero = torch.scalar_tensor(0.0, dtype=q.dtype, device=q.device)
+            mask = torch.where(mask, zero, neg)
+        out = aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, dropout_p, is_causal, attn_mask=mask,
+                                                               scale=scale)[0]
+        return out.squeeze(0) if three else out
 
     F.scaled_dot_product_attention = sdpa
     try:

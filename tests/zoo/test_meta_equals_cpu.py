@@ -184,11 +184,6 @@ SLOW = {"torchvision:mvit_v2_s", "pytorchcv:ntsnet_cub"}
 
 #: Discrepancies of our meta path: the documents could be equal and are not (strict xfails).
 KNOWN_BUGS = {
-    "timm:samvit_base_patch16_224": "SDPA on 3-D operands ((B * heads, N, d) with an additive rel-pos mask): the CPU "
-                                    "unsqueezes them and runs its fused flash kernel, but meta_shims.sdpa_as_on_cpu "
-                                    "(and cpu_sdpa_choice) hand every operand that is not 4-D to torch's math "
-                                    "decomposition on meta, whose scale muls, mask add and clones add elementwise "
-                                    "and memory counts to every blocks.N.attn (attention MACs agree in total)",
     "timm:sequencer2d_s": "nn.LSTM runs oneDNN's aten.mkldnn_rnn_layer on the CPU (one op per layer and direction, "
                           "plus a clone of a non-contiguous input) but torch's generic decomposition on meta "
                           "(addmm, sigmoid, tanh per step, stacking per-step outputs): recurrent, bias, activation "
