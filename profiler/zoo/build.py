@@ -111,6 +111,10 @@ def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
                 raise
             notes.append(f"construction on meta ({build}) failed: {short_error(exc)}")
             continue
+        if build == "meta" and any(t.device.type != "meta" for t in model.parameters()):
+            # Legacy constructors (torch.Tensor(*shape)) ignore the default device: this model is ours, so the
+            # stragglers go to meta too (a pass would meet CPU and meta tensors in one op).
+            model.to("meta")
         if build == "meta-params":
             # Buffers made from data stayed on the CPU; this model is ours, so move them to meta too.
             model.to("meta")

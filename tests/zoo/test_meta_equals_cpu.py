@@ -191,12 +191,6 @@ KNOWN_BUGS = {
     "pytorchcv:voca8flame": "F.one_hot takes the data-independent path on meta (eq against an arange, then "
                             "_to_copy) and the checking path on the CPU (aminmax of the ids, then scatter_): 8 "
                             "elementwise at the root on meta against 1 on the CPU",
-    "pytorchcv:xdensenet40_2_k24_bc_cifar10": "the meta pass fails: XConv2d makes its mask Parameter with the "
-                                              "legacy torch.Tensor(*shape) constructor, which ignores the default "
-                                              "device, so the 'meta' build (profiler/zoo/build.py _create) keeps 36 "
-                                              "parameters on the CPU and the pass meets cpu and meta tensors in one "
-                                              "op; with those masks moved to meta the documents are equal. auto "
-                                              "falls back to a CPU pass",
 }
 
 _ROUTING = ("routed experts (grouped matmuls): a real pass adds expert_tokens, the tokens each expert received, "
