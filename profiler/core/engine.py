@@ -517,7 +517,10 @@ def _normalise_inputs(inputs, input_size, device, dtype):
             raise ValueError(f"input_size must be positive integers, e.g. (1, 3, 224, 224); got {input_size!r}")
         if device.type == "meta":
             return (torch.empty(size, device=device, dtype=dtype),), {}
-        return (torch.randn(size, device=device, dtype=dtype),), {}
+        # Seeded, from a generator of its own: the same input every run (a detector's cost depends on it), and
+        # the caller's global random state left alone.
+        gen = torch.Generator(device=device).manual_seed(0)
+        return (torch.randn(size, device=device, dtype=dtype, generator=gen),), {}
 
     if isinstance(inputs, dict):
         return (), _move(inputs, device)

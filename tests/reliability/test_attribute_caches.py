@@ -42,3 +42,11 @@ def test_a_cache_the_user_made_stays_the_same_object():
     profiler.profile(model, torch.randn(2, 16)[:, :8].contiguous(), device="cpu")
     before.assert_same(model)
     assert model[1].table is table and model[1].calls == 1
+
+
+def test_a_real_pass_from_input_size_leaves_the_global_random_state():
+    model = nn.Linear(4, 2)
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    profiler.profile(model, input_size=(3, 4), device="cpu")
+    assert torch.equal(state, torch.get_rng_state())
