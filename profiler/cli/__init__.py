@@ -5,10 +5,13 @@
 
 Extension points (so each feature lives in its own module and this file never grows):
 - a subcommand is a module ``profiler/cli/cmd_<name>.py`` with ``HELP: str``,
-  ``add_arguments(parser)`` and ``run(args) -> int`` (the exit code);
+  ``add_arguments(parser)`` and ``run(args) -> int`` (the exit code), and ``TORCH_FREE = True`` if ``run`` can
+  finish without torch (``list`` from its name cache), so that :func:`console` does not import it up front;
 - an option of the profile command (``--crosscheck``, ``--separable``, ``--plot`` ...) is a module
   ``profiler/cli/ext_<name>.py`` with ``add_arguments(parser)`` and ``apply(args, ctx)``, called after the
   profile is made when the option is set; see :class:`profiler.cli.common.Context`.
+Importing these modules and building their parsers imports neither torch nor a zoo (their option names come from
+:mod:`profiler.cli.choices`), so that every ``--help`` answers at once; tests/cli/test_startup.py checks it.
 
 Errors the user can fix (:class:`profiler.errors.UsageError`, bad option or ``--kwargs`` values, paths that
 cannot be read or written) print one line and exit 2; a model whose forward pass fails exits 1 naming the layer,
@@ -84,12 +87,44 @@ def _interrupted_while_loading(signum, frame) -> None:
         os._exit(130)
 
 
-def _load() -> None:
-    """Import what every command needs (the commands, the extensions, the profile command: torch and the zoos)
-    while :func:`_interrupted_while_loading` answers Ctrl-C."""
-    subcommands()
+_console = False  # console() runs: the process is the command's, and so is its SIGINT handler
+
+
+class loading:
+    """``with loading():`` around the imports of torch and the zoos that a command makes itself (``list`` when
+    its name cache misses): under :func:`console`, Ctrl-C there leaves at once, as while :func:`_load` runs;
+    from :func:`main` called in Python (a notebook, the tests) nothing changes."""
+
+    def __enter__(self):
+        self._previous = None
+        if _console:
+            try:
+                self._previous = signal.signal(signal.SIGINT, _interrupted_while_loading)
+            except ValueError:  # not the main thread, where Python cannot set a handler
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _wants_help(argv: list[str]) -> bool:
+    words = argv[:argv.index("--")] if "--" in argv else argv  # after "--", "-h" is a positional argument
+    return "-h" in words or "--help" in words
+
+
+def _load(argv: list[str]) -> None:
+    """Import what the command in ``argv`` needs (the commands and extensions; torch, the zoos and the
+    renderers unless it only asks for help or its subcommand is ``TORCH_FREE``) while
+    :func:`_interrupted_while_loading` answers Ctrl-C."""
+    cmds = subcommands()
     extensions()
-    from profiler.cli import profile_cmd  # noqa: F401 - torch, profiler.core, profiler.zoo
+    from profiler.cli import profile_cmd  # noqa: F401
+    if not argv or _wants_help(argv) or getattr(cmds.get(argv[0]), "TORCH_FREE", False):
+        return
+    import profiler.report  # noqa: F401 - torch, profiler.core
+    import profiler.zoo  # noqa: F401
 
 
 def console() -> None:
@@ -99,12 +134,14 @@ def console() -> None:
     files are closed, no worker process is left. Subcommands (sweeps with worker pools ...) exit normally.
     Ctrl-C exits 130 with one line: at once while the modules load, then through :func:`main`'s handling of
     KeyboardInterrupt (finally blocks run, a sweep's workers are stopped)."""
+    global _console
+    _console = True
     signal.signal(signal.SIGINT, _interrupted_while_loading)
+    argv = sys.argv[1:]
     try:
-        _load()
+        _load(argv)
     except Exception:  # noqa: BLE001 - main() imports it again and reports the error in one line
         pass
-    argv = sys.argv[1:]
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         code = main(argv)

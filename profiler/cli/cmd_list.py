@@ -1,6 +1,7 @@
 """``profile-model list [PATTERN]``: model names across zoos (nothing is built or profiled unless --sizes)."""
 from __future__ import annotations
 
+import fnmatch
 import json
 
 from profiler.cli.common import emit, format_for, output_file, progress
@@ -12,10 +13,12 @@ HELP = ("List model names across zoos (builtin, timm, torchvision, pytorchcv, hf
         "and cached hub ids hf:org/name work too).")
 
 FORMATS = ("table", "markdown", "csv", "json", "html")
+#: run() needs neither torch nor a zoo once the name cache holds the zoos' names (profiler.cli.__init__)
+TORCH_FREE = True
 
 
 def add_arguments(parser) -> None:
-    from profiler.zoo import ZOOS
+    from profiler.cli.choices import ZOOS
 
     parser.add_argument("pattern", nargs="?", default=None, help="substring or glob of the name")
     parser.add_argument("--zoo", action="append", choices=ZOOS, default=None,
@@ -29,20 +32,59 @@ def add_arguments(parser) -> None:
 
 def rows(pattern: str | None, zoos, sizes: bool = False) -> list[dict]:
     """One record per (zoo, name): ``zoo``, ``name``, ``use_as`` (the spec that picks it) and ``input``."""
-    from profiler import zoo as Z
-
-    found = Z.list_names(pattern, zoos)
-    out = []
-    for zoo_name, name in found:
-        try:
-            first = Z.resolve(name)[0]
-        except Exception:  # noqa: BLE001 - a name no unqualified lookup reaches
-            first = None
-        out.append({"zoo": zoo_name, "name": name, "use_as": name if first == zoo_name else f"{zoo_name}:{name}"})
+    out = [{"zoo": zoo_name, "name": name, "use_as": use_as} for zoo_name, name, use_as in _listed(pattern, zoos)]
     if sizes:
+        from profiler.cli import loading
+
+        with loading():
+            from profiler import zoo  # noqa: F401 - torch, before the progress bar starts
         for rec in progress(out, desc="default inputs"):
             rec["input"] = _default_input(rec["zoo"], rec["name"])
     return out
+
+
+def _listed(pattern: str | None, zoos) -> list[tuple[str, str, str]]:
+    """(zoo, name, use_as) for each name matching ``pattern``, from the name cache (no zoo is imported once it
+    holds them: :mod:`profiler.cli.name_cache`) unless PROFILER_NO_CACHE is set."""
+    from profiler.cli import loading, name_cache
+
+    if not name_cache.enabled():
+        with loading():  # torch and the zoos' packages
+            from profiler import zoo as Z
+
+            return [(zoo_name, name, _use_as(zoo_name, name)) for zoo_name, name in Z.list_names(pattern, zoos)]
+    cached = name_cache.load(zoos, _zoo_rows)
+    glob = _glob(pattern)
+    return [(zoo_name, name, use_as) for zoo_name in zoos for name, use_as in cached[zoo_name]
+            if not glob or fnmatch.fnmatch(name, glob)]
+
+
+def _glob(pattern: str | None) -> str | None:
+    """The glob :func:`profiler.zoo.list_names` matches names with (a substring is ``*pattern*``), repeated here
+    because profiler.zoo imports torch; tests/cli/test_startup.py compares the two listings."""
+    if pattern and not any(ch in pattern for ch in "*?["):
+        return f"*{pattern}*"
+    return pattern
+
+
+def _zoo_rows(zoo_name: str) -> list[tuple[str, str]]:
+    """Every name of one zoo with what to type for it: what the cache holds."""
+    from profiler.cli import loading
+
+    with loading():  # torch and the zoos' packages, which resolving a name may import too
+        from profiler import zoo as Z
+
+        return [(name, _use_as(zoo_name, name)) for _, name in Z.list_names(None, (zoo_name,))]
+
+
+def _use_as(zoo_name: str, name: str) -> str:
+    from profiler import zoo as Z
+
+    try:
+        first = Z.resolve(name)[0]
+    except Exception:  # noqa: BLE001 - a name no unqualified lookup reaches
+        first = None
+    return name if first == zoo_name else f"{zoo_name}:{name}"
 
 
 def _default_input(zoo_name: str, name: str):
@@ -64,10 +106,10 @@ def _default_input(zoo_name: str, name: str):
 def run(args) -> int:
     import sys
 
-    from profiler import zoo as Z
-    from profiler.report.tables import Column, Table, render_table
+    from profiler.cli.choices import ZOOS
 
-    zoos = tuple(args.zoo) if args.zoo else Z.ZOOS
+    from profiler.report.tables import Column, Table, render_table  # tabulate only: no torch
+    zoos = tuple(args.zoo) if args.zoo else ZOOS
     recs = rows(args.pattern, zoos, args.sizes)
     fmt = format_for(args.format, args.output)
     if not recs:

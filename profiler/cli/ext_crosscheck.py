@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 def add_arguments(parser) -> None:
-    from profiler.crosscheck import TOOLS
+    from profiler.cli.choices import TOOLS  # profiler.crosscheck.TOOLS imports torch and the peers: --help would wait
 
     parser.add_argument("--crosscheck", nargs="*", default=None, metavar="TOOL",
                         help="compare with peer tools and explain every difference (default: all installed of "

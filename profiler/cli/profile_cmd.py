@@ -26,9 +26,8 @@ import sys
 
 from profiler.cli.common import (Context, emit, format_for, input_dims, make_parser, non_negative_int, output_errors,
                                  output_file, positive_float, positive_int)
-from profiler.core.step import LOSSES, OPTIMIZERS
-from profiler.zoo.hf import TASKS
-from profiler.zoo.names import TOKEN_KINDS
+# The option names only: the modules that define them import torch, which --help must not wait for.
+from profiler.cli.choices import FORMATS, GROUPINGS, LOSSES, OPTIMIZERS, TASKS
 
 EPILOG = """examples:
   profile-model mixnet_s --input 224                   per-layer table (timm's mixnet_s, 1x3x224x224)
@@ -71,8 +70,6 @@ def depth_arg(text: str) -> int | str:
 
 
 def build_parser(subcommands: dict, extensions: list):
-    from profiler.report import FORMATS, GROUPINGS
-
     p = make_parser("profile-model", "Per-layer MACs and parameters of a model. Other commands: "
                     + (", ".join(f"profile-model {c}" for c in sorted(subcommands)) or "none"))
     p.epilog = EPILOG
@@ -212,6 +209,7 @@ def _language_model(args, mode: str, fmt: str, kwargs: dict):
     from profiler import zoo
     from profiler.errors import UsageError
     from profiler.report import generation as G
+    from profiler.zoo.names import TOKEN_KINDS
 
     if mode == "generate":
         _check_language_options(args, mode)

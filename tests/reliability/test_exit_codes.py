@@ -297,8 +297,9 @@ def test_ctrl_c_while_loading_is_130_and_quiet():
     "profile-model: interrupted", or finished normally; never a traceback, never killed by a signal (SIGABRT)."""
     outcomes = []
     for delay in (0.0, 0.05, 0.15, 0.4, 1.0):
+        # no name cache: a warm one lists without importing torch, and there would be no loading to interrupt
         proc = subprocess.Popen(_command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "PROFILER_NO_PROGRESS": "1"})
+                                env={**os.environ, "PROFILER_NO_PROGRESS": "1", "PROFILER_NO_CACHE": "1"})
         start = time.monotonic()
         while not _torch_loading(proc.pid) and proc.poll() is None and time.monotonic() - start < 60:
             time.sleep(0.002)
