@@ -33,6 +33,8 @@ import time
 import traceback
 from multiprocessing.connection import wait
 
+from profiler.studies.sweep import _rss_bytes  # the sweep's own reading of a worker's memory
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 TEST_FILE = os.path.join(ROOT, "tests", "zoo", "test_meta_equals_cpu.py")
@@ -340,17 +342,6 @@ def _failed(job, status: str, why: str) -> dict:
             "listed": job[3] or "", "differences": 0, "first": "", "auto": "", "meta_s": 0.0, "cpu_s": 0.0}
 
 
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def run(jobs_list, jobs: int, timeout: float, max_memory: float):
     """Yield one row per job, from ``jobs`` worker processes (a worker past the timeout or the memory cap is
     killed, its model reported as ``timeout``/``memory``, and a fresh one started)."""
@@ -391,7 +382,7 @@ def run(jobs_list, jobs: int, timeout: float, max_memory: float):
                     status, why = "crashed", f"the worker exited with code {s['proc'].exitcode}"
                 elif elapsed > timeout:
                     status, why = "timeout", f"no result after {timeout:g} s"
-                elif cap and _rss(s["proc"].pid) > cap:
+                elif cap and _rss_bytes(s["proc"].pid) > cap:
                     status, why = "memory", f"the worker passed {max_memory:g} GiB resident"
                 else:
                     continue

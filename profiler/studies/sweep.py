@@ -228,25 +228,25 @@ def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gi
             s.stop()
 
 
-def read_rows(path: str) -> list[dict]:
-    """The rows of an earlier sweep's CSV (``--resume``); [] when there is none."""
+def read_rows(path: str, columns: tuple = ("zoo", "name", "status"), what: str = "sweep") -> list[dict]:
+    """The rows of an earlier ``what`` CSV (``--resume``) that must hold ``columns``; [] when there is none."""
     from profiler.errors import UsageError, file_error
 
     if not path or not os.path.exists(path):
         return []
     if not os.path.isfile(path):  # a folder, or a device such as /dev/zero that would be read forever
-        raise UsageError(f"cannot resume from {path!r}: not a regular file; give a sweep CSV or leave out --resume")
+        raise UsageError(f"cannot resume from {path!r}: not a regular file; give a {what} CSV or leave out --resume")
     try:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            missing = [c for c in ("zoo", "name", "status") if c not in (reader.fieldnames or [])]
+            missing = [c for c in columns if c not in (reader.fieldnames or [])]
             if missing:
-                raise UsageError(f"cannot resume from {path!r}: not a sweep CSV (no column {', '.join(missing)})")
+                raise UsageError(f"cannot resume from {path!r}: not a {what} CSV (no column {', '.join(missing)})")
             return list(reader)
     except (OSError, UnicodeDecodeError) as exc:
         raise file_error(exc, path, "the --resume CSV") from None
     except csv.Error as exc:
-        raise UsageError(f"cannot resume from {path!r}: not a sweep CSV ({exc}); give the sweep's own CSV or "
+        raise UsageError(f"cannot resume from {path!r}: not a {what} CSV ({exc}); give its own CSV or "
                          "leave out --resume") from None
 
 

@@ -210,25 +210,6 @@ def summarise(rows: list[dict], tools=None) -> dict:
 
 def read_rows(path: str) -> list[dict]:
     """The rows of an earlier zoo cross-check CSV ([] when there is none)."""
-    import csv
-    import os
+    from profiler.studies import sweep
 
-    from profiler.errors import UsageError, file_error
-
-    if not path or not os.path.exists(path):
-        return []
-    if not os.path.isfile(path):  # a folder, or a device such as /dev/zero that would be read forever
-        raise UsageError(f"cannot resume from {path!r}: not a regular file; give a zoo cross-check CSV or leave out --resume")
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in ("zoo", "name", "tool", "status") if c not in (reader.fieldnames or [])]
-            if missing:
-                raise UsageError(f"cannot resume from {path!r}: not a zoo cross-check CSV (no column "
-                                 f"{', '.join(missing)})")
-            return list(reader)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise file_error(exc, path, "the --resume CSV") from None
-    except csv.Error as exc:
-        raise UsageError(f"cannot resume from {path!r}: not a zoo cross-check CSV ({exc}); give its own CSV or "
-                         "leave out --resume") from None
+    return sweep.read_rows(path, ("zoo", "name", "tool", "status"), "zoo cross-check")
