@@ -25,6 +25,7 @@ import contextlib
 import gc
 import threading
 import time
+from operator import is_ as _is
 from typing import Any
 
 import torch
@@ -182,6 +183,8 @@ def clear_caches() -> None:
     _LEAF_TRUST.clear()
     _TYPE_INFO.clear()
     leaf_paths.clear_cache()
+    meta_shims._SDPA_CHOICES.clear()
+    _meta_kernels._ONE_IMAGE.clear()
 
 
 def _as_optimizer(counts: dict) -> dict:
@@ -696,13 +699,20 @@ def _restore_buffers(saved) -> None:
 
 
 def _device_copies(modules, target: torch.device) -> dict[int, torch.Tensor]:
-    """id(tensor) -> its copy on ``target``, for every parameter and buffer (a tied tensor, one copy)."""
+    """id(tensor) -> its copy on ``target``, for every parameter and buffer (a tied tensor, one copy).
+
+    Each copy is a leaf with its original's ``requires_grad``: made without autograd recording the copy (half
+    the cost of a copy per tensor, for a forward-only pass that records no graph anyway).
+    """
     copies: dict[int, torch.Tensor] = {}
-    for mod in modules:
-        for tensors in (mod._parameters, mod._buffers):
-            for t in tensors.values():
-                if t is not None and id(t) not in copies:
-                    copies[id(t)] = _device_copy(t, target)
+    with torch.no_grad():
+        for mod in modules:
+            for tensors in (mod._parameters, mod._buffers):
+                for t in tensors.values():
+                    if t is not None and id(t) not in copies:
+                        c = copies[id(t)] = _device_copy(t, target)
+                        if t.requires_grad:
+                            c.requires_grad_(True)
     return copies
 
 
@@ -1010,13 +1020,13 @@ def _restore_attributes(saved) -> None:
     no longer run on its own device. Shallow: a container changed in place keeps its change."""
     for mod, attrs in saved:
         now = mod.__dict__
-        if len(now) != len(attrs) or any(now.get(k, _GONE) is not v for k, v in attrs.items()):
-            for k in now.keys() - attrs.keys():
-                del now[k]
-            now.update(attrs)
-
-
-_GONE = object()
+        # Same keys in the same order holding the same objects: compared in C (map), as this runs for every
+        # module of every pass; any other difference (a key re-inserted, say) takes the full restore.
+        if len(now) == len(attrs) and all(map(_is, now, attrs)) and all(map(_is, now.values(), attrs.values())):
+            continue
+        for k in now.keys() - attrs.keys():
+            del now[k]
+        now.update(attrs)
 
 
 def _remove_post_hook(handle) -> None:

@@ -379,12 +379,49 @@ def _convolution(func, x, w, bias, stride, padding, dilation, transposed, output
             bias.dtype != x.dtype or bias.dim() != 1 or bias.shape[0] != (ws[1] * groups if transposed else ws[0])):
         return _cpu_error(func, (x, w, bias, stride, padding, dilation, transposed, output_padding, groups))
     k = len(xs)
-    if transposed or x.dtype not in _FLOAT or not _fresh(xs, x.stride()) or not _fresh(ws, w.stride()) \
-            or k in _CL and x.is_contiguous(memory_format=_CL[k]):
-        # channels-last-compatible inputs, and operands with odd strides on size-1 dims (a 1x1 kernel stored
-        # channels-last), may get a channels-last output: torch decides those
-        return NotImplemented
+    if transposed or x.dtype not in _FLOAT or not _fresh(ws, w.stride()):
+        return NotImplemented  # (a kernel with odd strides on size-1 dims, a 1x1 one stored channels-last, too)
+    # One image, contiguous but perhaps for its batch stride: a channel slice of a batch of one (each group of
+    # MixConv's split) or a squeeze-excitation's (1, C, 1, 1), channels-last-compatible too: the CPU kernel's
+    # memory-format rule calls both contiguous (it reads the strides, and these put the channels' above 1)
+    one = xs[0] == 1 and _fresh(xs[1:], x.stride()[1:])
+    if k in _CL and x.is_contiguous(memory_format=_CL[k]):
+        if not (one and xs[1] > 1 and all(n == 1 for n in xs[2:]) and _one_image_ok()):
+            return NotImplemented  # channels-last-compatible inputs may get a channels-last output: torch's call
+    elif not _fresh(xs, x.stride()) and not (one and _one_image_ok()):
+        return NotImplemented  # other odd strides: torch decides
     return _empty((xs[0], ws[0], *spatial), x.dtype)
+
+
+_ONE_IMAGE: list = []  # [whether torch's meta convolution makes one image's output contiguous], once asked
+
+
+def _one_image_ok() -> bool:
+    """The CPU kernel makes a contiguous output for one image that is contiguous but perhaps for its batch
+    stride, and so does torch's meta convolution where it ignores the operands' layouts (recent torch: a meta
+    tensor names no device whose backend would choose a memory format). Asked of torch itself at the first
+    such call, where its kernel would have run anyway; any other answer leaves these calls to torch."""
+    if not _ONE_IMAGE:
+        _ONE_IMAGE.append(_ask_one_image())
+    return _ONE_IMAGE[0]
+
+
+def _ask_one_image() -> bool:
+    try:
+        # The Python dispatch key off: a mode on the stack (a user's, around FastMeta) sees none of it.
+        with torch._C._DisableTorchDispatch():
+            for nd in (1, 2, 3):
+                part = torch.empty((1, 8) + (3,) * nd, device=_META)[:, 4:]  # batch stride 8 * 3^nd
+                pixel = torch.empty((1, 4) + (1,) * nd, device=_META)
+                for x, kernel in ((part, 3), (part.as_strided(part.shape, (0,) + part.stride()[1:]), 3),
+                                  (pixel, 1)):
+                    w = torch.empty((4, 4) + (kernel,) * nd, device=_META)
+                    out = aten.convolution.default(x, w, None, [1] * nd, [0] * nd, [1] * nd, False, [0] * nd, 1)
+                    if out.dtype != x.dtype or out.stride() != tuple(_contiguous_strides(out.shape)):
+                        return False
+    except Exception:  # noqa: BLE001 - a torch that refuses one of these leaves them all to itself
+        return False
+    return True
 
 
 def _conv_sizes(xs, ws, stride, padding, dilation, transposed, output_padding, groups):

@@ -191,11 +191,29 @@ def cpu_sdpa_choice(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, sca
                                         enable_gqa=enable_gqa))
 
 
-def _cpu_sdpa_choice_unseen(*args, **kwargs) -> int:
+def _cpu_sdpa_choice_unseen(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                            enable_gqa=False) -> int:
     """:func:`cpu_sdpa_choice` with every dispatch mode off: its stand-ins are the profiler's, not the model's
-    (neither the observer nor a user's mode around the pass should see them)."""
-    with _disable_current_modes():
-        return cpu_sdpa_choice(*args, **kwargs)
+    (neither the observer nor a user's mode around the pass should see them). Remembered per signature: the
+    answer depends only on what the stand-ins are built from, and a transformer asks the same question in
+    every layer."""
+    key = (_operand_key(q), _operand_key(k), _operand_key(v), None if attn_mask is None else _operand_key(attn_mask),
+           dropout_p, is_causal, scale, enable_gqa)
+    hit = _SDPA_CHOICES.get(key)
+    if hit is None:
+        with _disable_current_modes():
+            hit = _SDPA_CHOICES[key] = cpu_sdpa_choice(q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    return hit
+
+
+def _operand_key(t: torch.Tensor) -> tuple:
+    """All that :func:`_proxy` (and the rank test of :func:`cpu_sdpa_choice`) reads of an operand: its sizes, dtype,
+    requires_grad and whether its last dim is strided."""
+    return (tuple(t.shape), t.dtype, t.requires_grad, bool(t.dim() and t.stride(-1) != 1 and t.shape[-1] > 1))
+
+
+#: (q, k, v, mask, dropout, causal, scale, gqa) signature -> torch's CPU backend choice, kept for the process.
+_SDPA_CHOICES: dict[tuple, int] = {}
 
 
 @contextlib.contextmanager
