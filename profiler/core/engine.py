@@ -996,6 +996,8 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
             else:
                 observer = _Observer(state, fast)
                 state.mode, state.fast = observer, not meta
+                if fast is not None:
+                    undo.callback(_remove_shortcuts, _install_shortcuts(tree.order, state, fast))
                 with torch.no_grad(), observer:
                     try:
                         model(*args, **kwargs)
@@ -1012,6 +1014,94 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
                 f"forward pass failed in module '{path or '(root)'}' ({failing.type if failing else '?'}) "
                 f"with input shapes {shapes_of(where_args)}: {type(exc).__name__}: {exc}") from exc
     return state, args, kwargs, shim_notes, time.perf_counter() - t0
+
+
+class _MetaLeaf:
+    """The ``forward`` a meta pass puts on a stock leaf module for its duration: a call whose signature
+    (``leaf_paths.key``) was seen to dispatch exactly the records its path describes is answered from shapes
+    (the output by the fast meta kernel of the op the forward would dispatch, the records by the path), the
+    forward itself not run; any other call runs the class's forward under the observer, the first call of a
+    signature in the process with its records checked against the path."""
+
+    __slots__ = ("state", "module", "out", "kernels", "owner")
+
+    def __init__(self, state: _State, module: nn.Module, out, kernels: dict):
+        self.state, self.module, self.out, self.kernels = state, module, out, kernels
+        self.owner = threading.get_ident()
+
+    def __call__(self, *args, **kwargs):
+        mod, state = self.module, self.state
+        forward = type(mod).forward
+        if kwargs or state.capture is not None or state.phase != "forward" or threading.get_ident() != self.owner:
+            return forward(mod, *args, **kwargs)
+        k = leaf_paths.key(mod, args, instance_forward_ok=True)
+        if k is None:
+            return forward(mod, *args)
+        trusted = _LEAF_TRUST.get(k)
+        if trusted is None:
+            return self._check(k, forward, args)
+        if not trusted:
+            return forward(mod, *args)
+        try:
+            with _NO_PYTHON_DISPATCH():  # the profiler's own shape work, unseen by the observer
+                out = self.out(mod, args[0], self.kernels)
+        except Exception:  # noqa: BLE001 - an invalid call: the forward raises it as torch would
+            out = NotImplemented
+        made = None if out is NotImplemented else leaf_paths.calls(mod, args, out)
+        if made is None:
+            return forward(mod, *args)
+        entry = state.stack[-1][0] if state.stack else state.root
+        for func, sargs, skw, sout, read, written in made:
+            name, rule, free = state._op(func)
+            if free:
+                continue
+            if rule is None:
+                state._uncovered(name, entry[0])
+                continue
+            state._charge(name, rule, sargs, skw, sout, read, written, entry, "forward", ())
+        return out
+
+    def _check(self, k, forward, args):
+        """The signature's first call: run and observe it, and trust the shortcut for it only if the records
+        and the output (sizes, strides, dtype) are the ones the shortcut gives."""
+        mod, state = self.module, self.state
+        state.capture = []
+        try:
+            out = forward(mod, *args)
+        finally:
+            seen, state.capture = state.capture, None
+        try:
+            with _NO_PYTHON_DISPATCH():
+                mine = self.out(mod, args[0], self.kernels)
+        except Exception:  # noqa: BLE001
+            mine = NotImplemented
+        _LEAF_TRUST[k] = mine is not NotImplemented and type(out) is _Tensor and \
+            (mine.shape, mine.stride(), mine.dtype) == (out.shape, out.stride(), out.dtype) and \
+            seen == state._expected(mod, args, out)
+        return out
+
+
+_NO_PYTHON_DISPATCH = torch._C._DisableTorchDispatch
+
+
+def _install_shortcuts(modules, state: _State, kernels: dict) -> list:
+    """Put a :class:`_MetaLeaf` forward on every stock leaf module that has a meta shortcut and no forward of
+    its own on the instance; the modules changed (for :func:`_remove_shortcuts`)."""
+    installed = []
+    for mod in modules:
+        if mod._modules or "forward" in mod.__dict__ or isinstance(mod, torch.jit.ScriptModule):
+            continue
+        out = leaf_paths.meta_out(mod)
+        if out is not None:
+            installed.append(mod)  # recorded before the change: an interrupt leaves nothing unrecorded
+            mod.__dict__["forward"] = _MetaLeaf(state, mod, out, kernels)
+    return installed
+
+
+def _remove_shortcuts(installed: list) -> None:
+    for mod in installed:
+        if type(mod.__dict__.get("forward")) is _MetaLeaf:
+            del mod.__dict__["forward"]
 
 
 def _restore_attributes(saved) -> None:

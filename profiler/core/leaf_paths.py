@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 
 aten = torch.ops.aten
+_FLOAT = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 _Size = torch.Size
 _EMPTY = _Size([0])
 _Tensor = torch.Tensor
@@ -185,6 +186,55 @@ def _tuple(v, n: int) -> list:
     return list(v) if isinstance(v, (tuple, list)) else [v] * n
 
 
+# -- a call's output on a shapes-only pass: meta_out(module, x, kernels) -> a meta tensor, or NotImplemented -----
+# A meta pass answers a trusted leaf call with the output the observed forward would have got: the fast meta
+# kernel of the op it dispatches, on the same operands (profiler.core.meta_kernels, which raise the CPU's error
+# for an invalid call and answer NotImplemented where torch's kernel must decide), without running the forward.
+def _kernel(table, op, *args):
+    fast = table.get(op)
+    return NotImplemented if fast is None else fast(*args)
+
+
+def _conv_out(m, x, table):
+    p = m._parameters
+    w = p["weight"]
+    return _kernel(table, aten.convolution.default, x, w, p["bias"], list(m.stride), list(m.padding), list(m.dilation),
+                   False, [0] * (w.dim() - 2), m.groups)
+
+
+def _bn_out(m, x, table):
+    p, bufs = m._parameters, m._buffers
+    out = _kernel(table, aten.native_batch_norm.default, x, p["weight"], p["bias"], bufs["running_mean"],
+                  bufs["running_var"], False, 0.0 if m.momentum is None else m.momentum, m.eps)
+    return out if out is NotImplemented else out[0]
+
+
+def _ln_out(m, x, table):
+    p = m._parameters
+    out = _kernel(table, aten.native_layer_norm.default, x, list(m.normalized_shape), p["weight"], p["bias"], m.eps)
+    return out if out is NotImplemented else out[0]
+
+
+def _linear_out(m, x, table):
+    # addmm of the rows, viewed back to x's leading dims (key: contiguous beyond 2-d); operands checked as the
+    # addmm kernel checks them, anything else left to the forward
+    p = m._parameters
+    w, b = p["weight"], p["bias"]
+    if x.device.type != "meta" or w.device.type != "meta" or w.dim() != 2 or w.dtype != x.dtype \
+            or x.shape[-1] != w.shape[1] or x.dtype not in _FLOAT \
+            or (b is not None and (b.device.type != "meta" or b.dtype != x.dtype or tuple(b.shape) != (w.shape[0],))):
+        return NotImplemented
+    return torch.empty((*x.shape[:-1], w.shape[0]), dtype=x.dtype, device=x.device)
+
+
+def _unary_out(op_of: Callable[[nn.Module], tuple]):
+    def out(m, x, table):
+        op, extra = op_of(m)
+        return _kernel(table, op, x, *extra)
+
+    return out
+
+
 _Path = tuple[Callable, Callable]
 
 
@@ -219,10 +269,25 @@ def _paths() -> dict[type, tuple[tuple[str, ...], _Path]]:
     for cls in (nn.AvgPool2d, nn.AvgPool3d):
         out[cls] = (("forward",), (_avgpool_key, _avgpool_calls))
     out[nn.AdaptiveAvgPool2d] = (("forward",), (_global_pool_key, _global_pool_calls))
+    for cls, op_of in act.items():
+        _META_OUT[cls] = _unary_out(op_of)
+    for cls in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+        _META_OUT[cls] = _conv_out
+    for cls in (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+        _META_OUT[cls] = _bn_out
+    _META_OUT[nn.LayerNorm] = _ln_out
+    _META_OUT[nn.Linear] = _linear_out
     return out
 
 
+#: stock class -> meta_out(module, x, kernels) for the families whose output is made from shapes here (conv, eval batch
+#: norm, layer norm, linear, activations); the others (pools, flatten) run their forward on a meta pass.
+_META_OUT: dict[type, Callable] = {}
+
+
 _STOCK = _paths()
+#: stock class -> {method name: the function torch defines}, as found when this module was imported
+_ORIGINALS = {cls: {m: getattr(cls, m) for m in methods} for cls, (methods, _) in _STOCK.items()}
 # module class -> its path, or None (no path: the class or a subclass that changes the code a path describes)
 _BY_CLASS: dict[type, _Path | None] = {}
 
@@ -243,6 +308,23 @@ def path_of(cls: type) -> _Path | None:
     return path
 
 
+def meta_out(module: nn.Module) -> Callable | None:
+    """meta_out(module, x, kernels) -> its output on meta (or NotImplemented) from ``kernels`` (the pass's table
+    of fast meta kernels), for a module whose class :func:`path_of` resolved to a stock path that has one; None
+    otherwise."""
+    cls = type(module)
+    if path_of(cls) is None:
+        return None
+    for base in cls.__mro__:
+        if base in _STOCK:
+            # Asked afresh at every pass, against the functions torch defined: a class patched since (a library
+            # or a test replacing nn.Linear.forward) must run its forward, which the shortcut would skip.
+            if any(getattr(cls, m) is not _ORIGINALS[base][m] for m in _STOCK[base][0]):
+                return None
+            return _META_OUT.get(base)
+    return None
+
+
 def clear_cache() -> None:
     """Forget which classes :func:`path_of` resolved (for :func:`profiler.core.engine.clear_caches`)."""
     _BY_CLASS.clear()
@@ -253,16 +335,18 @@ def _hooks_in_class(cls: type, base: type) -> bool:
     return any(getattr(cls, m) is not getattr(base, m) for m in ("__call__", "_call_impl"))
 
 
-def key(module: nn.Module, args) -> tuple | None:
+def key(module: nn.Module, args, instance_forward_ok: bool = False) -> tuple | None:
     """A hashable signature of this call when a path describes it (None otherwise): the class, the path's own
     key (bias present, in-place ...), the input's dtype, device type and rank, and whether autocast or
     inference mode is on. Calls with equal keys
-    dispatch the same ops, so one observed call vouches for the rest."""
+    dispatch the same ops, so one observed call vouches for the rest. ``instance_forward_ok``: the caller put
+    the instance's ``forward`` there itself (the meta pass's shortcut, which runs the class's)."""
     cls = type(module)
     path = _BY_CLASS.get(cls, False)  # path_of, inlined: this runs for every leaf call of a pass
     if path is False:
         path = path_of(cls)
-    if path is None or module._forward_pre_hooks or module._forward_hooks or "forward" in module.__dict__:
+    if path is None or module._forward_pre_hooks or module._forward_hooks or \
+            ("forward" in module.__dict__ and not instance_forward_ok):
         # a module's own hooks may change its input or output; a forward replaced on the instance (accelerate,
         # peft, a user's wrapper) is not the class's
         return None
