@@ -125,7 +125,10 @@ def build_parser(subcommands: dict, extensions: list):
                         "60 rows (the footer says what was folded); other formats and files keep every module")
     o.add_argument("--wide", action="store_true",
                    help="the text table with every column, long headers and unwrapped lines (default: fit 120 "
-                        "columns: short headers explained in a legend, the least needed columns left out)")
+                        "columns: short headers (--legend explains them), the least needed columns left out)")
+    o.add_argument("--legend", action="store_true",
+                   help="the per-layer table's full legend under the terminal's table: what each column and cell "
+                        "means, with units and convention (default: one 'legend' line; files always have it)")
     o.add_argument("--top", type=positive_int, default=None, metavar="N",
                    help="only the N heaviest rows (by cost), the rest in one row")
     o.add_argument("--by", default="layer", choices=GROUPINGS,
@@ -327,6 +330,6 @@ def _run(args, extensions: list) -> int:
     else:
         text = report.render(prof, fmt, by=args.by, depth=depth, top=args.top, summary=args.summary,
                              width=None if args.wide or args.output else report.TEXT_WIDTH,
-                             sections=ctx.sections)
+                             sections=ctx.sections, legend=args.legend)
     emit(text, args.output, f"the {fmt} report")
     return 0

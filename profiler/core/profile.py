@@ -286,10 +286,11 @@ class Profile:
 
     # -- views (formatting lives in profiler.report; these only delegate) -----------------------------
     def _repr_html_(self) -> str:
-        """The per-layer table as HTML, for a Jupyter cell."""
+        """The report as HTML for a Jupyter cell: the collapsible module tree of ``--output x.html``, without
+        the document wrapper, its CSS scoped to ``.profiler-report`` (profiler.report.html)."""
         from profiler.report import to_html
 
-        return to_html(self)
+        return to_html(self, standalone=False)
 
     def to_dataframe(self, depth: int | None = None, top: int | None = None):
         """One row per module (own and inclusive params/cost, shares, shapes) as a pandas DataFrame;
@@ -298,6 +299,32 @@ class Profile:
 
         return to_dataframe(self, depth=depth, top=top)
 
+    def table(self, depth: int | str | None = None, width: int | None = None, legend: bool = False) -> str:
+        """The per-layer table as ``profile-model`` prints it, for ``print(p.table())``: the header, one row per
+        module (its own params and cost, a container's subtree total in brackets), the totals and a short
+        footer, every line at most ``width`` columns (short headers, the least needed columns left out).
+
+        depth: None = the deepest depth that keeps the table to about 60 rows, an int folds deeper modules
+        into their depth-N ancestor, ``"all"`` shows every module. width: None = the terminal's columns
+        (:func:`profiler.report.page.terminal_width`: 120 in Jupyter or where unknown, 40 to 200).
+        legend: the full legend of every column and cell instead of its one-line key.
+        """
+        from profiler.report.page import render, terminal_width
+
+        view_depth = "auto" if depth is None else (None if depth == "all" else depth)
+        return render(self, "table", depth=view_depth, width=width or terminal_width(), legend=legend)
+
+    def summary(self, width: int | None = None) -> str:
+        """The torchsummary-style view (``profile-model --summary``) for ``print(p.summary())``: every executed
+        module but the root and plain containers with its output shape, params and cost, then torchsummary's
+        sizes in MB (2^20 bytes, float32); header and footer wrapped to ``width`` columns (None: as
+        :meth:`table`)."""
+        from profiler.report.page import render, terminal_width
+
+        return render(self, "table", summary=True, width=width or terminal_width())
+
     def __repr__(self) -> str:
+        """One line (``print(p)`` too): model, total with unit and convention, params, modules, coverage; the
+        per-layer table is ``print(p.table())``, the torchsummary view ``print(p.summary())``."""
         return (f"Profile({self.model}: {self.total():,} {self.unit} [{self.convention}], "
                 f"{self.params:,} params, {len(self.layers)} modules, {len(self.coverage)} uncovered ops)")

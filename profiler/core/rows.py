@@ -8,6 +8,9 @@ model's total and percent columns to 100:
   ``forward`` computes itself, e.g. a functional residual add; its parameters are those it registers);
 - with ``depth=N`` the subtrees below depth N are folded into their depth-N ancestor, whose row then holds
   the inclusive total of its subtree (``folded`` says how many modules it absorbed);
+- every row also carries its subtree's inclusive totals (``params_inclusive``, ``cost_inclusive``): the tables
+  show them apart from the own share (in brackets on a container whose children are rows of their own), never
+  in a column that sums to the total;
 - ``top_rows`` keeps the N heaviest rows and folds the rest into one "other modules" row.
 """
 from __future__ import annotations
@@ -143,8 +146,10 @@ def top_rows(rows: list[Row], n: int) -> list[Row]:
         for r in rest:
             _add_counts(counts, r.counts)
             _add_counts(phase_cost, r.phase_cost)
+        params, cost = sum(r.params for r in rest), sum(r.cost for r in rest)
+        # Its "subtree" is the modules it holds: the inclusive figures are what it shows.
         kept.append(Row(path=f"({modules} other modules)", type="", kind="", depth=0,
-                        params=sum(r.params for r in rest), cost=sum(r.cost for r in rest), counts=counts,
+                        params=params, cost=cost, params_inclusive=params, cost_inclusive=cost, counts=counts,
                         phase_cost=phase_cost,
                         folded=modules, synthetic=True))
     return kept

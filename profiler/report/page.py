@@ -2,7 +2,6 @@
 the coverage, extra sections; in text, Markdown, CSV (the table only), JSON, HTML or a tree."""
 from __future__ import annotations
 
-import html
 import json
 import textwrap
 
@@ -17,6 +16,24 @@ FORMATS = ("table", "markdown", "csv", "json", "html", "tree")
 GROUPINGS = ("layer", "kind", "type")
 #: Columns of the terminal the CLI's text view fits by default (``--wide``: no limit).
 TEXT_WIDTH = 120
+#: The narrowest and widest :func:`terminal_width` answers: below 40 columns the table's kept columns (module,
+#: output, params, cost, shares) cannot fit anyway and the prose would wrap every few words; above 200 the
+#: table already shows every column and the prose lines would be too long to read.
+FIT_WIDTH_RANGE = (40, 200)
+
+
+def terminal_width() -> int:
+    """Columns to fit a view printed from Python to (``Profile.table()``): the terminal's, as
+    ``shutil.get_terminal_size`` reads it (``COLUMNS`` first), kept within :data:`FIT_WIDTH_RANGE`; 120
+    (:data:`TEXT_WIDTH`) where it is unknown, and in Jupyter, whose kernel may see the terminal that started
+    the server, not the notebook."""
+    import shutil
+    import sys
+
+    if "ipykernel" in sys.modules:
+        return TEXT_WIDTH
+    low, high = FIT_WIDTH_RANGE
+    return max(low, min(high, shutil.get_terminal_size((TEXT_WIDTH, 40)).columns))
 
 
 def describe_device(device: str) -> str:
@@ -62,14 +79,28 @@ def header_items(profile) -> list[tuple[str, str]]:
             ("pass", describe_pass(profile))]
 
 
+def exact_and_scaled(n: int, unit: str, tag: str = "") -> str:
+    """``4,134,606 params = 4.13 M params``; a count under 1,000 once (``618 params``), its scaled form being
+    the same digits. ``tag`` follows the exact count's unit (the convention: ``MACs [macs]``)."""
+    exact = f"{F.count(n)} {unit}{tag}"
+    scaled = F.scaled(n, unit)
+    return exact if F.count(n) == F.scaled(n) else f"{exact} = {scaled}"
+
+
+def _same_or_scaled(n: int) -> str:
+    """``4,134,606 = 4.13 M`` (the unit follows), or ``618`` once."""
+    return F.count(n) if F.count(n) == F.scaled(n) else f"{F.count(n)} = {F.scaled(n)}"
+
+
 def footer_items(profile, extra_notes=()) -> list[tuple[str, str]]:
     conv = get_convention(profile.convention)
     total = profile.total(conv)
     items = [
-        ("total", f"{F.count(total)} {conv.unit} [{conv.name}] = {F.scaled(total, conv.unit)}; "
-                  f"{F.count(profile.params)} params = {F.scaled(profile.params)} params "
-                  f"(trainable {F.count(profile.params_trainable)}, frozen {F.count(profile.params_frozen)}); "
-                  + (f"{F.count(profile.params_active)} = {F.scaled(profile.params_active)} active params (what "
+        ("total", f"{exact_and_scaled(total, conv.unit, f' [{conv.name}]')}; "
+                  f"{exact_and_scaled(profile.params, 'params')} "
+                  + (f"(all trainable); " if not profile.params_frozen else
+                     f"(trainable {F.count(profile.params_trainable)}, frozen {F.count(profile.params_frozen)}); ")
+                  + (f"{_same_or_scaled(profile.params_active)} active params (what "
                      "one token uses: routed experts at top-k / experts); " if profile.is_moe else "")
                   + f"{F.count(profile.buffers)} buffer elements"),
         ("coverage", coverage_line(profile)),
@@ -121,17 +152,22 @@ def coverage_line(profile) -> str:
             + "; ".join(parts))
 
 
+#: What a subtree's total in brackets means (the per-layer tables' containers, ``views.subtree_total``).
+SUBTREE_LEGEND = ("a container whose children are listed below it shows its own share (blank when 0), then in "
+                  "brackets its subtree's total where the children add to it: [1.23G] = the module and every "
+                  "module under it, in the column's unit, K/M/G/T = 10^3/10^6/10^9/10^12; a total, not a share, so "
+                  "it is left out of the column's sum and of the percent columns (a table fitted to a narrow "
+                  "terminal may scale the own share beside it too: 134.22M [5.50G])")
 LAYER_LEGEND = ("each row holds the module's own params and {unit} (what it registers and computes itself); "
-                "a blank cell is a container whose children are listed below it; (+N) = N sub-modules folded "
-                "into that row (--depth). Percent columns are shares of the totals: they add up to 100 "
-                "(to the rounding of the printed digits).")
+                + SUBTREE_LEGEND + "; (+N) = N sub-modules folded into that row (--depth). Percent columns are "
+                "shares of the totals: they add up to 100 (to the rounding of the printed digits).")
 GROUP_LEGEND = ("own params and {unit} of every module of that {by}, summed; shares of the totals, adding up to 100 "
                 "(to the rounding of the printed digits).")
 
 
-FIT_LEGEND = ("each row holds the module's own params and {unit} (what it registers and computes itself); a blank "
-              "cell is a container whose children are listed below it; (+N) = N sub-modules folded into that row. "
-              "Shares add up to 100 (to the rounding of the printed digits).")
+FIT_LEGEND = ("each row holds the module's own params and {unit} (what it registers and computes itself); "
+              + SUBTREE_LEGEND + "; (+N) = N sub-modules folded into that row. Shares add up to 100 (to the "
+              "rounding of the printed digits).")
 
 
 def _main_table(profile, by, depth, top, summary):
@@ -153,10 +189,9 @@ def folded_item(profile, rows, depth, auto: bool, max_rows: int = AUTO_ROWS) -> 
     n = folded_modules(rows)
     if not n or depth is None:
         return None
-    why = (f", marked (+N): depth {depth} is the deepest that keeps this table to {max_rows} rows" if auto
-           else f" (--depth {depth}), marked (+N)")
-    return ("folded", f"{n:,} of {len(profile.layers):,} modules are folded into their depth-{depth} ancestor{why}; "
-                      "--depth all shows every module")
+    why = f"to keep {max_rows} rows" if auto else f"by --depth {depth}"
+    return ("folded", f"{n:,} of {len(profile.layers):,} modules folded into depth-{depth} rows, marked (+N), {why}; "
+                      "--depth all shows them all")
 
 
 def _columns_item(profile, table, dropped, width) -> tuple[str, str]:
@@ -193,9 +228,32 @@ def _columns_item(profile, table, dropped, width) -> tuple[str, str]:
     return ("columns", "; ".join(parts) + ".")
 
 
+def _key_item(profile, table, dropped, width) -> tuple[str, str]:
+    """The one line that stands for the legend under a per-layer text table fitted to ``width`` columns (the
+    full ``columns`` and ``rows`` legend is ``legend=True``, ``profile-model --legend``): what the brackets
+    mean, the convention if the cost header lost it, which columns were left out."""
+    conv = get_convention(profile.convention)
+    shown = {c.key: c for c in table.columns if c.visible}
+    parts = []
+    key = conv.unit.lower()
+    counts = [i for i, c in enumerate(table.columns) if c.visible and c.key in ("params", key)]
+    if any(row[i].endswith("]") for row in table.shown for i in counts):
+        parts.append("[x]: the subtree's total")
+    if key in shown and f"[{conv.name}]" not in shown[key].header:
+        parts.append(f"{conv.unit} under convention '{conv.name}'")
+    zero = [c.short or c.header for c in dropped if c.drop_zero]
+    if zero:
+        parts.append(f"0 in every row: {', '.join(zero)}")
+    other = [c.short or c.header for c in dropped if not c.drop_zero]
+    if other:
+        parts.append(f"hidden to fit {width} columns (--wide): {', '.join(other)}")
+    parts.append("--legend: all columns")
+    return ("legend", "; ".join(parts))
+
+
 def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | str | None = None,
            top: int | None = None, summary: bool = False, sections=(), notes=(), width: int | None = None,
-           max_rows: int = AUTO_ROWS) -> str:
+           max_rows: int = AUTO_ROWS, legend: bool = False) -> str:
     """The report as a string.
 
     fmt: one of :data:`FORMATS`; ``csv`` is the table alone (raw numbers), ``json`` the document
@@ -204,14 +262,22 @@ def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | str |
     ``type``; summary: the torchsummary-style view. sections: ``(title, text)`` pairs appended (text formats).
     depth: an int, None (every module) or ``"auto"``: the deepest depth whose per-layer table has at most
     ``max_rows`` rows (:func:`profiler.core.rows.auto_depth`; the footer says what was folded).
-    width: the text format (``table``) fitted to that many columns: short headers explained in a
-    ``columns`` legend, columns left out while a line is wider (``views.FIT_ORDER``), the header and footer
-    lines wrapped; None (default) writes every column with its long header, lines unwrapped.
+    width: the text format (``table``) fitted to that many columns: short headers (the ``columns`` legend
+    of ``legend=True`` explains them), columns left out while a line is wider (``views.FIT_ORDER``), the header
+    and footer lines wrapped; None (default) writes every column with its long header, lines unwrapped.
+    legend: the per-layer table's full legend (``columns`` and ``rows``: what each column and cell means)
+    under a table fitted to ``width`` too; without it such a table gets one ``legend`` line (brackets, columns
+    left out). Every other page (not fitted, another format or view) always has its legend.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}; choose one of: {', '.join(GROUPINGS)}")
+    if fmt == "html":  # one HTML renderer (profiler.report.html): a standalone page; to_html: a notebook's
+        from profiler.report.html import report as html_report
+
+        return html_report(profile, by=by, depth=depth, top=top, summary=summary, sections=sections, notes=notes,
+                           max_rows=max_rows)
     auto = depth == "auto"
     if auto:
         depth = auto_depth(profile, max_rows) if by == "layer" and not summary and not top else None
@@ -219,6 +285,7 @@ def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | str |
         raise ValueError(f"depth is an int, None (every module) or 'auto', not {depth!r}")
     if fmt == "json":
         return to_json(profile.to_dict(depth=depth, top=top))
+    legend_wanted = legend
     head, foot = header_items(profile), footer_items(profile, notes)
     if fmt == "tree":
         body, legend, caption, extra = tree(profile, depth), "", "tree", []
@@ -231,11 +298,13 @@ def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | str |
             foot += [item] if item else []
         if fmt == "table" and width and rows is not None:
             table, dropped = fit(table, width)
-            foot.append(_columns_item(profile, table, dropped, width))
-            legend = FIT_LEGEND.format(unit=get_convention(profile.convention).unit)
+            if legend_wanted:
+                foot.append(_columns_item(profile, table, dropped, width))
+                legend = FIT_LEGEND.format(unit=get_convention(profile.convention).unit)
+            else:
+                foot.append(_key_item(profile, table, dropped, width))
+                legend = ""
         body = render_table(table, fmt, caption)
-    if fmt == "html":
-        return _html_page(head, body, legend, extra, foot, sections)
     if fmt == "markdown":
         return _markdown_page(head, body, legend, extra, foot, sections)
     return _text_page(head, body, legend, extra, foot, sections, width=width)
@@ -281,20 +350,10 @@ def _markdown_page(head, body, legend, extra, foot, sections) -> str:
 
 
 def _html_page(head, body, legend, extra, foot, sections) -> str:
-    e = html.escape
-    dl = lambda items: "<dl>" + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items) + "</dl>"  # noqa: E731
-    if body.lstrip().startswith("<table"):
-        main = body
-    else:  # the tree is preformatted text
-        main = f"<pre>{e(body)}</pre>"
-    parts = ['<div class="profiler-report">', dl(head), main]
-    if extra:
-        parts.append(dl(extra))
-    parts.append(dl(foot + ([("rows", legend)] if legend else [])))
-    for title, text in sections:
-        parts.append(f"<h3>{e(title)}</h3><pre>{e(text)}</pre>")
-    parts.append("</div>")
-    return "\n".join(parts)
+    """A standalone HTML page of key/value lines and one body (an HTML table, or text shown preformatted)."""
+    from profiler.report.html import page
+
+    return page(head, body, legend, extra, foot, sections)
 
 
 def to_json(document: dict) -> str:
@@ -302,9 +361,12 @@ def to_json(document: dict) -> str:
     return json.dumps(document, indent=2, default=str)
 
 
-def to_html(profile, **kwargs) -> str:
-    """The report as an HTML fragment (what a notebook shows for a Profile)."""
-    return render(profile, "html", **kwargs)
+def to_html(profile, standalone: bool = False, **kwargs) -> str:
+    """The report as HTML (:mod:`profiler.report.html`): by default the fragment a notebook shows for a
+    Profile (its CSS scoped to ``.profiler-report``); ``standalone=True``: the page ``render(.., "html")`` gives."""
+    from profiler.report.html import report as html_report
+
+    return html_report(profile, standalone=standalone, **kwargs)
 
 
 def to_dataframe(profile, depth: int | None = None, top: int | None = None):

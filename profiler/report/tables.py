@@ -33,6 +33,9 @@ class Table:
     shown: list[list[str]] = field(default_factory=list)  # display strings per row
     totals_raw: list | None = None
     totals_shown: list[str] | None = None
+    # Narrower display strings some cells have (column key -> row index -> string), which :func:`fit` falls
+    # back to when nothing else makes the text fit (a container's "own [subtree]" count, scaled).
+    narrow: dict[str, dict[int, str]] = field(default_factory=dict)
 
     def add(self, raw: list, shown: list[str]) -> None:
         self.raw.append(raw)
@@ -150,7 +153,7 @@ def fit(table: Table, width: int) -> tuple[Table, list[Column]]:
     from dataclasses import replace
 
     start = [replace(c, header=c.short or c.header) for c in table.columns]
-    out = Table(list(start), table.raw, table.shown, table.totals_raw, table.totals_shown)
+    out = Table(list(start), table.raw, table.shown, table.totals_raw, table.totals_shown, table.narrow)
     changed: list[int] = []  # columns given a tiny header or left out, in order
     rows = table.shown + ([table.totals_shown] if table.totals_shown is not None else [])
     zero = {i for i, c in enumerate(start) if c.drop_zero and all(r[i] in ("", "0") for r in rows)}
@@ -180,6 +183,10 @@ def fit(table: Table, width: int) -> tuple[Table, list[Column]]:
     if text_width(out) > width:  # a module with many outputs (a detector's feature maps): the first, and a count
         shapes = [i for i, c in enumerate(out.columns) if c.visible and c.key in _SHAPE_KEYS]
         out.shown = [[_first_shape(v) if i in shapes else v for i, v in enumerate(row)] for row in out.shown]
+    if text_width(out) > width and table.narrow:  # the last resort: the cells' narrower strings
+        cols = {i: table.narrow[c.key] for i, c in enumerate(out.columns) if c.key in table.narrow}
+        out.shown = [[cols[i].get(n, v) if i in cols else v for i, v in enumerate(row)]
+                     for n, row in enumerate(out.shown)]
     dropped = [table.columns[i] for i in changed if not out.columns[i].visible]
     return out, dropped
 

@@ -29,7 +29,9 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
     """Module path (indented by depth), type, kind, kernel/stride/groups, shapes, params, MACs, activations.
 
     Percent columns are shares of the model's totals and, printed, add up to exactly 100.00 (see
-    :func:`~profiler.core.rows.percent_strings`); a totals row closes the table.
+    :func:`~profiler.core.rows.percent_strings`); a totals row closes the table. A container whose children
+    are rows shows, beside its own params and cost, its subtree's in brackets (``[1.23G]``, same unit) and
+    those as raw numbers in the hidden ``params_inclusive``/``<unit>_inclusive`` columns (CSV).
     """
     unit = get_convention(profile.convention).unit
     key = _cost_key(profile)
@@ -53,6 +55,9 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
                drop=FIT_ORDER["out elems"]),
         Column("folded", "folded modules", "right", visible=False),
         Column("convention", "convention", visible=False),
+        # The subtree's inclusive totals as raw numbers, for CSV (the text shows them in brackets, see below).
+        Column("params_inclusive", "params of the subtree", "right", visible=False),
+        Column(f"{key}_inclusive", f"{unit} of the subtree", "right", visible=False),
     ]
     total_cost = profile.total(profile.convention)
     by_phase = profile.by_phase if phases else {}
@@ -63,28 +68,56 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
     for r, pp, pc in zip(rows, p_params, p_cost):
         label = r.name if r.synthetic else (INDENT * r.depth if indent else "") + r.name + (
             f" (+{r.folded})" if r.folded else "")
-        # A container whose children are rows of their own shows only what it owns; blank when that is 0,
-        # so nobody reads a container's 0 as "this block is free".
+        # A container whose children are rows of their own shows what it owns (blank when 0, so nobody reads
+        # a container's 0 as "this block is free"), then its subtree's total in brackets: apart from the own
+        # share, so the column still sums to the total; its % cells stay the own share, adding up to 100.
         blank = r.has_shown_children
         step_raw = [int(round(_phase_cost(r, p))) for p in phases]
+        sub_params = None if r.synthetic else r.params_inclusive
+        sub_cost = None if r.synthetic else int(round(r.cost_inclusive))
         t.add(
             [r.name, None if r.synthetic else r.depth, r.type, r.kind, F.kernel_stride_groups(r.config),
              F.shapes(r.input_shapes), F.shapes(r.output_shapes), r.params,
              _round(percent(r.params, total_params)), int(round(r.cost)), _round(percent(r.cost, total_cost)),
-             *step_raw, None if r.synthetic else r.activations, r.folded, profile.convention],
+             *step_raw, None if r.synthetic else r.activations, r.folded, profile.convention, sub_params, sub_cost],
             [label, "" if r.synthetic else str(r.depth), r.type, r.kind, F.kernel_stride_groups(r.config),
              F.shapes(r.input_shapes), F.shapes(r.output_shapes),
-             "" if blank and not r.params else F.count(r.params), "" if blank and not r.params else pp,
-             "" if blank and not r.cost else F.count(r.cost), "" if blank and not r.cost else pc,
+             _with_subtree(r.params, r.params_inclusive) if blank else F.count(r.params),
+             "" if blank and not r.params else pp,
+             _with_subtree(r.cost, r.cost_inclusive) if blank else F.count(r.cost),
+             "" if blank and not r.cost else pc,
              *("" if blank and not v else F.count(v) for v in step_raw),
-             "" if r.synthetic or not r.output_shapes else F.count(r.activations), str(r.folded), profile.convention])
+             "" if r.synthetic or not r.output_shapes else F.count(r.activations), str(r.folded), profile.convention,
+             "" if sub_params is None else F.count(sub_params), "" if sub_cost is None else F.count(sub_cost)])
+        for col, own, inclusive in (("params", r.params, r.params_inclusive), (key, r.cost, r.cost_inclusive)):
+            narrow = _with_subtree(own, inclusive, narrow=True) if blank else ""
+            if blank and len(narrow) < len(_with_subtree(own, inclusive)):
+                t.narrow.setdefault(col, {})[len(t.shown) - 1] = narrow
     step_totals = [by_phase[p] for p in phases]
     t.totals_raw = ["total", None, "", "", "", "", "", total_params, 100.0 if total_params else None,
-                    total_cost, 100.0 if total_cost else None, *step_totals, None, None, profile.convention]
+                    total_cost, 100.0 if total_cost else None, *step_totals, None, None, profile.convention,
+                    None, None]
     t.totals_shown = ["total", "", "", "", "", "", "", F.count(total_params), "100.00" if total_params else "-",
                       F.count(total_cost), "100.00" if total_cost else "-", *map(F.count, step_totals), "", "",
-                      profile.convention]
+                      profile.convention, "", ""]
     return t
+
+
+def subtree_total(n: float) -> str:
+    """A subtree's inclusive total as the per-layer tables mark it: scaled, in brackets (``[1.23G]``), so it
+    reads apart from the exact own counts of the same column (the column's unit is in its header)."""
+    return f"[{F.scaled(n).replace(' ', '')}]"
+
+
+def _with_subtree(own: float, inclusive: float, narrow: bool = False) -> str:
+    """The cell of a container whose children are rows: its own count (none when 0), then the subtree's total
+    (none when the children add nothing: the own count is the total). ``narrow``: the own count scaled too, the
+    last resort of a table fitted to a terminal (``tables.fit``: ``134.22M [5.50G]`` for ``134,217,728 [5.50G]``)."""
+    if round(own) == round(inclusive):
+        return F.count(own) if own else ""  # blank, as its % cell: nothing to say beside its children's rows
+    if not own:
+        return subtree_total(inclusive)
+    return f"{subtree_total(own)[1:-1] if narrow else F.count(own)} {subtree_total(inclusive)}"
 
 
 #: Per-phase columns of a training step's per-layer table (the backward includes its checkpointed re-runs).

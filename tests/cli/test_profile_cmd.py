@@ -64,8 +64,10 @@ def test_zoo_model_table(capsys):
     assert "built by builtin as builtin:blocks_mnist_plain" in out
     assert "1x1x28x28 (batch 1)" in out  # the builtin registry's default input (MNIST)
     assert "MACs [macs]" in out and "params" in out  # the terminal's short headers ...
-    assert "%: the row's share of the total in the column to its left" in " ".join(out.split())  # ... explained
     assert "convention  macs = multiply-accumulates" in out
+    assert "--legend: all columns" in " ".join(out.split())  # ... explained under --legend
+    code, out, _ = run(capsys, "blocks_mnist_plain", "--legend")
+    assert code == 0 and "%: the row's share of the total in the column to its left" in " ".join(out.split())
     code, out, _ = run(capsys, "blocks_mnist_plain", "--wide")  # the long headers
     assert code == 0 and "MACs [macs]" in out and "% MACs" in out and "% params" in out
 
@@ -117,7 +119,7 @@ def test_depth_top_by_kind_summary_and_formats(capsys, net):
     assert code == 0 and "Conv2d-1" in out and "Linear-2" in out and "Params size (MB)" in out
 
     code, out, _ = run(capsys, *base, "--format", "html")
-    assert code == 0 and out.startswith('<div class="profiler-report">') and "<table" in out
+    assert code == 0 and out.startswith("<!doctype html>") and "<details" in out
 
     code, out, _ = run(capsys, *base, "--format", "tree", "--convention", "flops")
     assert code == 0 and "(100.000% FLOPs)" in out and "FLOPs under convention 'flops'" in out
@@ -326,12 +328,13 @@ def test_headline_fits_a_screen(capsys, mixnet_depths):
     body = _body(out)
     assert len(body) == shown <= 60 and shown < total
     folded = _footer(out, "folded")
-    assert folded.startswith(f"{total - shown} of {total} modules are folded into their depth-{depth} ancestor")
-    assert "--depth all shows every module" in folded
-    # every printed number keeps its unit and convention: the cost header, the legend, the totals
+    assert folded.startswith(f"{total - shown} of {total} modules folded into depth-{depth} rows")
+    assert "--depth all shows them all" in folded
+    # every printed number keeps its unit and convention: the cost header, the totals; the one-line legend
+    # names the columns left out (the full legend is --legend's, tests/cli/test_footer_legend.py)
     assert "MACs [macs]" in out.split("\nmodule ")[1].splitlines()[0]
-    columns = _footer(out, "columns")
-    assert "under convention 'macs'" in columns and "--wide shows them" in columns
+    legend = _footer(out, "legend")
+    assert "hidden to fit 120 columns (--wide)" in legend and "--legend" in legend
     assert "239,173,360 MACs [macs] = 239.17 M MACs" in out and "coverage  complete" in out
 
 
