@@ -35,6 +35,7 @@ def run(args) -> int:
     from profiler.errors import UsageError
     from profiler.published import load_registry, run_check, select, summary
     from profiler.report.published import render_json, render_markdown, render_table
+    from profiler.report.textfit import TEXT_WIDTH
 
     timm = args.registry == "timm"
     if timm:
@@ -66,8 +67,8 @@ def run(args) -> int:
         else:
             src = args.registry or "the package registry (profiler/published/registry.yaml)"
             text = render_markdown(results, preamble=_preamble(src, args, seconds))
-    else:
-        text = render_table(results)
+    else:  # the terminal's table fits 120 columns (a line per figure, notes wrapped); a file's keeps a line per entry
+        text = render_table(results, width=None if args.output else TEXT_WIDTH)
     if args.output:
         from profiler.atomic import atomic_open
 

@@ -130,9 +130,17 @@ def run(args) -> int:
             raw.append("x".join(map(str, size)) if isinstance(size, list) else size)
             shown.append(raw[-1])
         table.add(raw, shown)
-    text = render_table(table, fmt, caption="models")
+    from profiler.report.textfit import TEXT_WIDTH, fit_table, wrap_line
+
+    width = None if args.output else TEXT_WIDTH
+    if fmt == "table":  # the names wrapped if a line would be wider than the terminal
+        heads = [c.header.replace("input (", "input\n(") if width else c.header for c in cols]
+        text = fit_table(table.shown, heads, width, wrap=(1, 2, 3))
+    else:
+        text = render_table(table, fmt, caption="models")
     if fmt in ("table", "markdown"):
         counts = ", ".join(f"{z} {sum(r['zoo'] == z for r in recs)}" for z in zoos)
-        text += f"\n\n{len(recs)} names ({counts}); architectures only, weights are never downloaded"
+        text += "\n\n" + wrap_line(f"{len(recs)} names ({counts}); architectures only, weights are never "
+                                     "downloaded", width if fmt == "table" else None)
     emit(text, args.output, "the model list")
     return 0

@@ -99,7 +99,9 @@ def run(args) -> int:
 
     s = sweep.summarise(rows)
     skipped = _skipped_lines(s)
-    print("\n".join([sweep_summary_text(args.zoo, s, out)] + skipped))
+    from profiler.report.textfit import TEXT_WIDTH, wrap_lines
+
+    print(wrap_lines("\n".join([sweep_summary_text(args.zoo, s, out)] + skipped), TEXT_WIDTH))
     if args.markdown:
         from profiler.atomic import atomic_open
 
@@ -177,7 +179,9 @@ def _run_crosscheck(args, names: list[str]) -> int:
     summary = zc.summarise(rows, tools)
     scope = f"{len({r['name'] for r in rows})} {args.zoo} models" + (
         f" (stratified sample: {args.sample} per family)" if args.sample else "")
-    print(zoo_text(summary, scope, out))
+    from profiler.report.textfit import TEXT_WIDTH
+
+    print(zoo_text(summary, scope, out, width=TEXT_WIDTH))
     if markdown:
         os.makedirs(os.path.dirname(os.path.abspath(markdown)), exist_ok=True)
         from profiler.atomic import atomic_open

@@ -23,6 +23,7 @@ def apply(args, ctx) -> None:
         return
     from profiler.crosscheck import TOOLS, crosscheck
     from profiler.report.crosscheck import reasons_table, summary_table
+    from profiler.report.textfit import width_for, wrap_item
     from profiler.errors import UsageError
 
     bad = [t for t in tools if t not in TOOLS]
@@ -33,11 +34,12 @@ def apply(args, ctx) -> None:
     ctx.result["crosscheck"] = dict(result)
     if result.skipped:
         ctx.result["crosscheck_skipped"] = dict(result.skipped)
-    text = summary_table(result)
+    width = width_for(args)
+    text = summary_table(result, width=width)
     if result.skipped:
-        text += "\nnot run: " + "; ".join(f"{t} ({why})" for t, why in result.skipped.items())
+        text += "\n" + wrap_item("not run: ", "; ".join(f"{t} ({why})" for t, why in result.skipped.items()), width)
     ctx.sections.append(("Cross-check with peer tools (each in its own unit and convention)", text))
-    ctx.sections.append(("Cross-check: reasons for each difference", reasons_table(result)))
+    ctx.sections.append(("Cross-check: reasons for each difference", reasons_table(result, width=width)))
     if getattr(args, "train", False) and (not tools or "torch" in tools):
         # The one peer that counts a backward: the same training step under FlopCounterMode.
         from profiler.core.step import loss_function
@@ -47,4 +49,5 @@ def apply(args, ctx) -> None:
                                                          loss=loss_function(args.loss))}
         ctx.result["crosscheck_step"] = step["torch (training step)"]
         ctx.sections.append(("Cross-check of the training step (forward, loss, backward) with FlopCounterMode",
-                             summary_table(step) + "\n\n" + reasons_table(step, params=False)))
+                             summary_table(step, width=width) + "\n\n"
+                             + reasons_table(step, params=False, width=width)))

@@ -86,12 +86,15 @@ def apply(args, ctx) -> None:
             d = st.to_dict()
             d.pop("samples_ms", None)
             rows.append(d)
-    ctx.sections.append(latency_section(rows, ctx.profile, runs=args.runs, warmup=args.warmup, batch=shape[0]))
+    from profiler.report.textfit import width_for, wrap_line
+
+    ctx.sections.append(latency_section(rows, ctx.profile, runs=args.runs, warmup=args.warmup, batch=shape[0],
+                                        width=width_for(args)))
 
     _, dt0 = dtypes[0]
     lat = measure_layer_latency(model, torch.randn(shape), runs=args.runs, warmup=args.warmup, device=device,
                                 dtype=dt0)
-    ctx.sections.append(layer_latency_section(lat, ctx.profile, args.latency_top))
+    ctx.sections.append(layer_latency_section(lat, ctx.profile, args.latency_top, width=width_for(args)))
     ctx.result["latency"] = {"unit": "ms", "model": rows, "layers": lat.to_dict()}
 
     if args.roofline:
@@ -103,5 +106,5 @@ def apply(args, ctx) -> None:
         fig = plot_roofline(tr, lat)
         save_figure(fig, args.roofline)
         ctx.result["roofline"] = {"path": str(args.roofline), "points": roofline_points(tr, lat)}
-        ctx.sections.append(("Roofline", f"wrote {args.roofline} (MACs per byte against attained GMAC/s per "
-                                         f"layer, {lat.device}, {lat.dtype})"))
+        ctx.sections.append(("Roofline", wrap_line(f"wrote {args.roofline} (MACs per byte against attained GMAC/s "
+                                                   f"per layer, {lat.device}, {lat.dtype})", width_for(args))))

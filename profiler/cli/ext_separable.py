@@ -17,7 +17,8 @@ def apply(args, ctx) -> None:
         return
     from profiler.analysis.separable import pairs_json, separable_pairs
     from profiler.report.sections import separable_section
+    from profiler.report.textfit import width_for
 
     pairs = separable_pairs(ctx.profile)
     ctx.result["separable"] = pairs_json(pairs)
-    ctx.sections.append(separable_section(pairs))
+    ctx.sections.append(separable_section(pairs, width=width_for(args)))

@@ -22,7 +22,8 @@ def apply(args, ctx) -> None:
         return
     from profiler.analysis.traffic import traffic
     from profiler.report.sections import traffic_section
+    from profiler.report.textfit import width_for
 
     tr = traffic(ctx.profile)
     ctx.result["traffic"] = tr.to_dict()
-    ctx.sections.append(traffic_section(tr, top=getattr(args, "traffic_top", None)))
+    ctx.sections.append(traffic_section(tr, top=getattr(args, "traffic_top", None), width=width_for(args)))

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tabulate import tabulate
 
 from profiler.core.rows import percent
 from profiler.report.format import percent as fmt_percent
 from profiler.report.tables import markdown_table
+from profiler.report.textfit import fit_table, wrap_line
 
 
 def _share(part: int, whole: int) -> str:
@@ -37,8 +37,11 @@ HEADERS = ["tool", "unit", "theirs", "ours (their convention)", "convention", "e
            "unexplained / theirs"]
 
 
-def summary_table(result: dict, tablefmt: str = "simple") -> str:
-    return tabulate(summary_rows(result), headers=HEADERS, tablefmt=tablefmt, disable_numparse=True)
+def summary_table(result: dict, tablefmt: str = "simple", width: int | None = None) -> str:
+    """One row per peer; ``width``: the text table fitted to that many columns (headers, units and
+    conventions wrapped; numbers whole)."""
+    return fit_table(summary_rows(result), HEADERS, width if tablefmt == "simple" else None, wrap=(0, 1, 4),
+                     tablefmt=tablefmt)
 
 
 def grouped_reasons(entry: dict) -> list[tuple[str, int, int, str]]:
@@ -53,7 +56,9 @@ def grouped_reasons(entry: dict) -> list[tuple[str, int, int, str]]:
     return sorted(((w, n, m, ex) for w, (n, m, ex) in groups.items()), key=lambda r: -abs(r[2]))
 
 
-def reasons_table(result: dict, tablefmt: str = "simple", params: bool = True) -> str:
+def reasons_table(result: dict, tablefmt: str = "simple", params: bool = True, width: int | None = None) -> str:
+    """The named differences grouped per peer; ``width``: the text table fitted to that many columns (the
+    reasons and layer names wrapped; the amounts whole)."""
     rows = []
     for tool, e in result.items():
         parts = [(tool, e)]
@@ -64,8 +69,8 @@ def reasons_table(result: dict, tablefmt: str = "simple", params: bool = True) -
                 rows.append([name, what, n, example, f"{amount:+,} {entry['unit']}"])
     if not rows:
         return "(every peer agrees with our count in its convention)"
-    return tabulate(rows, headers=["tool", "reason (their count minus ours)", "layers", "e.g. layer", "amount"],
-                    tablefmt=tablefmt, disable_numparse=True)
+    return fit_table(rows, ["tool", "reason (their count minus ours)", "layers", "e.g. layer", "amount"],
+                     width if tablefmt == "simple" else None, wrap=(1, 3, 0), tablefmt=tablefmt)
 
 
 # -- the zoo-scale cross-check (profiler.studies.zoo_crosscheck.summarise) ----------------------------------
@@ -93,10 +98,11 @@ ZOO_HEADERS = ["peer", "unit", "models tried", "reconciled (nothing unexplained)
                "unexplained > 0.1 %", "peer failed", "model failed", "largest |unexplained| / theirs"]
 
 
-def zoo_text(summary: dict, scope: str, out: str) -> str:
-    """What ``profile-model sweep --crosscheck`` prints: one line per peer, then what is left to look at."""
+def zoo_text(summary: dict, scope: str, out: str, width: int | None = None) -> str:
+    """What ``profile-model sweep --crosscheck`` prints: one line per peer, then what is left to look at;
+    ``width``: fitted to that many columns (headers and long lines wrapped, numbers whole)."""
     lines = [f"cross-check of {scope}; rows: {out}",
-             tabulate(zoo_summary_rows(summary), headers=ZOO_HEADERS, tablefmt="simple", disable_numparse=True)]
+             fit_table(zoo_summary_rows(summary), ZOO_HEADERS, width, wrap=(1, 8))]
     for tool, s in summary.items():
         for u in s["unexplained"]:
             lines.append(f"  {tool}: {u['name']}: {u['unexplained']:+,} {s['unit']} unexplained "
@@ -106,7 +112,7 @@ def zoo_text(summary: dict, scope: str, out: str) -> str:
     failed = {(m["name"], m["status"], m["error"]) for s in summary.values() for m in s["model_failures"]}
     for name, status, error in sorted(failed):
         lines.append(f"  {name}: {status}: {error[:160]}")
-    return "\n".join(lines)
+    return "\n".join(wrap_line(line, width) for line in lines)
 
 
 def zoo_markdown(summary: dict, scope: str, out: str, command: str = "", title: str | None = None,

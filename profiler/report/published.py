@@ -8,6 +8,7 @@ from tabulate import tabulate
 
 from profiler.published.check import EntryResult, FigureResult, summary
 from profiler.report.tables import markdown_table
+from profiler.report.textfit import TEXT_WIDTH, fit_table, widest, wrap_line
 
 _SCALE = {"K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9, "T": 1e12}
 
@@ -77,9 +78,33 @@ def _footer(results: list[EntryResult]) -> str:
     return f"{len(results)} entries: {s['ok']} ok, {s['explained']} explained, {s['mismatch']} mismatch"
 
 
-def render_table(results: list[EntryResult]) -> str:
+#: The text table's columns when the one-line-per-entry table is too wide: a line per figure.
+STACKED_HEADERS = ["id (entry status)\n  model @ input", "figure", "published", "counted", "delta %", "status"]
+
+
+def stacked_rows(results: list[EntryResult]) -> list[list[str]]:
+    """:func:`rows` with each entry's figures on lines of their own: the id and the entry's status over the model
+    and input, then per figure its unit and convention, the published and counted values (in that unit), the
+    delta and the figure's status."""
+    out = []
+    for r in results:
+        e = r.entry
+        size = "x".join(str(v) for v in e.input[1:])
+        figs = [f for f in (r.figures.get("macs"), r.figures.get("params")) if f is not None]
+        cells = [[_unit_label(f), f.text, fmt_counted(f), "-" if f.delta is None else f"{f.delta:+.2f}", f.status]
+                 for f in figs]
+        out.append([f"{e.id} ({r.status})\n  {e.model} @ {size}", *("\n".join(c[i] for c in cells) for i in range(5))])
+    return out
+
+
+def render_table(results: list[EntryResult], width: int | None = TEXT_WIDTH) -> str:
+    """The check as text: the table, the differences, the summary. ``width``: a table wider than that many
+    columns gets one line per figure (:func:`stacked_rows`), the notes wrapped (None: one line per entry)."""
     text = tabulate(rows(results), headers=HEADERS, tablefmt="simple", disable_numparse=True)
-    notes = _notes(results, markdown=False)
+    if width is not None and widest(text) > width:
+        text = fit_table(stacked_rows(results), STACKED_HEADERS, width, wrap=(0, 1),
+                         colalign=("left", "left", "right", "right", "right", "left"))
+    notes = [wrap_line(n, width) for n in _notes(results, markdown=False)]
     out = [text, ""]
     if notes:
         out += ["Differences (explained or not):", *notes, ""]

@@ -13,6 +13,8 @@ import json
 import os
 import platform
 
+from profiler.report.textfit import fit_table, widest, wrap_line
+
 __all__ = ["separable_table", "separable_section", "traffic_table", "traffic_section", "latency_section",
            "layer_latency_section", "sweep_summary_text", "sweep_summary_markdown", "blocks_by_dataset",
            "blocks_report"]
@@ -33,43 +35,56 @@ def _ratio(r) -> str:
     return f"{float(r):.5f} ({r})"
 
 
-def separable_table(pairs, tablefmt: str = "simple") -> str:
+def separable_table(pairs, tablefmt: str = "simple", width: int | None = None) -> str:
     """The per-pair table of :func:`profiler.analysis.separable.separable_pairs`, followed by the notes and
-    the whole-network line (:func:`profiler.analysis.separable.summary`)."""
+    the whole-network line (:func:`profiler.analysis.separable.summary`).
+
+    width: a text table wider than that many columns is written with two lines per pair (the depthwise over
+    the pointwise: paths, kernel over stride, dw over pw MACs, each ratio over its fraction; the paths wrapped
+    if still too wide), and the notes wrapped; None: one line per pair, notes unwrapped."""
     from profiler.analysis.separable import summary
 
     if not pairs:
         return "no depthwise -> pointwise pairs found (no depthwise conv feeds a dense 1x1 conv)"
-    rows = []
+    rows, stacked = [], []
     notes = []
     for i, p in enumerate(pairs, 1):
         mark = "yes" if p.agree else "no"
         if p.notes:
             mark += f" [{i}]"
             notes.extend(f"[{i}] {n}" for n in p.notes)
+        saving = f"{1 / float(p.counted_ratio):.2f}x"
         rows.append([i, p.depthwise, p.pointwise, _hw(p.kernel), f"{p.in_channels}->{p.out_channels}",
                      _hw(p.stride), _hw(p.output_hw), f"{p.dw_macs:,}", f"{p.pw_macs:,}",
-                     f"{p.standard_macs:,}", _ratio(p.counted_ratio), _ratio(p.analytic_ratio),
-                     f"{1 / float(p.counted_ratio):.2f}x", mark])
+                     f"{p.standard_macs:,}", _ratio(p.counted_ratio), _ratio(p.analytic_ratio), saving, mark])
+        stacked.append([i, f"{p.depthwise}\n{p.pointwise}", f"{_hw(p.kernel)}\n{_hw(p.stride)}",
+                        f"{p.in_channels}->{p.out_channels}", _hw(p.output_hw), f"{p.dw_macs:,}\n{p.pw_macs:,}",
+                        f"{p.standard_macs:,}", _ratio(p.counted_ratio).replace(" ", "\n"),
+                        _ratio(p.analytic_ratio).replace(" ", "\n"), saving, mark])
     headers = ["#", "depthwise", "pointwise", "k", "M->N", "stride", "out HxW", "dw MACs", "pw MACs",
                "standard MACs", "counted ratio", "1/N + 1/k^2", "saving", "equal"]
     s = summary(pairs)
     text = _tabulate(rows, headers, tablefmt=tablefmt, disable_numparse=True,
                      colalign=("right", "left", "left", "right", "right", "right", "right", "right", "right",
                                "right", "right", "right", "right", "left"))
-    lines = [text, "",
-             "MACs = multiply-accumulates per forward pass (conv, bias not counted). counted ratio = (dw MACs + "
+    if tablefmt == "simple" and width is not None and widest(text) > width:
+        text = fit_table(stacked, ["#", "depthwise\npointwise", "k\nstride", "M->N", "out HxW", "dw MACs\npw MACs",
+                                   "standard MACs", "counted ratio", "1/N + 1/k^2", "saving", "equal"],
+                         width, wrap=(1,), colalign=("right", "left", "right", "right", "right", "right", "right",
+                                                     "right", "right", "right", "left"))
+    prose = ["MACs = multiply-accumulates per forward pass (conv, bias not counted). counted ratio = (dw MACs + "
              "pw MACs) / MACs of a dense k x k conv M->N with the depthwise's stride and padding (same output).",
              f"{s['agree']} of {s['pairs']} pairs equal 1/N + 1/k^2 exactly. All pairs: {s['separable_macs']:,} "
              f"MACs separable vs {s['standard_macs']:,} MACs standard = {s['ratio']:.5f} "
              f"({1 / s['ratio']:.2f}x fewer MACs)."]
     if notes:
-        lines += ["", *notes]
-    return "\n".join(lines)
+        prose += ["", *notes]
+    return "\n".join([text, ""] + [wrap_line(line, width) for line in prose])
 
 
-def separable_section(pairs) -> tuple[str, str]:
-    return "Depthwise separable pairs (MACs, bias not counted)", separable_table(pairs)
+def separable_section(pairs, width: int | None = None) -> tuple[str, str]:
+    """``(title, text)`` of :func:`separable_table`, fitted to ``width`` columns (None: unwrapped)."""
+    return "Depthwise separable pairs (MACs, bias not counted)", separable_table(pairs, width=width)
 
 
 # -- memory traffic (profiler.analysis.traffic) ---------------------------------------------------------------
@@ -77,9 +92,10 @@ def _intensity(x) -> str:
     return "-" if x is None else f"{x:,.2f}"
 
 
-def traffic_table(tr, *, top: int | None = None, tablefmt: str = "simple") -> str:
+def traffic_table(tr, *, top: int | None = None, tablefmt: str = "simple", width: int | None = None) -> str:
     """Layers of a :class:`~profiler.analysis.traffic.Traffic` (the ``top`` heaviest by bytes moved when set,
-    else all in execution order) and the total; sizes in MB (10^6 B)."""
+    else all in execution order) and the total; sizes in MB (10^6 B). ``width``: a text table wider than that
+    many columns has its layer paths and types wrapped (the numbers whole)."""
     rows = tr.layers
     if top is not None:
         rows = sorted(rows, key=lambda t: -t.bytes_total)[:top]
@@ -87,21 +103,23 @@ def traffic_table(tr, *, top: int | None = None, tablefmt: str = "simple") -> st
              f"{t.bytes_written / 1e6:,.3f}", _intensity(t.intensity)) for t in rows]
     body.append(("total", "", f"{tr.macs / 1e6:,.2f}", f"{tr.bytes_read / 1e6:,.3f}",
                  f"{tr.bytes_written / 1e6:,.3f}", _intensity(tr.intensity)))
-    return _tabulate(body, ["layer", "type", "MMACs", "read MB", "written MB", "MACs/B"], tablefmt=tablefmt,
-                     disable_numparse=True)
+    return fit_table(body, ["layer", "type", "MMACs", "read MB", "written MB", "MACs/B"],
+                     width if tablefmt == "simple" else None, wrap=(0, 1), tablefmt=tablefmt)
 
 
-def traffic_section(tr, top: int | None = None) -> tuple[str, str]:
+def traffic_section(tr, top: int | None = None, width: int | None = None) -> tuple[str, str]:
+    """``(title, text)`` of :func:`traffic_table`, fitted to ``width`` columns (None: unwrapped)."""
     title = ("Memory traffic per layer (MB = 10^6 B read/written by the layer's own ops; MACs/B = "
              "multiply-accumulates per byte)" + (f", top {top} by bytes" if top else ""))
-    return title, traffic_table(tr, top=top)
+    return title, traffic_table(tr, top=top, width=width)
 
 
 # -- latency (profiler.analysis.latency, profiler.analysis.layer_latency) ------------------------------------
-def latency_section(rows, profile, *, runs: int, warmup: int, batch: int) -> tuple[str, str]:
+def latency_section(rows, profile, *, runs: int, warmup: int, batch: int,
+                    width: int | None = None) -> tuple[str, str]:
     """Model latency per dtype and batch size. ``rows``: ``LatencyStats.to_dict()`` per measurement, or
     ``{"dtype", "batch", "error": "Type: message"}`` where it failed; ``profile`` gives the cost in the title
-    (at ``batch``, the profiled batch)."""
+    (at ``batch``, the profiled batch). ``width``: the table's text cells wrapped to fit that many columns."""
     table = []
     for r in rows:
         if "error" in r:
@@ -111,13 +129,14 @@ def latency_section(rows, profile, *, runs: int, warmup: int, batch: int) -> tup
                       f"{r['median_ms'] / r['batch']:.3f}", f"{r['device']}, {r['threads']} thread(s)"))
     title = (f"Latency (ms, median and IQR over {runs} runs after {warmup} warm-up; eval, no_grad; "
              f"{profile.total():,} {profile.unit} at batch {batch})")
-    return title, _tabulate(table, ["dtype", "batch", "median ms", "IQR ms", "ms / image", "where"],
-                            disable_numparse=True)
+    return title, fit_table(table, ["dtype", "batch", "median ms", "IQR ms", "ms / image", "where"], width,
+                            wrap=(5,))
 
 
-def layer_latency_section(lat, profile, top: int) -> tuple[str, str]:
+def layer_latency_section(lat, profile, top: int, width: int | None = None) -> tuple[str, str]:
     """The ``top`` slowest layers (self time) of a :class:`~profiler.analysis.layer_latency.LayerLatencies`,
-    with each layer's MACs (from ``profile``) and the attained GMAC/s."""
+    with each layer's MACs (from ``profile``) and the attained GMAC/s; ``width``: the layer paths and types
+    wrapped to fit that many columns."""
     macs_of = {layer.path: layer.macs for layer in profile.layers}
     slowest = sorted((la for la in lat.layers if la.path), key=lambda la: -la.self_ms.median_ms)[:top]
     body = []
@@ -129,8 +148,7 @@ def layer_latency_section(lat, profile, top: int) -> tuple[str, str]:
     title = (f"Per-layer latency ({lat.device}, {lat.dtype}, batch {lat.batch}; self time = the layer's own "
              f"work, ms; hooks add {lat.overhead_ms:.2f} ms to a {lat.plain_median_ms:.2f} ms pass), "
              f"slowest {len(body)}")
-    return title, _tabulate(body, ["layer", "type", "self ms", "IQR ms", "MMACs", "GMAC/s"],
-                            disable_numparse=True)
+    return title, fit_table(body, ["layer", "type", "self ms", "IQR ms", "MMACs", "GMAC/s"], width, wrap=(0, 1))
 
 
 # -- whole-zoo sweep (profiler.studies.sweep.summarise) -------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from profiler.analysis.mfu import mfu, step_flops
 from profiler.report import format as F
+from profiler.report.textfit import TEXT_WIDTH, wrap_line
 
 
 def mfu_record(profile, seconds: float, peak_tflops: float) -> dict:
@@ -13,9 +14,10 @@ def mfu_record(profile, seconds: float, peak_tflops: float) -> dict:
                           "phase; element ops not counted)"}
 
 
-def mfu_section(profile, seconds: float, peak_tflops: float) -> tuple[str, str]:
+def mfu_section(profile, seconds: float, peak_tflops: float, width: int | None = TEXT_WIDTH) -> tuple[str, str]:
+    """The MFU line, wrapped to ``width`` columns (None: one line)."""
     r = mfu_record(profile, seconds, peak_tflops)
     achieved = r["step_flops"] / seconds
     text = (f"MFU {100 * r['mfu']:.2f} % = {F.count(r['step_flops'])} FLOPs per step / {seconds:g} s = "
             f"{F.scaled(achieved, 'FLOP/s')} of a {peak_tflops:g} TFLOP/s peak ({r['convention']})")
-    return "Model FLOPs utilisation", text
+    return "Model FLOPs utilisation", wrap_line(text, width)

@@ -8,10 +8,12 @@ from __future__ import annotations
 from profiler.conventions import get_convention
 from profiler.report import format as F
 from profiler.core.rows import layer_rows, percent
+from profiler.report.textfit import TEXT_WIDTH, wrap_line
 
 
-def tree(profile, depth: int | None = None) -> str:
-    """One line per module, indented by depth: ``name (Type): params (share), cost (share), config``."""
+def tree(profile, depth: int | None = None, width: int | None = TEXT_WIDTH) -> str:
+    """One line per module, indented by depth: ``name (Type): params (share), cost (share), config``; a line
+    wider than ``width`` wraps, its continuation 4 columns deeper than the module (None: never wraps)."""
     conv = get_convention(profile.convention)
     total_cost = profile.total(conv)
     total_params = profile.params
@@ -25,4 +27,4 @@ def tree(profile, depth: int | None = None) -> str:
             f"{F.scaled(r.cost_inclusive, conv.unit)} ({F.percent(pc, 3, '%')} {conv.unit})"
             + (f", {extra}" if extra else "") + (f", out {F.shapes(r.output_shapes)}" if r.output_shapes else ""))
     lines.append(f"(inclusive totals per module; {conv.unit} under convention '{conv.name}': {conv.description})")
-    return "\n".join(lines)
+    return "\n".join(wrap_line(line, width) for line in lines)

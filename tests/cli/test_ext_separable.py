@@ -33,9 +33,20 @@ def test_adds_json_and_section():
     assert doc["summary"]["separable_macs"] == 20_000 and doc["summary"]["ratio_exact"] == "25/144"
     ((title, text),) = ctx.sections
     assert title == "Depthwise separable pairs (MACs, bias not counted)"
+    # fitted to 120 columns: a pair on two lines (the ratio over its fraction), the notes wrapped
+    assert max(len(line) for line in text.splitlines()) <= 120
+    assert "7,200" in text and "12,800" in text and "0.17361" in text and "(25/144)" in text
+    assert ("1 of 1 pairs equal 1/N + 1/k^2 exactly. All pairs: 20,000 MACs separable vs 115,200 MACs standard "
+            "= 0.17361 (5.76x fewer MACs).") in " ".join(text.split())
+
+
+def test_wide_keeps_a_line_per_pair():
+    ctx = _ctx(_pair_model(), separable=True, wide=True)
+    apply(ctx.args, ctx)
+    ((_, text),) = ctx.sections
     assert "7,200" in text and "12,800" in text and "0.17361 (25/144)" in text
     assert ("1 of 1 pairs equal 1/N + 1/k^2 exactly. All pairs: 20,000 MACs separable vs 115,200 MACs standard "
-            "= 0.17361 (5.76x fewer MACs).") in text
+            "= 0.17361 (5.76x fewer MACs).") in text.splitlines()
 
 
 def test_no_pairs():

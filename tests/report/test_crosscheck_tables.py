@@ -89,3 +89,23 @@ def test_zoo_markdown_per_peer():
     text = zoo_text(ZOO, "3 timm models", "rows.csv")
     assert "fvcore: b: +5 fvcore flops (= MACs) unexplained (+0.0500% of 10,000)" in text
     assert "fvcore failed on c: RuntimeError: x | y" in text
+
+
+def test_tables_fitted_to_a_width():
+    # one line per row is wider than 110 columns here; fitted to 110: the headers and the text cells (tool,
+    # unit, convention; the reasons, the layers) wrap, every number stays whole
+    wide = summary_table(RESULT)
+    assert max(len(line) for line in wide.splitlines()) > 110
+    text = summary_table(RESULT, width=110)
+    assert max(len(line) for line in text.splitlines()) <= 110
+    words = text.split()
+    for row in summary_rows(RESULT):
+        for number in row[2:4] + row[5:]:
+            assert number in words
+    long = {"t": dict(RESULT["fvcore"], explained=[{"what": "a reason written in many words " * 4, "layer": "l",
+                                                    "macs": 7_000}])}
+    text = reasons_table(long, width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "+7,000 fvcore flops (= MACs)" in text  # the amount with its unit, whole
+    assert text.split().count("many") == 4 and text.split().count("written") == 4  # every word kept
+    assert reasons_table(long) == reasons_table(long, width=None)  # the default: one line per reason

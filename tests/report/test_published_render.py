@@ -4,7 +4,8 @@ import json
 
 from profiler.published.check import EntryResult, FigureResult
 from profiler.published.registry import Entry
-from profiler.report.published import HEADERS, fmt_counted, render_json, render_markdown, render_table, rows
+from profiler.report.published import (HEADERS, fmt_counted, render_json, render_markdown, render_table, rows,
+                                       stacked_rows)
 
 
 def fig(metric, published, text, counted, status="ok", convention=None, unit=None, **kw):
@@ -55,7 +56,7 @@ def test_rows():
 
 
 def test_render_table():
-    out = render_table(RESULTS)
+    out = render_table(RESULTS, width=None)  # one line per entry, whatever its width
     lines = out.splitlines()
     assert lines[0].split() == ["id", "model", "@", "input", "MACs", "published", "counted", "delta", "%", "status",
                                 "params", "published", "counted", "delta", "%", "status", "entry"]
@@ -68,6 +69,36 @@ def test_render_table():
     ]
     assert lines[-6] == ""  # a blank line after the table
     assert "A/1 (" not in out  # an ok entry has no note
+
+
+def test_stacked_rows():
+    # the same figures as test_rows, a line per figure: the id and entry status over the model and input
+    assert stacked_rows(RESULTS) == [
+        ["A/1 (ok)\n  timm:mixnet_s @ 224x224", "MACs [macs]\nparams [all]", "256M\n4.1M", "256.92M\n4.135M",
+         "+0.36\n+0.84", "ok\nok"],
+        ["B/2 (explained)\n  torchvision:resnet18 @ 224x224", "FLOPs [flops]", "1.8G", "1.819G", "+1.06", "explained"],
+        ["C/3 (mismatch)\n  mine:net @ 224x224", "MACs [macs]", "1,234", "-", "-", "mismatch"],
+    ]
+
+
+def test_render_table_fits_the_width():
+    wide = render_table(RESULTS, width=None)
+    assert max(len(line) for line in wide.splitlines()) > 120  # so the default text is the stacked one
+    out = render_table(RESULTS)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert lines[0].split() == ["id", "(entry", "status)", "figure", "published", "counted", "delta", "%", "status"]
+    assert lines[1].strip() == "model @ input"
+    assert lines[3].split() == ["A/1", "(ok)", "MACs", "[macs]", "256M", "256.92M", "+0.36", "ok"]
+    assert lines[4].split() == ["timm:mixnet_s", "@", "224x224", "params", "[all]", "4.1M", "4.135M", "+0.84", "ok"]
+    assert out.endswith("\n\n3 entries: 1 ok, 1 explained, 1 mismatch")
+    # a note wider than the width wraps under itself; every word kept
+    long = EntryResult(EXPLAINED.entry, {"macs": fig("macs", 1.8e9, "1.8G", 1_819_066_000, "explained",
+                                                     reason="word " * 60)}, "explained")
+    notes = render_table([long], width=80).split("Differences (explained or not):\n")[1].split("\n\n")[0]
+    assert max(len(line) for line in notes.splitlines()) <= 80 and len(notes.splitlines()) > 1
+    assert notes.split() == ["B/2", "(explained):", "macs:"] + ["word"] * 60
+    assert all(line.startswith("      ") for line in notes.splitlines()[1:])
 
 
 def test_render_table_all_ok_has_no_differences():

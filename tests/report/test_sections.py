@@ -65,6 +65,25 @@ def test_separable_table_rows_notes_and_summary(two_pairs):
                                      "2/k^2")
 
 
+def test_separable_table_fitted_to_a_width(two_pairs):
+    # wider than 110 columns on one line per pair: two lines per pair, the depthwise over the pointwise (paths,
+    # kernel over stride, dw over pw MACs, each ratio over its fraction); the same numbers as above
+    assert max(len(line) for line in separable_table(two_pairs).splitlines()) > 110
+    text = separable_table(two_pairs, width=110)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 110
+    rule = next(i for i, line in enumerate(lines) if line.startswith("---"))
+    assert [_cells(line) for line in lines[rule + 1:rule + 5]] == [
+        ["1", "0", "3x3", "8->16", "10x10", "7,200", "115,200", "0.17361", "0.17361", "5.76x", "yes"],
+        ["1", "1x1", "12,800", "(25/144)", "(25/144)"],
+        ["2", "2", "3x3", "16->8", "10x10", "28,800", "115,200", "0.47222", "0.23611", "2.12x", "no [2]"],
+        ["3", "1x1", "25,600", "(17/36)", "(17/72)"]]
+    prose = " ".join(text.split("\n\n", 1)[1].split())
+    assert ("1 of 2 pairs equal 1/N + 1/k^2 exactly. All pairs: 74,400 MACs separable vs 230,400 MACs standard "
+            "= 0.32292 (3.10x fewer MACs).") in prose
+    assert prose.endswith("[2] channel multiplier 2 (depthwise 16->32): both terms x2, ratio = 2/N + 2/k^2")
+
+
 def test_separable_table_github_and_section(two_pairs):
     md = separable_table(two_pairs, tablefmt="github")
     lines = md.splitlines()

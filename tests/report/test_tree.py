@@ -24,7 +24,7 @@ def test_closed_forms():  # the numbers the lines below are written from
 def test_depth_one(prof):
     # 224/714 = 31.3725 %, 13,824/39,504 = 34.9939 %; blocks 400/714 = 56.0224 %, 25,600/39,504 = 64.8036 %;
     # fc 90/714 = 12.6050 %, 80/39,504 = 0.2025 %
-    assert tree(prof, depth=1) == "\n".join([
+    assert tree(prof, depth=1, width=None) == "\n".join([
         "(root) (Toy): 714 params (100.000%), 39.50 K MACs (100.000% MACs), out 1x10",
         "  stem (Conv2d): 224 params (31.373%), 13.82 K MACs (34.994% MACs), 3x3 s2, out 1x8x8x8",
         "  blocks (Sequential): 400 params (56.022%), 25.60 K MACs (64.804% MACs), out 1x8x8x8",
@@ -35,7 +35,7 @@ def test_depth_one(prof):
 
 
 def test_full_depth_is_inclusive(prof):
-    lines = tree(prof).splitlines()
+    lines = tree(prof, width=None).splitlines()
     assert len(lines) == 11 + 1  # root, stem, blocks, 2 x (block, dw, pw), pool, fc; the legend
     # a Block's line holds its children's MACs and the einsum it runs itself: 4,608 + 4,096 + 4,096 = 12,800
     # (32.402 %); its parameters: dw 72 + pw 64 + its own scale 64 = 200 (28.011 %)
@@ -52,15 +52,28 @@ def test_full_depth_is_inclusive(prof):
 def test_depth_zero_is_the_root(prof):
     assert tree(prof, depth=0).splitlines()[0] == \
         "(root) (Toy): 714 params (100.000%), 39.50 K MACs (100.000% MACs), out 1x10"
-    assert len(tree(prof, depth=0).splitlines()) == 2
+    assert len(tree(prof, depth=0, width=None).splitlines()) == 2
 
 
 def test_flops_convention():
-    lines = tree(toy_profile("flops"), depth=1).splitlines()
+    lines = tree(toy_profile("flops"), depth=1, width=None).splitlines()
     # 2 x 39,504 = 79,008 FLOPs; the shares do not change
     assert lines[0] == "(root) (Toy): 714 params (100.000%), 79.01 K FLOPs (100.000% FLOPs), out 1x10"
     assert lines[1] == "  stem (Conv2d): 224 params (31.373%), 27.65 K FLOPs (34.994% FLOPs), 3x3 s2, out 1x8x8x8"
     assert lines[-1].startswith("(inclusive totals per module; FLOPs under convention 'flops': 2 x macs")
+
+
+def test_lines_wrap_to_the_width(prof):
+    # by default a line wraps at 120 columns, continued 4 columns deeper than its module; no word is lost
+    lines = tree(prof, depth=1).splitlines()
+    assert lines[:5] == tree(prof, depth=1, width=None).splitlines()[:5]  # the module lines fit as they are
+    assert len(MACS_LEGEND) > 120 and max(len(line) for line in lines) <= 120
+    assert lines[5:] and all(line.startswith("    ") for line in lines[6:])
+    assert " ".join(lines[5:]).split() == MACS_LEGEND.split()
+    narrow = tree(prof, width=40).splitlines()
+    assert max(len(line) for line in narrow) <= 40
+    first = narrow.index("    blocks.0 (Block): 200 params")  # depth 2: continued at 4 + 4 columns
+    assert narrow[first + 1].startswith("        (28.011%)")
 
 
 def test_zero_totals_print_a_dash():
