@@ -39,8 +39,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import json
 
-    from profiler.report.pareto import X_AXES, filter_points, frontier_table, load_csv, pareto_front, usable
-    from profiler.report.pareto import write_pareto
+    from profiler.report.pareto import (MERGE_RULE, X_AXES, filter_points, frontier_table, load_csv, merge_duplicates,
+                                        merge_note, pareto_front, source_label, usable, write_pareto)
     from profiler.studies.pareto import fill_counted, registry_points
 
     ext = os.path.splitext(args.output)[1].lower()
@@ -53,6 +53,7 @@ def run(args) -> int:
     else:
         points, notes = registry_points(args.registry, args.models, progress=args.format != "json")
         source = args.registry or "the package registry"
+    points = merge_duplicates(points)  # one point per model (after counting: a counted cost wins)
     shown, missing = usable(points, args.axis)
     if not shown:
         raise UsageError(f"no model in {source} has a {args.axis} value"
@@ -71,14 +72,22 @@ def run(args) -> int:
             "output": args.output, "x": args.axis, "x_meaning": meaning, "source": source,
             "points": [{"model": p.name, "family": p.family, "top1": p.top1, "macs": p.macs, "params": p.params,
                         "latency_ms": p.latency_ms, "frontier": p in front,
-                        "macs_source": p.extra.get("macs_source", "given")} for p in shown],
-            "not_shown": [p.name for p in missing], "notes": notes}))
+                        "macs_source": p.extra.get("macs_source", "given"), "source": source_label(p),
+                        "merged": p.extra.get("merged", [])} for p in shown],
+            "not_shown": [p.name for p in missing], "merge_rule": MERGE_RULE, "notes": notes}))
         return 0
-    print(f"Pareto frontier: top-1 (%) vs {name} [{meaning}], {len(front)} of {len(shown)} models; from {source}")
-    print(frontier_table(shown, args.axis, tablefmt="github" if args.format == "markdown" else "simple"))
+    from profiler.report.textfit import TEXT_WIDTH, wrap_item, wrap_line
+
+    print(wrap_line(f"Pareto frontier: top-1 (%) vs {name} [{meaning}], {len(front)} of {len(shown)} models; "
+                    f"from {source}", TEXT_WIDTH))
+    print(frontier_table(shown, args.axis, tablefmt="github" if args.format == "markdown" else "simple",
+                         width=TEXT_WIDTH))
     if missing:
-        print(f"not shown (no {args.axis}): {', '.join(p.name for p in missing)}")
+        print(wrap_item(f"not shown (no {args.axis}): ", ", ".join(p.name for p in missing), TEXT_WIDTH))
+    merged = merge_note(shown)
+    if merged:
+        print(wrap_line(f"{MERGE_RULE}; {merged}", TEXT_WIDTH))
     for n in notes:
-        print(f"note: {n}")
-    print(f"wrote {args.output}")
+        print(wrap_item("note: ", n, TEXT_WIDTH))
+    print(wrap_line(f"wrote {args.output}", TEXT_WIDTH))
     return 0

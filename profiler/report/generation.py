@@ -11,6 +11,8 @@ from profiler.conventions import get_convention
 from profiler.report import format as F
 from profiler.report.page import _html_page, _markdown_page, _text_page, describe_device, to_json
 from profiler.report.tables import Column, Table, render_table
+from profiler.report.tables import text_width
+from profiler.report.textfit import TEXT_WIDTH, wrap_header
 
 #: Per-step rows shown in text pages before they are sampled (every row is in the CSV and the JSON).
 MAX_ROWS = 32
@@ -36,15 +38,29 @@ def _model_line(src, fallback: str) -> str:
     return f"{src.name} (built by {src.zoo} as {src.spec}{task}; architecture only, random weights)"
 
 
-def _page(fmt: str, head, table: Table, caption: str, legend: str, foot) -> str:
+def _page(fmt: str, head, table: Table, caption: str, legend: str, foot, width: int | None = None) -> str:
+    """The page in ``fmt``; ``width``: the text page's header and footer lines wrapped to that many columns."""
     if fmt == "csv":
         return render_table(table, "csv")
-    body = render_table(table, fmt, caption)
+    body = render_table(_fit_headers(table, width) if fmt == "table" else table, fmt, caption)
     if fmt == "html":
         return _html_page(head, body, legend, [], foot, [])
     if fmt == "markdown":
         return _markdown_page(head, body, legend, [], foot, [])
-    return _text_page(head, body, legend, [], foot, [])
+    return _text_page(head, body, legend, [], foot, [], width=width)
+
+
+def _fit_headers(table: Table, width: int | None) -> Table:
+    """The text table with its headers wrapped at their words to no wider than their column's widest cell, when
+    it is wider than ``width`` (the cells, every number, unchanged)."""
+    if width is None or text_width(table) <= width:
+        return table
+    from dataclasses import replace
+
+    rows = table.shown + ([table.totals_shown] if table.totals_shown is not None else [])
+    cols = [replace(c, header=wrap_header(c.header, max(len(str(r[i])) for r in rows) if rows else 0))
+            for i, c in enumerate(table.columns)]
+    return Table(cols, table.raw, table.shown, table.totals_raw, table.totals_shown)
 
 
 def _coverage(profiles) -> str:
@@ -75,9 +91,10 @@ def _rule_line(gen) -> str:
             f"biases are in N but cost no MACs)")
 
 
-def generation_page(gen, fmt: str = "table") -> str:
+def generation_page(gen, fmt: str = "table", width: int | None = TEXT_WIDTH) -> str:
     """The report of one generation: header, the prefill/decode/total table then the per-step table (text
-    pages; ``csv`` is the per-step table alone, ``json`` the document)."""
+    pages; ``csv`` is the per-step table alone, ``json`` the document). ``width``: the text page's prose
+    wrapped to that many columns (None: one line per item)."""
     if fmt == "json":
         return to_json(gen.to_dict())
     conv = get_convention(gen.convention)
@@ -138,7 +155,7 @@ def generation_page(gen, fmt: str = "table") -> str:
               "self-attention attends (decode MACs grow by 2·L·n_heads·d_head per step)"
               + (f"; {len(shown)} of {steps} decode steps shown, evenly spaced (all in --format csv or json)"
                  if sampled else ""))
-    return _page(fmt, head, table, "generation", legend, foot)
+    return _page(fmt, head, table, "generation", legend, foot, width)
 
 
 # -- scaling -------------------------------------------------------------------------------------------------
@@ -163,8 +180,9 @@ def scaling_document(profiles) -> dict:
             "notes": list(dict.fromkeys(n for p in profiles for n in p.notes))}
 
 
-def scaling_page(profiles, fmt: str = "table") -> str:
-    """MACs and the attention share at each sequence length."""
+def scaling_page(profiles, fmt: str = "table", width: int | None = TEXT_WIDTH) -> str:
+    """MACs and the attention share at each sequence length; ``width``: the text page's prose wrapped to that
+    many columns (None: one line per item)."""
     doc = scaling_document(profiles)
     if fmt == "json":
         return to_json(doc)
@@ -188,69 +206,112 @@ def scaling_page(profiles, fmt: str = "table") -> str:
             ("coverage", _coverage(profiles))] + [("note", n) for n in doc["notes"]]
     legend = ("attention MACs = QK^T and the weighted sum over the full T x T scores (2·L·T²·d, quadratic in the "
               "length); every other product is linear in it, so MACs per token grow only by attention")
-    return _page(fmt, head, table, "sequence lengths", legend, foot)
+    return _page(fmt, head, table, "sequence lengths", legend, foot, width)
 
 
 # -- pictures -------------------------------------------------------------------------------------------------
+def _headroom(lo: float, hi: float, pad: float = 0.08) -> tuple[float, float]:
+    """y limits around the data (not from 0): a flat series gets a band of 1% of its value around it."""
+    span = hi - lo
+    if span <= 0:
+        span = abs(hi) * 0.02 or 1.0
+    return lo - pad * span, hi + pad * span
+
+
+def _fine_formatter(lo: float, hi: float, nticks: int = 6):
+    """Tick labels with as many digits as the tick step needs (53.12M, 53.14M: never two alike), SI-scaled."""
+    import math
+
+    from profiler.report.plots import _scale
+
+    div, prefix = _scale(max(abs(lo), abs(hi)))
+    step = max((hi - lo) / nticks, abs(hi) * 1e-9, 1e-12) / div
+    decimals = max(0, -math.floor(math.log10(step)) + 1)
+    return lambda v, _pos=None: f"{v / div:.{decimals}f}{prefix}"
+
+
 def plot_generation(gen):
-    """MACs per decode step against the context length, split into attention and the rest (a matplotlib
-    Figure; write it with :func:`profiler.report.plots.save_figure`)."""
+    """MACs per decode step against the context length (a matplotlib Figure; write it with
+    :func:`profiler.report.plots.save_figure`). Top: the total per step, its y axis from the data (not from 0),
+    so that the growth with the context shows; bottom: attention's part alone (QK^T and AV over the cache, the
+    part that grows) against the rest (weights, constant per token), in percent of the step. Legends sit
+    outside the data, above each panel."""
     from matplotlib.figure import Figure
 
     from profiler.report.plots import KIND_COLOURS, si
 
-    fig = Figure(figsize=(8, 4.5), layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    ax, ax_share = fig.subplots(2, 1, sharex=True, height_ratios=[1.6, 1])
     x = list(gen.contexts)
     att = [p.by_category["attention"] for p in gen.decode]
-    rest = [p.macs - a for p, a in zip(gen.decode, att)]
+    total = [p.macs for p in gen.decode]
+    rest = [t - a for t, a in zip(total, att)]
     if x:
-        ax.stackplot(x, rest, att, labels=["weights (linear, one token)", "attention (QK^T, AV over the cache)"],
-                     colors=[KIND_COLOURS["linear"], KIND_COLOURS["attention"]], alpha=0.85)
+        ax.plot(x, total, color=KIND_COLOURS["linear"], lw=1.8, marker="o" if len(x) <= 40 else None, ms=3,
+                label="all MACs of the step (weights + attention)")
+        ax.plot(x, [r + att[0] for r in rest], color="#555555", lw=1, ls="--",
+                label="weights + the first step's attention (no growth)")
+        ax.fill_between(x, [r + att[0] for r in rest], total, color=KIND_COLOURS["attention"], alpha=0.5, lw=0,
+                        label="attention's growth with the context (2·L·d MACs per extra key)")
+        ax.set_ylim(*_headroom(min(total), max(total)))
+        ax.yaxis.set_major_formatter(_fine_formatter(*ax.get_ylim()))
         ax.set_xlim(min(x), max(x) if max(x) > min(x) else min(x) + 1)
-    ax.set_xlabel("context length t (keys attended by the decoded token)")
-    ax.set_ylabel("MACs per decoded token")
-    ax.yaxis.set_major_formatter(lambda v, _: si(v))
+        ax_share.plot(x, [100 * a / t if t else 0 for a, t in zip(att, total)], color=KIND_COLOURS["attention"],
+                      lw=1.8, label="attention (QK^T, AV over the cache)")
+        shares = [100 * a / t for a, t in zip(att, total) if t]
+        if shares:
+            ax_share.set_ylim(*_headroom(min(shares), max(shares)))
+    ax.set_ylabel("MACs per decoded token\n(y axis from the data, not 0)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncols=1, fontsize=8, frameon=False, borderaxespad=0)
+    ax_share.set_ylabel("attention share\nof the step's MACs (%)")
+    ax_share.set_xlabel("context length t (keys attended by the decoded token)")
+    ax_share.yaxis.set_major_formatter(lambda v, _: f"{v:.3g}%")
+    ax_share.grid(alpha=0.3)
     name = gen.source.spec if gen.source is not None else gen.prefill.model
-    ax.set_title(f"{name}: {gen.new_tokens} tokens after a {gen.prompt_tokens}-token prompt (batch {gen.batch})\n"
+    fig.suptitle(f"{name}: {gen.new_tokens} tokens after a {gen.prompt_tokens}-token prompt (batch {gen.batch})\n"
                  f"prefill {si(gen.prefill.macs)} MACs, decode {si(gen.decode_macs)} MACs [convention 'macs']",
                  fontsize=10)
     return fig
 
 
 def plot_scaling(profiles):
-    """MACs per token against the sequence length (log x), split into attention and the rest, with the
-    attention share on a second axis."""
+    """MACs per token against the sequence length (log x). Top: the total per token, its y axis from the data
+    (not from 0), the weights' constant part dashed and attention's growth filled between; bottom: the
+    attention share of the MACs (%), its axis from the data too. Legends above each panel, off the data."""
     from matplotlib.figure import Figure
 
-    from profiler.report.plots import KIND_COLOURS, si
+    from profiler.report.plots import KIND_COLOURS
 
     doc = scaling_document(profiles)
     rows = doc["lengths"]
     x = [r["tokens"] for r in rows]
+    per_tok = [r["macs_per_token"] for r in rows]
     per_tok_att = [r["attention_macs"] / (r["tokens"] * (doc["input"]["batch"] or 1)) for r in rows]
-    per_tok_rest = [r["macs_per_token"] - a for r, a in zip(rows, per_tok_att)]
-    fig = Figure(figsize=(8, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.stackplot(x, per_tok_rest, per_tok_att, labels=["weights (linear in T)", "attention (quadratic in T)"],
-                 colors=[KIND_COLOURS["linear"], KIND_COLOURS["attention"]], alpha=0.85)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(x)
-    ax.set_xticklabels([str(t) for t in x], fontsize=8)
-    ax.set_xlabel("sequence length T (tokens)")
-    ax.set_ylabel("MACs per token (one forward pass / T)")
-    ax.yaxis.set_major_formatter(lambda v, _: si(v))
+    per_tok_rest = [t - a for t, a in zip(per_tok, per_tok_att)]
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    ax, share = fig.subplots(2, 1, sharex=True, height_ratios=[1.6, 1])
+    ax.plot(x, per_tok, color=KIND_COLOURS["linear"], lw=1.8, marker="o", ms=4,
+            label="all MACs per token (weights + attention)")
+    ax.plot(x, per_tok_rest, color="#555555", lw=1, ls="--", label="weights alone (the same at every length)")
+    ax.fill_between(x, per_tok_rest, per_tok, color=KIND_COLOURS["attention"], alpha=0.5, lw=0,
+                    label="attention (QK^T and AV over T keys: grows with T)")
+    ax.set_ylim(*_headroom(min(per_tok_rest), max(per_tok)))
+    ax.yaxis.set_major_formatter(_fine_formatter(*ax.get_ylim()))
+    ax.set_ylabel("MACs per token (one forward pass / T)\n(y axis from the data, not 0)")
     ax.grid(alpha=0.3)
-    share = ax.twinx()
-    share.plot(x, [r["attention_pct"] or 0 for r in rows], color="black", marker="o", linewidth=1.2,
-               label="attention share of MACs (%)")
-    share.set_ylim(0, 100)
-    share.set_ylabel("attention share of MACs (%)")
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = share.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
-    ax.set_title(f"{doc['zoo'] + ':' if doc['zoo'] else ''}{doc['model']}: cost of one forward pass by sequence "
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=8, frameon=False, borderaxespad=0)
+    pct = [r["attention_pct"] or 0 for r in rows]
+    share.plot(x, pct, color="black", marker="o", linewidth=1.2, ms=4)
+    share.set_ylim(*_headroom(min(pct), max(pct)))
+    share.yaxis.set_major_formatter(lambda v, _: f"{v:.3g}%")
+    share.set_ylabel("attention share\nof the MACs (%)")
+    share.grid(alpha=0.3)
+    share.set_xscale("log", base=2)
+    share.set_xticks(x)
+    share.set_xticklabels([str(t) for t in x], fontsize=8)
+    share.minorticks_off()
+    share.set_xlabel("sequence length T (tokens, log scale)")
+    fig.suptitle(f"{doc['zoo'] + ':' if doc['zoo'] else ''}{doc['model']}: cost of one forward pass by sequence "
                  f"length [convention 'macs']", fontsize=10)
     return fig

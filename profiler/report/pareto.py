@@ -5,25 +5,29 @@ frontier when no other point is at least as cheap *and* at least as accurate (on
 models worth choosing at their cost. Renderers only: costs come from the caller (counted by the engine or
 typed from a paper/CSV), nothing is counted here.
 
-Labels are placed without overlap by a small greedy search: each label tries a ring of offsets around its
-point (nearest first) and takes the first whose box hits no placed label, no marker and stays inside the
-axes; when none is free it takes the least-overlapping one with a leader line. Deterministic; no extra
-dependency.
+One point per model: rows naming the same model (several sources quoting it) are merged by
+:func:`merge_duplicates` under a stated rule, and the kept source is named in the table and the picture.
+
+Labels are placed without overlap by a small greedy search (:func:`profiler.report.plots.place_labels`):
+each label tries a ring of offsets around its point (nearest first) and takes the first whose box hits no
+placed label, no marker, no frontier segment and stays inside the axes; when none is free it takes the
+least-overlapping one with a leader line. Log-axis ticks are thinned until no two labels collide
+(:func:`profiler.report.plots.fit_log_ticks`). Deterministic; no extra dependency.
 """
 from __future__ import annotations
 
 import csv
 import math
 import os
+import re
 import textwrap
 from dataclasses import dataclass, field
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from profiler.errors import UsageError, file_error
-from profiler.report.plots import save_figure, si
+from profiler.report.plots import fit_log_ticks, freeze_layout, place_labels, save_figure, si
 
 # What each x choice means, for axis labels and tables (the convention is always spelled out).
 X_AXES = {
@@ -76,6 +80,101 @@ def pareto_front(points, axis: str = "macs") -> list:
         if not dominated:
             front.append(p)
     return sorted(front, key=lambda p: (p.x(axis), -p.top1))
+
+
+# -- one point per model ------------------------------------------------------------------------------
+MERGE_RULE = ("one point per model: rows naming the same model are merged, keeping the one whose cost was "
+              "counted here over a typed one, then the authors' own table over a table quoting it over a zoo's "
+              "weights metadata, then the first listed")
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "_", name.strip().lower())
+
+
+def _arch_key(p):
+    """(architecture, kwargs, input) of a point built from a zoo model; zoo prefixes and build-origin words
+    dropped, so torchvision's and the official code's ShuffleNet v2 1x are one architecture."""
+    spec = str(p.extra.get("zoo") or "").strip()
+    if not spec:
+        return None
+    arch = spec.rsplit(":", 1)[-1].lower()
+    arch = re.sub(r"^(tv|tf|timm)_", "", arch).replace("_official", "")
+    kwargs = tuple(sorted((k, str(v)) for k, v in dict(p.extra.get("kwargs") or {}).items() if k != "num_classes"))
+    return arch, kwargs, tuple(p.extra.get("input") or ())
+
+
+def source_label(p) -> str:
+    """Short name of where a point comes from: the registry entry id, else its ``source`` cell, else 'given'."""
+    label = str(p.extra.get("id") or p.source or "given")
+    return label if len(label) <= 48 else label[:45] + "..."
+
+
+def _precedence(p, index: int):
+    counted = "macs_source" in p.extra and str(p.extra["macs_source"]).startswith("counted")
+    return (not counted, p.extra.get("source_rank", 1), index)
+
+
+def merge_duplicates(points) -> list:
+    """One point per model. Two rows are the same model when they have the same name (case, spaces and
+    underscores aside) or build the same zoo architecture (prefixes such as ``tv_``/``official`` aside) with
+    the same kwargs and input. Of each group the kept row is chosen by :data:`MERGE_RULE`: cost counted here
+    before cost typed, then ``extra['source_rank']`` (0 the authors' table, 1 a table quoting it, 2 a zoo's
+    metadata; 1 when unset), then data order. The kept point is a copy whose ``extra['merged']`` lists the
+    others' :func:`source_label`; the order of first appearance is kept. Already merged input comes back
+    unchanged."""
+    import copy
+
+    pts = list(points)
+    parent = list(range(len(pts)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    seen: dict = {}
+    for i, p in enumerate(pts):
+        for key in (("name", _name_key(p.name)), ("arch", _arch_key(p))):
+            if key[1] is None:
+                continue
+            if key in seen:
+                parent[find(i)] = find(seen[key])
+            else:
+                seen[key] = i
+    groups: dict = {}
+    for i in range(len(pts)):
+        groups.setdefault(find(i), []).append(i)
+    out = []
+    for root in sorted(groups, key=lambda r: min(groups[r])):
+        members = groups[root]
+        if len(members) == 1:
+            out.append(pts[members[0]])
+            continue
+        keep = min(members, key=lambda i: _precedence(pts[i], i))
+        kept = copy.copy(pts[keep])
+        kept.extra = dict(kept.extra)
+        kept.extra["merged"] = list(kept.extra.get("merged", [])) + [source_label(pts[i]) for i in members if i != keep]
+        out.append(kept)
+    return out
+
+
+def merge_note(points, only=None) -> str:
+    """Which source was kept for each merged model and which were folded into it, in one line; ``only``: the
+    names to list (the others are counted)."""
+    merged = [p for p in points if p.extra.get("merged")]
+    if not merged:
+        return ""
+    rows = sum(1 + len(p.extra["merged"]) for p in merged)
+    listed = [p for p in merged if only is None or p.name in only]
+    text = f"{rows} rows of {len(merged)} models merged"
+    if listed:
+        text += ": " + "; ".join(f"{p.name} = {source_label(p)} (over {', '.join(p.extra['merged'])})"
+                                 for p in listed)
+    if len(listed) < len(merged):
+        text += f"; {len(merged) - len(listed)} more not named here"
+    return text
 
 
 # -- data -----------------------------------------------------------------------------------------------
@@ -154,23 +253,27 @@ def _fmt_x(v: float, axis: str) -> str:
     return f"{si(v)} {'MACs' if axis == 'macs' else 'params'}"
 
 
-def frontier_table(points, axis: str = "macs", tablefmt: str = "simple") -> str:
-    """The frontier as a table (cheapest first), with each step's extra cost per accuracy point."""
-    from tabulate import tabulate
+def frontier_table(points, axis: str = "macs", tablefmt: str = "simple", width: int | None = None) -> str:
+    """The frontier as a table (cheapest first, one row per model: :func:`merge_duplicates`), with each step's
+    extra cost per accuracy point and the source kept (how many rows were merged into it); ``width``: the text
+    table's names and sources wrapped to fit that many columns (:func:`profiler.report.textfit.fit_table`)."""
+    from profiler.report.textfit import fit_table
 
-    front = pareto_front(points, axis)
+    front = pareto_front(merge_duplicates(points), axis)
     rows = []
     prev = None
     for p in front:
         step = ""
         if prev is not None and p.top1 > prev.top1:
             step = f"x{p.x(axis) / prev.x(axis):.2f} for +{p.top1 - prev.top1:.2f} pt"
+        merged = len(p.extra.get("merged", ()))
         rows.append([p.name, p.family, f"{p.top1:.2f}", _fmt_x(p.x(axis), axis),
-                     si(p.params) if p.params else "", step])
+                     si(p.params) if p.params else "", step,
+                     source_label(p) + (f" (+{merged} merged)" if merged else "")])
         prev = p
     label = X_AXES[axis][0]
-    return tabulate(rows, headers=["frontier model", "family", "top-1 (%)", label, "params", "step"],
-                    tablefmt=tablefmt, disable_numparse=True)
+    return fit_table(rows, ["frontier model", "family", "top-1 (%)", label, "params", "step", "source kept"],
+                     width if tablefmt == "simple" else None, wrap=(6, 0, 1), tablefmt=tablefmt)
 
 
 # -- plot -----------------------------------------------------------------------------------------------
@@ -179,100 +282,23 @@ _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p"]
 
 
-def _overlap(a, b) -> float:
-    w = min(a.x1, b.x1) - max(a.x0, b.x0)
-    h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return w * h if w > 0 and h > 0 else 0.0
-
-
-def place_labels(ax, xs, ys, texts, fontsize=8, priority=None, lines=()):
-    """Annotate each (x, y) with its text, choosing offsets so that no two labels (and no label and a
-    marker, the legend or a segment of ``lines``, polylines in data coordinates) overlap; returns the
-    annotations. ``priority``: indices placed first (they get the best spots)."""
-    fig = ax.figure
-    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
-    if renderer is None:  # a Figure() without a canvas: attach Agg's, which can measure text
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        FigureCanvasAgg(fig)
-        renderer = fig.canvas.get_renderer()
-    if fig.get_layout_engine() is not None:
-        fig.get_layout_engine().execute(fig)  # final axes position before measuring
-        fig.set_layout_engine("none")
-    trans = ax.transData
-    pts = [trans.transform((x, y)) for x, y in zip(xs, ys)]
-    from matplotlib.transforms import Bbox
-    marker_r = 6.5 * fig.dpi / 72
-    placed = [Bbox.from_extents(px - marker_r, py - marker_r, px + marker_r, py + marker_r) for px, py in pts]
-    if ax.get_legend() is not None:  # labels keep off the legend too
-        placed.append(ax.get_legend().get_window_extent(renderer))
-    for line in lines:  # and off drawn lines: each segment as a thin box
-        d = [trans.transform(pt) for pt in line]
-        for (x0, y0), (x1, y1) in zip(d, d[1:]):
-            placed.append(Bbox.from_extents(min(x0, x1) - 2, min(y0, y1) - 2, max(x0, x1) + 2, max(y0, y1) + 2))
-    axbox = ax.get_window_extent(renderer)
-    order = list(priority or []) + [i for i in range(len(xs)) if i not in set(priority or [])]
-    # Candidate offsets (points): 8 directions at growing radii, right and above first.
-    dirs = [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]
-    cands = [(dx * r, dy * r * 0.8) for r in (6, 12, 20, 30, 42) for dx, dy in dirs]
-    # Farther out, finer angles: crowded clusters fan their labels out with leader lines.
-    cands += [(r * math.cos(a * math.pi / 8), r * math.sin(a * math.pi / 8))
-              for r in (56, 72, 90, 110, 135) for a in range(16)]
-    anns = [None] * len(xs)
-    for i in order:
-        best = None
-        for dx, dy in cands:
-            ha = "left" if dx > 1e-9 else ("right" if dx < -1e-9 else "center")
-            va = "bottom" if dy > 1e-9 else ("top" if dy < -1e-9 else "center")
-            ann = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
-                              ha=ha, va=va, fontsize=fontsize)
-            box = ann.get_window_extent(renderer).expanded(1.04, 1.1)
-            inside = axbox.containsx(box.x0) and axbox.containsx(box.x1) and axbox.containsy(box.y0) and \
-                axbox.containsy(box.y1)
-            score = sum(_overlap(box, b) for j, b in enumerate(placed) if j != i) + (0 if inside else 1e9)
-            score += math.hypot(dx, dy) * 1e-3  # prefer near among equals
-            if best is None or score < best[0]:
-                if best is not None:
-                    best[1].remove()
-                best = (score, ann, box, dx, dy)
-            else:
-                ann.remove()
-            if score < 1:
-                break
-        score, ann, box, dx, dy = best
-        if math.hypot(dx, dy) > 14:
-            ann.arrow_patch = None
-            ann.remove()
-            ann = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
-                              ha=ann.get_ha(), va=ann.get_va(), fontsize=fontsize,
-                              arrowprops=dict(arrowstyle="-", color="#888888", lw=0.6, shrinkA=0, shrinkB=4))
-        placed.append(box)
-        anns[i] = ann
-    return anns
-
-
-def _log_ticks(ax, axis: str, decades: float = 2.0):
-    ax.set_xscale("log")
-    # Under ~1.5 decades 1-2-5 ticks leave too few labels: label every integer multiple instead.
-    subs = (1, 2, 5) if decades > 1.5 else (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    if axis == "latency":
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    else:
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: si(v)))
+def _x_formatter(axis: str):
+    return (lambda v: f"{v:g}") if axis == "latency" else si
 
 
 def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: str | None = None,
                 ylabel: str = "top-1 accuracy (%), ImageNet-1k val, as published", note: str | None = None,
                 labels: str = "auto") -> Figure:
-    """Top-1 against ``axis`` (log scale), families coloured, the frontier drawn and its points ringed.
+    """Top-1 against ``axis`` (log scale), families coloured, the frontier drawn and its points ringed; one
+    point per model (:func:`merge_duplicates`, the kept sources said under the axes); the legend beside the
+    axes, off the data.
 
     labels: ``all``, ``frontier`` (only frontier points named), or ``auto`` (all up to 40 points, else frontier).
     """
     label_mode = labels
     if label_mode not in ("auto", "all", "frontier"):
         raise UsageError(f"labels must be auto, all or frontier, got {labels!r}")
-    pts, missing = usable(points, axis)
+    pts, missing = usable(merge_duplicates(points), axis)
     if not pts:
         raise UsageError(f"no point has a {axis} value to plot")
     families = list(dict.fromkeys(p.family for p in pts))
@@ -280,7 +306,7 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
     front = pareto_front(pts, axis)
     on_front = {id(p) for p in front}
 
-    fig = Figure(figsize=(10, 6.5), layout="constrained")
+    fig = Figure(figsize=(11, 6.5), layout="constrained")
     ax = fig.add_subplot()
     for f in families:
         fp = [p for p in pts if p.family == f]
@@ -295,7 +321,7 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
 
     xs, ys = [p.x(axis) for p in pts], [p.top1 for p in pts]
     lo, hi = math.log10(min(xs)), math.log10(max(xs))
-    _log_ticks(ax, axis, hi - lo)
+    ax.set_xscale("log")
     pad = max((hi - lo) * 0.12, 0.08)
     ax.set_xlim(10 ** (lo - pad), 10 ** (hi + pad * 1.8))  # labels go right first: leave room
     ylo, yhi = min(ys), max(ys)
@@ -309,26 +335,37 @@ def plot_pareto(points, axis: str = "macs", title: str | None = None, xlabel: st
     handles, _ = ax.get_legend_handles_labels()
     handles.append(Line2D([], [], color="black", ls="--", marker="o", markerfacecolor="none", markersize=9,
                           label="Pareto frontier"))
-    ax.legend(handles=handles, fontsize=8, loc="lower right", title="family", title_fontsize=8, framealpha=0.9)
+    fig.legend(handles=handles, fontsize=8, loc="outside right upper", title="family", title_fontsize=8,
+               framealpha=0.9)
     ax.set_title(title or f"Top-1 accuracy vs {name}", fontsize=11)
-    if note or missing:
-        text = note or ""
-        if missing:
-            text += ("\n" if text else "") + f"not shown (no {axis}): " + ", ".join(p.name for p in missing)
-        fig.text(0.01, 0.005, text, fontsize=7, color="#444444", va="bottom", ha="left")
-        fig.get_layout_engine().set(rect=(0, 0.03 * (text.count("\n") + 1), 1, 1 - 0.03 * (text.count("\n") + 1)))
+    lines = [note] if note else []
     if label_mode == "auto":
         label_mode = "all" if len(pts) <= 40 else "frontier"
+    named = {p.name for p in pts if label_mode == "all" or id(p) in on_front}
+    if label_mode == "frontier":
+        lines.append(f"{len(pts)} models; only the {len(front)} on the frontier are named (too many to label all)")
+    merged = merge_note(pts, only=named)
+    if merged:
+        lines.append(f"{MERGE_RULE}; {merged}")
+    if missing:
+        lines.append(f"not shown (no {axis}): " + ", ".join(p.name for p in missing))
+    if lines:
+        text = "\n".join(w for line in lines for w in textwrap.wrap(line, 190))
+        fig.text(0.01, 0.005, text, fontsize=7, color="#444444", va="bottom", ha="left")
+        rows = text.count("\n") + 1
+        fig.get_layout_engine().set(rect=(0, 0.018 * rows + 0.01, 1, 1 - 0.018 * rows - 0.01))
+    unlabelled = []
     if label_mode == "frontier":
         keep = [i for i, p in enumerate(pts) if id(p) in on_front]
-        ax.text(0.01, 0.99, f"{len(pts)} models; only the {len(keep)} on the frontier are named (too many to label all)",
-                transform=ax.transAxes, fontsize=7, va="top", color="#444444")
+        unlabelled = [(xs[i], ys[i]) for i in range(len(pts)) if id(pts[i]) not in on_front]
         xs, ys, pts = [xs[i] for i in keep], [ys[i] for i in keep], [pts[i] for i in keep]
+    freeze_layout(fig)  # the axes' final size, then ticks that fit it, then labels that miss everything
+    fit_log_ticks(ax, "x", _x_formatter(axis))
     priority = [i for i, p in enumerate(pts) if id(p) in on_front]
     stairs = [(fx[0], fy[0])]
     for (x0, y0), (x1, y1) in zip(zip(fx, fy), zip(fx[1:], fy[1:])):
         stairs += [(x1, y0), (x1, y1)]
-    place_labels(ax, xs, ys, [p.name for p in pts], priority=priority, lines=[stairs])
+    place_labels(ax, xs, ys, [p.name for p in pts], priority=priority, lines=[stairs], points=unlabelled)
     return fig
 
 

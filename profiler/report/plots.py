@@ -10,6 +10,7 @@ stages shaded as bands and named along the top, the heaviest layers listed by na
 """
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 
@@ -50,6 +51,172 @@ def _scale(max_value: float) -> tuple[float, str]:
         if max_value >= div:
             return div, p
     return 1.0, ""
+
+
+# -- log-axis ticks that never collide ------------------------------------------------------------------
+# Labelled mantissas per decade, densest first: the first set whose labels all fit is kept.
+LOG_SUBS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
+
+
+def renderer_of(fig):
+    """The figure's renderer, attaching an Agg canvas to a bare :class:`Figure` (so that text can be measured)."""
+    if not hasattr(fig.canvas, "get_renderer"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        FigureCanvasAgg(fig)
+    return fig.canvas.get_renderer()
+
+
+def freeze_layout(fig):
+    """Run the figure's layout engine once and switch it off, so that what is measured next (tick labels, text
+    boxes) stays where it is when the figure is saved or shown."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        renderer_of(fig)
+        engine.execute(fig)
+        fig.set_layout_engine("none")
+
+
+def visible_tick_labels(ax, which: str = "x", renderer=None) -> list:
+    """Window extents of the non-empty tick labels (major and minor) inside the view limits of one axis."""
+    renderer = renderer or renderer_of(ax.figure)
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = sorted(axis.get_view_interval())
+    boxes = []
+    for ticks in (axis.get_major_ticks(), axis.get_minor_ticks()):
+        for t in ticks:
+            label = t.label1
+            if not (label.get_visible() and t.get_visible() and label.get_text()):
+                continue
+            if not lo * (1 - 1e-9) <= t.get_loc() <= hi * (1 + 1e-9):
+                continue
+            boxes.append(label.get_window_extent(renderer))
+    return boxes
+
+
+def boxes_collide(boxes, gap: float = 0.0) -> bool:
+    """Whether any two boxes overlap (or come closer than ``gap`` pixels)."""
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if (min(a.x1, b.x1) - max(a.x0, b.x0) > -gap) and (min(a.y1, b.y1) - max(a.y0, b.y0) > -gap):
+                return True
+    return False
+
+
+def fit_log_ticks(ax, which: str = "x", fmt=None, min_labels: int = 2) -> tuple:
+    """Label a log axis (base 10) with the densest tick set of :data:`LOG_SUBS` whose labels do not collide
+    (about two characters of white between two), unlabelled minor ticks on every other mantissa; then, when even one
+    label per decade collides, every n-th decade. Call it once the axes have their final size (after
+    :func:`freeze_layout`). ``fmt(value) -> str``: the label (default ``f"{v:g}"``). Returns the locator kept."""
+    from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
+
+    fmt = fmt or (lambda v: f"{v:g}")
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    fig = ax.figure
+    renderer = renderer_of(fig)
+    getattr(ax, f"set_{which}scale")("log")
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos=None: fmt(v)))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(1, 10)), numticks=100))
+    axis.set_minor_formatter(NullFormatter())
+    size = axis.get_ticklabels()[0].get_fontsize() if axis.get_ticklabels() else 10
+    gap = 1.2 * size * fig.dpi / 72  # about two characters of white between two labels
+    lo, hi = sorted(axis.get_view_interval())
+    decades = max(math.log10(hi) - math.log10(lo), 1e-9)
+    def labels_with(locator):
+        axis.set_major_locator(locator)
+        fig.draw_without_rendering()
+        return visible_tick_labels(ax, which, renderer)
+
+    tries = [LogLocator(base=10, subs=subs, numticks=100) for subs in LOG_SUBS]
+    tries += [LogLocator(base=10, subs=(1,), numticks=max(2, int(decades / n) + 1)) for n in (2, 3, 4, 6)]
+    if len(labels_with(tries[0])) < min_labels:
+        # under a decade with fewer than two mantissas in view: evenly spaced round values instead
+        tries = [MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10]) for n in (6, 4, 3, 2)]
+    chosen = tries[-1]
+    for locator in tries:
+        if not boxes_collide(labels_with(locator), gap):
+            chosen = locator
+            break
+    axis.set_major_locator(chosen)
+    return chosen
+
+
+# -- labels that never collide --------------------------------------------------------------------------
+def _overlap(a, b) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(ax, xs, ys, texts, fontsize=8, priority=None, lines=(), points=(), boxes=(), marker_pt=6.5,
+                 box_pad_pt=1.0):
+    """Annotate each (x, y) with its text, choosing offsets so that no label overlaps another label, a marker
+    (the labelled points and the unlabelled ``points``, radius ``marker_pt``), the legend when it is inside
+    the axes, a segment of ``lines`` (polylines in data coordinates) or a rectangle of ``boxes``
+    (``(x0, y0, x1, y1)`` in data coordinates, widened by ``box_pad_pt``: error bars, say), and stays inside the axes; returns the
+    annotations. ``priority``: indices placed first (they get the best spots).
+
+    A small greedy search, deterministic: each label tries a ring of offsets around its point (nearest first)
+    and takes the first free one; when none is free it takes the least-overlapping one, with a leader line
+    when it is far from its point. Runs the layout engine once and switches it off (what is measured stays
+    where it is drawn)."""
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    renderer = renderer_of(fig)
+    freeze_layout(fig)
+    trans = ax.transData
+    r = marker_pt * fig.dpi / 72
+    placed = [Bbox.from_extents(px - r, py - r, px + r, py + r)
+              for px, py in (trans.transform(pt) for pt in [*zip(xs, ys), *points])]
+    legend = ax.get_legend()
+    if legend is not None:  # labels keep off the legend too
+        placed.append(legend.get_window_extent(renderer))
+    for line in lines:  # and off drawn lines: each segment as a thin box
+        d = [trans.transform(pt) for pt in line]
+        for (x0, y0), (x1, y1) in zip(d, d[1:]):
+            placed.append(Bbox.from_extents(min(x0, x1) - 2, min(y0, y1) - 2, max(x0, x1) + 2, max(y0, y1) + 2))
+    pad = box_pad_pt * fig.dpi / 72
+    for x0, y0, x1, y1 in boxes:
+        (a0, b0), (a1, b1) = trans.transform((x0, y0)), trans.transform((x1, y1))
+        placed.append(Bbox.from_extents(min(a0, a1) - pad, min(b0, b1) - pad, max(a0, a1) + pad, max(b0, b1) + pad))
+    axbox = ax.get_window_extent(renderer)
+    order = list(priority or []) + [i for i in range(len(xs)) if i not in set(priority or [])]
+    # Candidate offsets (points): 8 directions at growing radii, right and above first.
+    dirs = [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]
+    cands = [(dx * rad, dy * rad * 0.8) for rad in (8, 12, 20, 30, 42) for dx, dy in dirs]
+    # Farther out, finer angles: crowded clusters fan their labels out with leader lines.
+    cands += [(rad * math.cos(a * math.pi / 8), rad * math.sin(a * math.pi / 8))
+              for rad in (56, 72, 90, 110, 135, 165) for a in range(16)]
+    anns = [None] * len(xs)
+    for i in order:
+        best = None
+        for dx, dy in cands:
+            ha = "left" if dx > 1e-9 else ("right" if dx < -1e-9 else "center")
+            va = "bottom" if dy > 1e-9 else ("top" if dy < -1e-9 else "center")
+            ann = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                              ha=ha, va=va, fontsize=fontsize)
+            box = ann.get_window_extent(renderer).expanded(1.04, 1.1)
+            inside = axbox.containsx(box.x0) and axbox.containsx(box.x1) and axbox.containsy(box.y0) and \
+                axbox.containsy(box.y1)
+            score = sum(_overlap(box, b) for b in placed) + (0 if inside else 1e9)
+            score += math.hypot(dx, dy) * 1e-3  # prefer near among equals
+            if best is None or score < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (score, ann, box, dx, dy)
+            else:
+                ann.remove()
+            if score < 1:
+                break
+        score, ann, box, dx, dy = best
+        if math.hypot(dx, dy) > 14:
+            ann.remove()
+            ann = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                              ha=ann.get_ha(), va=ann.get_va(), fontsize=fontsize,
+                              arrowprops=dict(arrowstyle="-", color="#888888", lw=0.6, shrinkA=0, shrinkB=4))
+        placed.append(box)
+        anns[i] = ann
+    return anns
 
 
 # -- what to draw ---------------------------------------------------------------------------------------
@@ -97,10 +264,11 @@ def _stage_items(prof, conv, depth: int):
 
 
 def _bands(paths: list[str], max_groups: int = 40) -> tuple[int, list[tuple[str, int, int]]]:
-    """Contiguous runs of items sharing an ancestor, at the shallowest depth giving 3+ runs (the stages)."""
+    """Contiguous runs of items sharing an ancestor: the shallowest depth giving 3+ runs none of which holds
+    more than half the items (the stages; a timm net's single ``blocks`` holds most of them, its ``blocks.N``
+    are the stages), else the shallowest giving 3+ runs."""
     deepest = max((p.count(".") for p in paths), default=0)
-    best: list = []
-    best_level = 1
+    found: list = []  # (level, runs) at each level with at most max_groups runs
     for level in range(1, deepest + 1):
         runs: list[list] = []
         for i, p in enumerate(paths):
@@ -111,10 +279,14 @@ def _bands(paths: list[str], max_groups: int = 40) -> tuple[int, list[tuple[str,
                 runs.append([key, i, i + 1])
         if len(runs) > max_groups:
             break
-        best, best_level = runs, level
-        if len(runs) >= 3:
+        found.append((level, runs))
+        if len(runs) >= 3 and max(e - s for _, s, e in runs) <= len(paths) / 2:
             break
-    return best_level, [tuple(r) for r in best]
+    if not found:
+        return 1, []
+    level, best = next(((lv, r) for lv, r in found if len(r) >= 3 and max(e - s for _, s, e in r) <= len(paths) / 2),
+                       next(((lv, r) for lv, r in found if len(r) >= 3), found[-1]))
+    return level, [tuple(r) for r in best]
 
 
 # -- figures --------------------------------------------------------------------------------------------
@@ -170,22 +342,35 @@ def _top_list(ax, items, conv, n=8):
             transform=ax.transAxes)
 
 
+#: Font size (points) of the stage names: readable at any saved dpi (8 pt = 17 px at 150 dpi).
+BAND_FONT = 8
+
+
 def _shade_bands(ax, bands, n_items: int, label: bool, width_in: float = 11.0):
-    """Shade every other stage; name each stage above the axes (vertically inside it when it is narrow)."""
+    """Shade every other stage; name each stage above the axes, or (too narrow for its name) vertically at the
+    top inside the axes, neighbours too close for two vertical names sharing one label."""
     per_item_in = width_in / max(n_items, 1)
+    char_in = 0.62 * BAND_FONT / 72  # mean character width
+    line_in = 1.35 * BAND_FONT / 72  # room a vertical label needs across
+    upright: list[list] = []  # [centre, names] of the vertical labels, merged when they would touch
     for j, (name, start, end) in enumerate(bands):
         if j % 2:
             ax.axvspan(start - 0.5, end - 0.5, color="#000000", alpha=0.06, linewidth=0)
         if not label:
             continue
         short = name.rsplit(".", 1)[-1] if len(name) > 14 else name
-        fits = (end - start) * per_item_in > 0.07 * len(short) + 0.1  # ~7 pt characters
-        if fits:
-            ax.text((start + end - 1) / 2, 1.01, short, transform=ax.get_xaxis_transform(), ha="center",
-                    va="bottom", fontsize=7, color="#333333", clip_on=False)
+        centre = (start + end - 1) / 2
+        if (end - start) * per_item_in > char_in * len(short) + 0.1:
+            ax.text(centre, 1.01, short, transform=ax.get_xaxis_transform(), ha="center", va="bottom",
+                    fontsize=BAND_FONT, color="#333333", clip_on=False)
+        elif upright and (centre - upright[-1][0]) * per_item_in < line_in:
+            upright[-1][1].append(short)
         else:
-            ax.text((start + end - 1) / 2, 0.98, short, transform=ax.get_xaxis_transform(), ha="center",
-                    va="top", fontsize=6, rotation=90, color="#333333")
+            upright.append([centre, [short]])
+    for centre, names in upright:
+        ax.text(centre, 0.985, " + ".join(names), transform=ax.get_xaxis_transform(), ha="center", va="top",
+                fontsize=BAND_FONT, rotation=90, color="#333333",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1})
 
 
 def _value_axis(ax, values, what: str):
@@ -311,7 +496,8 @@ def _minor_tick(v, _pos=None) -> str:
 
 def plot_blocks(rows) -> Figure:
     """The block study's rows (:class:`profiler.studies.blocks.BlockRow`), one panel per dataset: latency
-    (median, whiskers Q1..Q3) against MACs, one point per block type, CPU and (when measured) CUDA."""
+    (median, whiskers Q1..Q3) against MACs, one point per block type, CPU and (when measured) CUDA. Block
+    names are placed clear of every point, whisker and other name; log ticks are thinned until none collide."""
     from profiler.report.sections import blocks_by_dataset
 
     if not rows or rows[0].cpu is None:
@@ -319,34 +505,43 @@ def plot_blocks(rows) -> Figure:
     groups = blocks_by_dataset(rows)
     fig = Figure(figsize=(5.2 * len(groups), 4.4))
     axes = fig.subplots(1, len(groups), squeeze=False)
+    to_label = []
     for ax, (ds, group) in zip(axes[0], groups.items()):
+        whiskers, others, names = [], [], None
         for dev, marker, color in (("cpu", "o", "tab:blue"), ("cuda", "s", "tab:orange")):
-            pts = [(r.macs / 1e6, getattr(r, dev)) for r in group if getattr(r, dev) is not None]
+            pts = [(r.macs / 1e6, getattr(r, dev), r.block) for r in group if getattr(r, dev) is not None]
             if not pts:
                 continue
             x = [p[0] for p in pts]
-            y = [s.median_ms for _, s in pts]
-            err = [[s.median_ms - s.q1_ms for _, s in pts], [s.q3_ms - s.median_ms for _, s in pts]]
+            y = [s.median_ms for _, s, _ in pts]
+            err = [[s.median_ms - s.q1_ms for _, s, _ in pts], [s.q3_ms - s.median_ms for _, s, _ in pts]]
             ax.errorbar(x, y, yerr=err, fmt=marker, color=color, ms=5, capsize=3, label=dev.upper())
+            whiskers += [(xi, s.q1_ms, xi, s.q3_ms) for xi, s, _ in pts]
             if dev == "cpu":
-                prev = None
-                for xi, yi, name in sorted(zip(x, y, (r.block for r in group))):
-                    # a neighbour at nearly the same MACs (plain/residual) gets its label below the point
-                    below = prev is not None and xi / prev < 1.3
-                    ax.annotate(name, (xi, yi), textcoords="offset points", xytext=(4, -10 if below else 4),
-                                fontsize=7)
-                    prev = xi
+                names = (x, y, [b for _, _, b in pts])
+            else:
+                others += list(zip(x, y))
         ax.set_xscale("log")
         ax.set_yscale("log")
-        for axis in (ax.xaxis, ax.yaxis):  # plain numbers (0.5, 2, 20) rather than 2x10^0 on log axes
-            axis.set_major_formatter(FuncFormatter(_plain_tick))
-            axis.set_minor_formatter(FuncFormatter(_minor_tick))
         ax.set_xlabel("MACs (millions, convention `macs`)")
         ax.set_ylabel("latency, batch 1 (ms; median, bars Q1-Q3)")
         ax.set_title(f"{ds} ({'x'.join(map(str, group[0].input[1:]))})")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
+        # room around the points for their names
+        xs = [w[0] for w in whiskers]
+        ys = [v for w in whiskers for v in (w[1], w[3]) if v > 0]
+        ax.set_xlim(min(xs) / 1.6, max(xs) * 2.2)
+        ax.set_ylim(min(ys) / 1.5, max(ys) * 1.5)
+        to_label.append((ax, names, others, whiskers))
     fig.tight_layout()
+    for ax, *_ in to_label:
+        for which in ("x", "y"):  # plain numbers (0.5, 2, 20) rather than 2x10^0 on log axes
+            fit_log_ticks(ax, which, _plain_tick)
+    fig.tight_layout()  # the tick labels chosen may be wider or narrower
+    for ax, names, others, whiskers in to_label:
+        if names:  # the whiskers' caps reach 3 pt either side of the bar
+            place_labels(ax, *names, fontsize=7, points=others, boxes=whiskers, marker_pt=4, box_pad_pt=3.5)
     return fig
 
 

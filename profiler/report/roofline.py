@@ -6,7 +6,8 @@ from :mod:`profiler.analysis.layer_latency`). The two ceilings are empirical, re
 vendor peak is assumed): the horizontal line is the best attained GMAC/s of any layer, the slanted one the
 best attained bandwidth (bytes per second) of any layer, so the ridge where they meet says where layers stop
 being limited by memory on this machine. Layers without MACs (element-wise, concatenations, shuffles) cost
-time and no MACs: they are listed in the corner by the time they take, the ShuffleNet v2 lesson.
+time and no MACs: they are listed beside the axes by the time they take, the ShuffleNet v2 lesson; the legend
+sits beside the axes, so neither hides a roof or a point.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def roofline_points(traffic, latencies) -> list[dict]:
 
 def plot_roofline(traffic, latencies, *, title: str | None = None) -> Figure:
     pts = roofline_points(traffic, latencies)
-    fig = Figure(figsize=(8, 5.5), layout="constrained")
+    fig = Figure(figsize=(9.5, 6.5), layout="constrained")
     ax = fig.add_subplot()
     mac_pts = [p for p in pts if p["macs"] > 0 and p["gmacs_per_s"] and p["intensity"]]
     kinds = sorted({p["kind"] for p in mac_pts})
@@ -57,13 +58,15 @@ def plot_roofline(traffic, latencies, *, title: str | None = None) -> Figure:
         total = sum(p["self_ms"] for p in free)
         lines = [f"no-MAC layers: {total:.2f} ms"] + [f"{p['path'] or '(root)'} ({p['type']}): {p['self_ms']:.2f} ms"
                                                        for p in free[:5]]
-        ax.text(0.01, 0.99, "\n".join(lines), transform=ax.transAxes, va="top", ha="left", fontsize=7,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
+        # in the right margin under the legend, off the roofs and the points
+        ax.annotate("\n".join(lines), xy=(1, 0), xycoords="axes fraction", xytext=(8, 2),
+                    textcoords="offset points", va="bottom", ha="left", fontsize=7, annotation_clip=False,
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
     ax.set_xlabel("arithmetic intensity (MACs per byte read + written)")
     ax.set_ylabel("attained throughput (GMAC/s, MACs / measured self time)")
     ax.set_title(title or f"{traffic.model}: roofline from measured latency ({latencies.device}, {latencies.dtype}, "
-                          f"batch {latencies.batch})", fontsize=10)
+                          f"batch {latencies.batch})", fontsize=10, loc="left")
     ax.grid(True, which="both", alpha=0.3)
-    if mac_pts:
-        ax.legend(fontsize=7, loc="lower right")
+    if mac_pts:  # beside the axes, off the data
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     return fig

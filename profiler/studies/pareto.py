@@ -81,9 +81,19 @@ def _latency(entry) -> tuple[float | None, str]:
     return None, ""
 
 
+def source_rank(entry_id: str) -> int:
+    """How primary a registry entry's figures are, for :func:`profiler.report.pareto.merge_duplicates`: 0 the
+    authors' own table (``paper/``), 2 a zoo's weights metadata (``tv/``, ``slim/``, ``megvii/``), 1 the seed
+    tables quoting the papers (sections A-E) and anything else."""
+    head = entry_id.split("/", 1)[0] if "/" in entry_id else ""
+    return 0 if head == "paper" else 2 if head in ("tv", "slim", "megvii") else 1
+
+
 def registry_points(path: str | None, pattern: str | None, progress: bool = True) -> tuple[list, list[str]]:
     """Points from the published registry: published top-1 against MACs and params counted here
-    (each entry's model, input and kwargs; meta device, convention macs)."""
+    (each entry's model, input and kwargs; meta device, convention macs). Every row comes back, duplicates
+    included (several entries quoting one model); each carries its entry ``id`` and :func:`source_rank` for
+    :func:`profiler.report.pareto.merge_duplicates`, which the plot, the table and the command apply."""
     try:
         from profiler.published import load_registry
     except ImportError:
@@ -100,7 +110,7 @@ def registry_points(path: str | None, pattern: str | None, progress: bool = True
         points.append(ParetoPoint(name=e.id.rsplit("/", 1)[-1], family=family_of(e.model), top1=top1,
                                   latency_ms=lat, source=e.source,
                                   extra={"zoo": e.model, "input": tuple(e.input), "kwargs": dict(e.kwargs or {}),
-                                         "latency_key": lat_key}))
+                                         "latency_key": lat_key, "id": e.id, "source_rank": source_rank(e.id)}))
     if not points:
         raise UsageError(f"no entry of {path or 'the package registry'} has a published top-1 accuracy")
     points = filter_points(points, pattern)

@@ -69,3 +69,28 @@ def test_registry_source(tmp_path, capsys):
     # torchvision docs: resnet18 1.81 GFLOPS, alexnet 0.71 GFLOPS (their GFLOPS are MACs).
     assert round(pts["resnet18"]["macs"] / 1e9, 2) == 1.81 and round(pts["alexnet"]["macs"] / 1e9, 2) == 0.71
     assert pts["resnet18"]["frontier"] and pts["alexnet"]["frontier"]
+
+
+def test_registry_duplicates_are_one_point_with_the_kept_source_named(tmp_path, capsys):
+    # resnet18 quoted twice (a paper table and torchvision's metadata, different top-1): one point, the
+    # paper's kept (the authors' table before a zoo's metadata), the other named as merged
+    reg = tmp_path / "r.yaml"
+    reg.write_text("entries:\n"
+                   "  - {id: tv/resnet18, model: 'torchvision:resnet18', input: 224, top1: 69.758,\n"
+                   "     macs: {value: 1.81G, convention: macs}, source: torchvision docs}\n"
+                   "  - {id: paper/resnet18, model: 'torchvision:resnet18', input: 224, top1: 69.6,\n"
+                   "     macs: {value: 1.8G, convention: macs}, source: He et al.}\n"
+                   "  - {id: zoo/alexnet, model: 'torchvision:alexnet', input: 224, top1_err: 43.45,\n"
+                   "     macs: {value: 0.71G, convention: macs}, source: torchvision docs}\n")
+    out = str(tmp_path / "p.png")
+    assert main(["pareto", "--registry", str(reg), "--format", "json", "--output", out]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    pts = {p["model"]: p for p in doc["points"]}
+    assert sorted(pts) == ["alexnet", "resnet18"]
+    assert pts["resnet18"]["top1"] == 69.6 and pts["resnet18"]["source"] == "paper/resnet18"
+    assert pts["resnet18"]["merged"] == ["tv/resnet18"] and "one point per model" in doc["merge_rule"]
+    assert main(["pareto", "--registry", str(reg), "--output", out]) == 0
+    text = capsys.readouterr().out
+    rows = [line for line in text.splitlines() if line.startswith("resnet18")]
+    assert len(rows) == 1 and "paper/resnet18 (+1 merged)" in rows[0]
+    assert "resnet18 = paper/resnet18 (over tv/resnet18)" in text

@@ -60,3 +60,47 @@ def test_tick_labels():
     assert _plain_tick(0.5) == "0.5" and _plain_tick(20.0) == "20"
     # minor ticks: only the 2s and 5s of each decade are labelled
     assert [_minor_tick(v) for v in (0.2, 0.3, 5.0, 7.0, 20.0, 0.0)] == ["0.2", "", "5", "", "20", ""]
+
+
+def test_names_and_ticks_collide_with_nothing():
+    # crowded: two blocks at nearly the same MACs (plain/residual) and a wide whisker next to a point
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    def row(block, macs, med, q1, q3):
+        return BlockRow("mnist", block, f"b_{block}", [1, 1, 28, 28], 10, macs, 100, _lat3(med, q1, q3), None, rounds=1)
+
+    rows = [row("shuffle", 1_700_000, 2.6, 2.3, 4.0), row("resnext", 2_600_000, 1.45, 0.95, 1.75),
+            row("bottleneck", 4_300_000, 1.25, 0.75, 1.5), row("dense", 6_000_000, 1.3, 1.05, 1.85),
+            row("mobile_v1", 7_700_000, 2.35, 1.6, 3.0), row("plain", 54_000_000, 4.3, 2.9, 4.6),
+            row("residual", 55_000_000, 3.8, 2.8, 4.5)]
+    fig = plot_blocks(rows)
+    FigureCanvasAgg(fig).draw()
+    r = fig.canvas.get_renderer()
+    (ax,) = fig.get_axes()
+    from matplotlib.text import Text
+
+    names = [Text.get_window_extent(t, r) for t in ax.texts]  # the name itself, not its leader line
+    assert len(names) == len(rows)
+    (container,) = ax.containers
+    data_line, _, (bars,) = container
+    centres = ax.transData.transform(data_line.get_xydata())
+    segments = [ax.transData.transform(seg) for seg in bars.get_segments()]
+
+    def overlap(a, b):
+        return min(a.x1, b.x1) - max(a.x0, b.x0) > 0 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0
+
+    for i, a in enumerate(names):
+        assert not any(overlap(a, b) for b in names[i + 1:])
+        assert not any(a.contains(x, y) for x, y in centres)
+        for (x0, y0), (x1, y1) in segments:  # a whisker is a vertical segment: the box must not cross it
+            assert not (a.x0 < x0 < a.x1 and min(y0, y1) < a.y1 and max(y0, y1) > a.y0)
+    for axis in (ax.xaxis, ax.yaxis):
+        lo, hi = axis.get_view_interval()
+        ticks = [t.label1.get_window_extent(r) for t in axis.get_major_ticks() + axis.get_minor_ticks()
+                 if t.label1.get_visible() and t.label1.get_text() and lo <= t.get_loc() <= hi]
+        assert len(ticks) >= 2
+        assert not any(overlap(a, b) for i, a in enumerate(ticks) for b in ticks[i + 1:])
+
+
+def _lat3(median, q1, q3):
+    return _lat(median, q1, q3)

@@ -90,9 +90,61 @@ def test_scaling_page_and_document(lengths):
 def test_plots_draw_the_counted_values(gen, lengths):
     fig = plot_generation(gen)
     ax = fig.axes[0]
-    assert "MACs" in ax.get_ylabel() and "context" in ax.get_xlabel()
+    assert "MACs" in ax.get_ylabel() and "context" in fig.axes[1].get_xlabel()  # the panels share x
     top = ax.collections[-1].get_paths()[0].vertices[:, 1].max()  # the stacked attention band's top
     assert top == pytest.approx(max(gen.per_token_macs))
     fig = plot_scaling(lengths)
     share = fig.axes[1].lines[0].get_ydata()
     assert list(share) == pytest.approx([r["attention_pct"] for r in scaling_document(lengths)["lengths"]])
+
+
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _overlaps(a, b):
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > 0 and min(a.y1, b.y1) - max(a.y0, b.y0) > 0
+
+
+def test_token_plot_shows_the_growth_and_keeps_its_legends_off_the_data(long_gen):
+    fig = plot_generation(long_gen)
+    renderer = _drawn(fig)
+    ax, ax_share = fig.axes
+    per_step = [p.macs for p in long_gen.decode]
+    lo, hi = ax.get_ylim()
+    # the y axis is the data's range, not 0..max: the growth per token fills a visible part of the height
+    assert 0 < lo <= min(per_step) and max(per_step) <= hi
+    growth = per_step[-1] - per_step[0]
+    # each decode step adds 2·L·t·d -> 2·L·(t+1)·d: 2·L·d more attention MACs per extra key (GPT2 dims above)
+    assert growth == 2 * L * D * (len(per_step) - 1)
+    assert growth / (hi - lo) > 0.5
+    # attention's share of every step, on its own axis (from the data too)
+    share = ax_share.lines[0].get_ydata()
+    att = [p.by_category["attention"] for p in long_gen.decode]
+    assert list(share) == pytest.approx([100 * a / m for a, m in zip(att, per_step)])
+    assert ax_share.get_ylim()[0] > 0 and "%" in ax_share.get_ylabel()
+    # no legend covers a plotted point
+    for a in (ax, ax_share):
+        legend = a.get_legend()
+        if legend is None:
+            continue
+        box = legend.get_window_extent(renderer)
+        for line in a.lines:
+            for x, y in a.transData.transform(line.get_xydata()):
+                assert not box.contains(x, y)
+        assert not _overlaps(box, a.get_window_extent(renderer))
+
+
+def test_scaling_plot_axes_from_the_data(lengths):
+    fig = plot_scaling(lengths)
+    renderer = _drawn(fig)
+    ax, share = fig.axes
+    rows = scaling_document(lengths)["lengths"]
+    per_tok = [r["macs_per_token"] for r in rows]
+    assert list(ax.lines[0].get_ydata()) == pytest.approx(per_tok)
+    assert 0 < ax.get_ylim()[0] < min(per_tok) and share.get_ylim()[0] > 0
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert not _overlaps(legend, ax.get_window_extent(renderer))

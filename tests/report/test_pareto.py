@@ -91,3 +91,104 @@ def test_crowded_plots_name_only_the_frontier():
     named = sorted(t.get_text() for t in ax.texts if t.get_text().startswith("m"))
     assert named == [f"m{i}" for i in range(7)]
     assert len(plot_pareto(pts, labels="all").axes[0].texts) == 60
+
+
+# -- one point per model ---------------------------------------------------------------------------------
+def test_two_sources_for_one_model_make_one_point_and_the_kept_source_is_named():
+    from profiler.report.pareto import merge_duplicates
+
+    # the same architecture quoted by the paper (rank 0) and a zoo's metadata (rank 2), at other inputs and under
+    # other names (official build vs torchvision's); plus a same-named row typed by hand with a typed cost
+    paper = ParetoPoint("effnet_b2", "eff", 80.1, macs=1.0e9, extra={"zoo": "timm:efficientnet_b2", "id": "paper/b2",
+                                                                     "source_rank": 0, "macs_source": "counted (x)"})
+    zoo = ParetoPoint("effnet_b2", "eff", 80.6, macs=1.09e9, extra={"zoo": "torchvision:efficientnet_b2",
+                                                                    "id": "tv/b2", "source_rank": 2,
+                                                                    "macs_source": "counted (y)"})
+    typed = ParetoPoint("EffNet B2", "eff", 81.0, macs=0.9e9, source="a blog")
+    off = ParetoPoint("shuffle_1x", "sn", 69.4, macs=1.46e8, extra={"zoo": "builtin:shufflenet_v2_official_x1_0",
+                                                                    "input": (3, 224, 224), "id": "B/sn"})
+    tv = ParetoPoint("shufflenet_v2_x1_0", "sn", 69.36, macs=1.45e8,
+                     extra={"zoo": "torchvision:shufflenet_v2_x1_0", "input": (3, 224, 224), "id": "tv/sn",
+                            "source_rank": 2})
+    other = ParetoPoint("mobilenet", "mn", 70.0, macs=5.7e8)
+    merged = merge_duplicates([zoo, typed, off, paper, other, tv])
+    assert [p.name for p in merged] == ["effnet_b2", "shuffle_1x", "mobilenet"]
+    b2, sn, _ = merged
+    # counted beats typed; then the paper (rank 0) beats the zoo (rank 2), whatever the order
+    assert b2.extra["id"] == "paper/b2" and (b2.top1, b2.macs) == (80.1, 1.0e9)
+    assert sorted(b2.extra["merged"]) == ["a blog", "tv/b2"]
+    assert sn.extra["id"] == "B/sn" and sn.extra["merged"] == ["tv/sn"]  # rank 1 (unset) before rank 2
+    assert merge_duplicates(merged) == merged  # idempotent
+    # the frontier table names the kept source, once per model
+    table = frontier_table([zoo, typed, off, paper, other, tv])
+    assert table.count("effnet_b2") == 1 and "paper/b2 (+2 merged)" in table and "B/sn (+1 merged)" in table
+    # one marker per model in the picture, the kept sources said under it
+    fig = plot_pareto([zoo, typed, off, paper, other, tv])
+    ax = fig.axes[0]
+    offsets = [tuple(o) for c in ax.collections[:-1] for o in c.get_offsets()]
+    assert sorted(offsets) == sorted([(1.46e8, 69.4), (1.0e9, 80.1), (5.7e8, 70.0)])
+    assert sorted(t.get_text() for t in ax.texts) == ["effnet_b2", "mobilenet", "shuffle_1x"]
+    notes = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert "effnet_b2 = paper/b2 (over" in notes and "one point per model" in notes
+
+
+def test_different_models_are_not_merged():
+    from profiler.report.pareto import merge_duplicates
+
+    # one architecture at three resolutions under three names, and width multipliers: all distinct
+    pts = [ParetoPoint(f"mobilenet_v1_{r}", "mn", 60.0 + i, macs=1e8 * (i + 1),
+                       extra={"zoo": "timm:mobilenetv1_100", "input": (3, r, r)}) for i, r in enumerate((128, 160, 192))]
+    pts += [ParetoPoint(f"mnv2_{w}", "mn2", 65.0 + w, macs=3e8 * w,
+                        extra={"zoo": "torchvision:mobilenet_v2", "input": (3, 224, 224), "kwargs": {"width_mult": w}})
+            for w in (0.5, 1.0)]
+    assert merge_duplicates(pts) == pts
+
+
+# -- nothing collides --------------------------------------------------------------------------------------
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig.canvas.get_renderer()
+
+
+def _overlaps(a, b, slack=0.0):
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > slack and min(a.y1, b.y1) - max(a.y0, b.y0) > slack
+
+
+@pytest.mark.parametrize("lo,hi", [(2.3e8, 7.8e8), (5.6e7, 1.8e9), (3.1e8, 3.9e8), (3e7, 2e10), (1e6, 1e12)])
+def test_log_tick_labels_never_collide(lo, hi):
+    # spans from under a decade (where every mantissa was labelled: "600M700M800M900M1G") to six decades
+    n = 8
+    pts = [ParetoPoint(f"m{i}", "f", 60 + i, macs=lo * (hi / lo) ** (i / (n - 1))) for i in range(n)]
+    fig = plot_pareto(pts)
+    renderer = _drawn(fig)
+    ax = fig.axes[0]
+    lo_v, hi_v = ax.get_xlim()
+    labels = [t.label1 for t in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
+              if t.label1.get_visible() and t.label1.get_text() and lo_v <= t.get_loc() <= hi_v]
+    assert len(labels) >= 2  # still readable as a scale
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for a, b in itertools.combinations(boxes, 2):
+        assert not _overlaps(a, b), (lo, hi, [t.get_text() for t in labels])
+
+
+def test_labels_miss_each_other_and_every_point():
+    # a crowded cluster and unnamed (non-frontier) points: no label box may cover a label or a marker centre
+    pts = [ParetoPoint(f"model-{i}", f"fam{i % 3}", top1=70 + 0.1 * i, macs=1e8 * (1 + 0.02 * i)) for i in range(12)]
+    pts += [ParetoPoint(f"far-{i}", "famX", top1=60 + 2 * i, macs=1e9 * (1 + i)) for i in range(5)]
+    fig = plot_pareto(pts)
+    renderer = _drawn(fig)
+    ax = fig.axes[0]
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]
+    for a, b in itertools.combinations(boxes, 2):
+        assert not _overlaps(a, b, slack=1), (a, b)
+    centres = ax.transData.transform([(p.macs, p.top1) for p in pts])
+    for box in boxes:
+        for x, y in centres:
+            assert not box.contains(x, y)
+    # and the legend is beside the axes, not on the data
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert not _overlaps(legend, ax.get_window_extent(renderer))

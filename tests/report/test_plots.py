@@ -133,3 +133,25 @@ def test_cost_vs_resolution_lines(tmp_path):
     ax = plot_cost_vs_resolution(rows, "m").axes[0]
     assert [list(ln.get_ydata()) for ln in ax.get_lines()] == [[10.0, 50.0], [20.0, 60.0], [5.0, 6.0]]
     save_figure(ax.figure, str(tmp_path / "res.png"))
+
+
+def test_stage_names_are_readable():
+    # 8 pt at least (17 px at the saved 150 dpi), wide stages named across, narrow ones upright, none on another
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from profiler.report.plots import BAND_FONT
+
+    model = nn.Sequential(nn.Conv2d(4, 4, 1), *[nn.Sequential(*[nn.Conv2d(4, 4, 1) for _ in range(30)])
+                                                for _ in range(4)], nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1))
+    p = profiler.profile(model, input_size=(1, 4, 4, 4), device="meta")
+    fig = plot_layers(p)
+    texts = fig.axes[0].texts
+    assert BAND_FONT >= 8 and texts and all(t.get_fontsize() >= 8 for t in texts)
+    assert [t.get_text() for t in texts if t.get_rotation() == 0] == ["1", "2", "3", "4"]
+    assert [t.get_text() for t in texts if t.get_rotation() == 90] == ["0", "5 + 6"]  # neighbours share one
+    FigureCanvasAgg(fig).draw()
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in texts]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert min(a.x1, b.x1) <= max(a.x0, b.x0) or min(a.y1, b.y1) <= max(a.y0, b.y0)

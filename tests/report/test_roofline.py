@@ -54,7 +54,7 @@ def test_points():
 def test_figure():
     fig = plot_roofline(TRAFFIC, LAT)
     (ax,) = fig.axes
-    assert ax.get_title() == "toy: roofline from measured latency (cpu, float32, batch 1)"
+    assert ax.get_title(loc="left") == "toy: roofline from measured latency (cpu, float32, batch 1)"
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     # one scatter per kind with MACs, in the kind's colour, at (intensity, GMAC/s)
     scatters = {c.get_label(): c for c in ax.collections}
@@ -80,7 +80,26 @@ def test_figure_title_and_no_mac_layers_only():
     fig = plot_roofline(traffic, Latencies(layers=[_lat("act", 0.3)], device="cuda", dtype="float16", batch=8),
                         title="mine")
     (ax,) = fig.axes
-    assert ax.get_title() == "mine"
+    assert ax.get_title(loc="left") == "mine"
     assert not ax.collections and not ax.lines and ax.get_legend() is None  # nothing to draw ceilings from
     assert ax.get_xscale() == "linear"
     assert [t.get_text() for t in ax.texts] == ["no-MAC layers: 0.30 ms\nact (ReLU): 0.30 ms"]
+
+
+def test_notes_and_legend_keep_off_the_roofs():
+    # the no-MAC note and the legend sit outside the axes: neither box meets the axes, so neither can hide
+    # the memory roof (the slanted line at the left) or a point
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = plot_roofline(TRAFFIC, LAT)
+    FigureCanvasAgg(fig).draw()
+    r = fig.canvas.get_renderer()
+    (ax,) = fig.axes
+    axbox = ax.get_window_extent(r)
+    (note,) = ax.texts
+    boxes = [note.get_bbox_patch().get_window_extent(r), ax.get_legend().get_window_extent(r)]
+    figbox = fig.bbox
+    for box in boxes:
+        assert min(box.x1, axbox.x1) <= max(box.x0, axbox.x0)  # side by side with the axes, no overlap
+        assert figbox.x0 <= box.x0 and box.x1 <= figbox.x1 and figbox.y0 <= box.y0 and box.y1 <= figbox.y1
+    assert min(boxes[0].y1, boxes[1].y1) <= max(boxes[0].y0, boxes[1].y0)  # note and legend apart
