@@ -391,6 +391,10 @@ class _State:
             if output is not None:
                 self._uncovered(f"{type(module).__name__}.forward (unobserved output)", entry[0])
             return
+        self.charge_calls(made, entry)
+
+    def charge_calls(self, made: list, entry) -> None:
+        """Charge a leaf path's calls (``leaf_paths.calls``) to ``entry``, as the observer would have them."""
         for func, sargs, skw, sout, read, written in made:
             name, rule, free = self._op(func)
             if free:
@@ -1050,15 +1054,7 @@ class _MetaLeaf:
         made = None if out is NotImplemented else leaf_paths.calls(mod, args, out)
         if made is None:
             return forward(mod, *args)
-        entry = state.stack[-1][0] if state.stack else state.root
-        for func, sargs, skw, sout, read, written in made:
-            name, rule, free = state._op(func)
-            if free:
-                continue
-            if rule is None:
-                state._uncovered(name, entry[0])
-                continue
-            state._charge(name, rule, sargs, skw, sout, read, written, entry, "forward", ())
+        state.charge_calls(made, state.stack[-1][0] if state.stack else state.root)
         return out
 
     def _check(self, k, forward, args):
