@@ -5,6 +5,7 @@ Exit codes: 0 when every entry is ok or explained, 1 on any mismatch (or a model
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from profiler.cli.common import output_file
@@ -75,8 +76,8 @@ def run(args) -> int:
         with atomic_open(args.output, "w", encoding="utf-8") as fh:  # a failed write leaves the old report
             fh.write(text if text.endswith("\n") else text + "\n")
         s = summary(results)
-        print(f"wrote {args.output}: {len(results)} entries, {s['ok']} ok, {s['explained']} explained, "
-              f"{s['mismatch']} mismatch ({seconds:.1f} s)")
+        sys.stderr.write(f"profile-model: wrote {args.output}: {len(results)} entries, {s['ok']} ok, {s['explained']} explained, "
+              f"{s['mismatch']} mismatch ({seconds:.1f} s)\n")
     else:
         print(text)
     return 1 if any(r.status == "mismatch" for r in results) else 0

@@ -9,6 +9,7 @@ against MACs *counted* here (:mod:`profiler.studies.pareto`).
 from __future__ import annotations
 
 import os
+import sys
 
 from profiler.cli.common import output_file
 from profiler.errors import UsageError
@@ -66,6 +67,7 @@ def run(args) -> int:
                   "conv + linear multiply-accumulates, bias not counted; the papers' FLOPs)")
     write_pareto(shown, args.output, axis=args.axis, title=args.title or f"Top-1 vs {name} ({os.path.basename(source)})",
                  xlabel=xlabel)
+    sys.stderr.write(f"profile-model: wrote {args.output}\n")  # a message about a file: stderr, every format
     front = pareto_front(shown, args.axis)
     if args.format == "json":
         print(json.dumps({
@@ -89,5 +91,4 @@ def run(args) -> int:
         print(wrap_line(f"{MERGE_RULE}; {merged}", TEXT_WIDTH))
     for n in notes:
         print(wrap_item("note: ", n, TEXT_WIDTH))
-    print(wrap_line(f"wrote {args.output}", TEXT_WIDTH))
     return 0

@@ -45,7 +45,9 @@ def add_arguments(p) -> None:
                    help="resident memory per worker beyond which its model is abandoned (default 8 GiB)")
     p.add_argument("--markdown", type=output_file, default=None, metavar="PATH",
                    help="also write a Markdown summary there (with --crosscheck: default reports/crosscheck_zoo.md)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress on stderr (default: a bar with the remaining time on a terminal, else a line "
+                        "every 10 s, PROFILER_PROGRESS_EVERY seconds)")
     p.add_argument("--crosscheck", nargs="*", default=None, metavar="TOOL",
                    help="cross-check every model with these peer tools (default: fvcore ptflops torch), real "
                         "CPU passes; CSV default reports/crosscheck_zoo_ZOO.csv")
@@ -81,7 +83,8 @@ def run(args) -> int:
     bar = None
     if not args.no_progress and todo:
         from profiler.progress import progress
-        bar = progress(total=len(todo))
+        # a bar with the remaining time on a terminal; else a line on stderr every ~10 s (CI logs, pipes)
+        bar = progress(total=len(todo), desc=f"sweep {args.zoo}", log=True)
     # Not atomic: the rows are flushed one by one so that a killed sweep leaves what --resume continues from.
     with open(out, "a" if append else "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=sweep.COLUMNS)
@@ -155,7 +158,7 @@ def _run_crosscheck(args, names: list[str]) -> int:
     bar = None
     if not args.no_progress and todo:
         from profiler.progress import progress
-        bar = progress(total=len(todo))
+        bar = progress(total=len(todo), desc=f"crosscheck {args.zoo}", log=True)  # lines when not a terminal
     # Real passes: the workers share the cores.
     threads = max(1, (os.cpu_count() or 1) // max(1, min(args.jobs, len(todo) or 1)))
     # Not atomic: the rows are flushed model by model so that a killed sweep leaves what --resume continues from.

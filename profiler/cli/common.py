@@ -56,12 +56,14 @@ class Context:
     The extension may add keys to ``result`` (merged into the JSON document, e.g. ``result["crosscheck"]``)
     and append ``(title, text)`` to ``sections`` (printed after the per-layer table in text formats); it must
     not print. Section text is plain text, made by :mod:`profiler.report.sections`: every page format shows
-    it preformatted (a fenced block in Markdown, ``<pre>`` in HTML).
+    it preformatted (a fenced block in Markdown, ``<pre>`` in HTML). A line about a file the extension wrote
+    (``wrote plot.png (...)``) goes into ``messages``: the command prints those on stderr, never in the report.
     """
     args: argparse.Namespace
     profile: Any  # profiler.Profile, its ``source`` saying how the model was built
     result: dict = field(default_factory=dict)  # keys added to the JSON document
     sections: list = field(default_factory=list)
+    messages: list = field(default_factory=list)  # lines about files written: stderr, after the report
     _model: Any = None
     _inputs: Any = None
 

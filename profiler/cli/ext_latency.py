@@ -86,7 +86,7 @@ def apply(args, ctx) -> None:
             d = st.to_dict()
             d.pop("samples_ms", None)
             rows.append(d)
-    from profiler.report.textfit import width_for, wrap_line
+    from profiler.report.textfit import width_for
 
     ctx.sections.append(latency_section(rows, ctx.profile, runs=args.runs, warmup=args.warmup, batch=shape[0],
                                         width=width_for(args)))
@@ -106,5 +106,5 @@ def apply(args, ctx) -> None:
         fig = plot_roofline(tr, lat)
         save_figure(fig, args.roofline)
         ctx.result["roofline"] = {"path": str(args.roofline), "points": roofline_points(tr, lat)}
-        ctx.sections.append(("Roofline", wrap_line(f"wrote {args.roofline} (MACs per byte against attained GMAC/s "
-                                                   f"per layer, {lat.device}, {lat.dtype})", width_for(args))))
+        ctx.messages.append(f"wrote {args.roofline} (MACs per byte against attained GMAC/s per layer, "
+                            f"{lat.device}, {lat.dtype})")

@@ -1,7 +1,7 @@
 """``--plot FILE.png|.svg|.pdf``: per-layer picture of the profile (per module at ``--depth N`` when the
 profile command has that option set), coloured by layer kind, with the split by kind.
 
-The picture's path goes into ``result["plot"]``; the text output gets one line saying where it is.
+The picture's path goes into ``result["plot"]``; one line on stderr says where it is (never in the report).
 """
 from __future__ import annotations
 
@@ -24,5 +24,5 @@ def apply(args, ctx) -> None:
     fig = plot_layers(ctx.profile, depth=depth)
     save_figure(fig, path)
     ctx.result["plot"] = {"path": str(path), "depth": depth}
-    ctx.sections.append(("Plot", f"wrote {path} ({'per layer' if depth is None else f'per module at depth {depth}'}"
-                                 f", {ctx.profile.unit} [convention '{ctx.profile.convention}'] and parameters)"))
+    ctx.messages.append(f"wrote {path} ({'per layer' if depth is None else f'per module at depth {depth}'}, "
+                        f"{ctx.profile.unit} [convention '{ctx.profile.convention}'] and parameters)")

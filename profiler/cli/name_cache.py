@@ -87,6 +87,16 @@ def load(zoos, build) -> dict[str, list[list[str]]]:
     return rows
 
 
+def cached() -> dict[str, list[list[str]]]:
+    """zoo -> its rows for the zoos the file holds now, building nothing ({} when caching is off or no file):
+    what ``profiler.zoo.names.also_in`` reads to name the other zoos of a bare name without importing them."""
+    if not enabled():
+        return {}
+    k = key()
+    path = path_for(k)
+    return _read(path, k) if path else {}
+
+
 def _read(path: str, k: dict) -> dict[str, list[list[str]]]:
     try:
         with open(path, encoding="utf-8") as fh:

@@ -229,16 +229,17 @@ def _language_model(args, mode: str, fmt: str, kwargs: dict):
         return None, built
     _check_language_options(args, mode)
     run = dict(batch=args.batch, convention=args.convention, device=args.device, strict=args.strict)
+    width = _text_width(args)
     if mode == "generate":
         from profiler.zoo.generate import profile_generate
 
         result = profile_generate(built, new_tokens=args.generate, input=args.input[0] if args.input else None,
                                   **run)
-        text = G.generation_page(result, fmt)
+        text = G.generation_page(result, fmt, width=width)
         figure = G.plot_generation if getattr(args, "plot", None) else None
     else:
         result = zoo.profile_lengths(built, list(args.input), **run)
-        text = G.scaling_page(result, fmt)
+        text = G.scaling_page(result, fmt, width=width)
         figure = G.plot_scaling if getattr(args, "plot", None) else None
     if figure is not None:
         from profiler.report.plots import save_figure
@@ -246,6 +247,14 @@ def _language_model(args, mode: str, fmt: str, kwargs: dict):
         save_figure(figure(result), args.plot)
         sys.stderr.write(f"profile-model: wrote the plot to {args.plot}\n")
     return text, built
+
+
+def _text_width(args) -> int | None:
+    """The columns the text pages fit: the terminal's 120 by default; None (unwrapped, every column) for
+    ``--wide`` and for a file (``--output``)."""
+    from profiler.report.textfit import TEXT_WIDTH
+
+    return None if args.wide or args.output else TEXT_WIDTH
 
 
 def _view_depth(args, fmt: str):
@@ -318,7 +327,7 @@ def _run(args, extensions: list) -> int:
         from profiler.report.training import mfu_record, mfu_section
 
         ctx.result["mfu"] = mfu_record(prof, args.step_time, args.peak_tflops)
-        ctx.sections.append(mfu_section(prof, args.step_time, args.peak_tflops))
+        ctx.sections.append(mfu_section(prof, args.step_time, args.peak_tflops, width=_text_width(args)))
     for ext in extensions:
         ext.apply(args, ctx)
 
@@ -329,7 +338,9 @@ def _run(args, extensions: list) -> int:
         text = report.to_json({**doc, **ctx.result})
     else:
         text = report.render(prof, fmt, by=args.by, depth=depth, top=args.top, summary=args.summary,
-                             width=None if args.wide or args.output else report.TEXT_WIDTH,
+                             width=_text_width(args),
                              sections=ctx.sections, legend=args.legend)
     emit(text, args.output, f"the {fmt} report")
+    for line in ctx.messages:  # files the extensions wrote (--plot, --roofline): stderr, never the report
+        sys.stderr.write(f"profile-model: {line}\n")
     return 0

@@ -2,9 +2,22 @@
 ``profile-model --format json`` writes.
 
 Fixed keys: ``model``, ``zoo``, ``input``, ``convention``, ``macs``, ``params``, ``layers``, ``by_kind``,
-``coverage``. ``input`` is the input's shape (batch first; a list of shapes for several inputs), or for a
-language model ``{"kind": "tokens", "tokens": T, "batch": B, "shapes": [[B, T], ...]}``; a model built by
-name with a head to choose (``hf:``) adds ``task``. Added for readers: ``unit`` and ``convention_description``, ``params_trainable``/
+``coverage``. ``input`` has one shape for every kind of model (:func:`input_record`)::
+
+    "input": {"kind": "tensor", "shapes": [[1, 3, 224, 224]], "batch": 1}
+    "input": {"kind": "tokens", "shapes": [[1, 128]], "batch": 1, "tokens": 128}
+
+``kind``: ``tensor`` (one or more tensors of batch x sample shape), ``images`` (a detection model's list of
+3-d images, each repeated ``batch`` times), ``image-pair``, ``fixed`` (the inputs pytorchcv's own test builds),
+``tokens``, ``text-image`` (tokens and an image), ``speech-text`` (log-mel features and decoder tokens);
+``shapes``: every input tensor's shape, batch first (always a list of shapes, one input too); ``batch``: the
+batch size; ``tokens`` (the token kinds only): the sequence length T. The ``--generate`` document has the
+same record (its ``shapes``: the prompt's), the several-lengths document too with ``tokens`` the list of
+lengths and ``shapes`` each length's input_ids, one forward pass each. (Before issue 25 ``input`` was the
+bare shape, or a list of shapes, for a tensor model: read ``doc["input"]["shapes"][0]`` now.) A model built by
+name with a head to choose (``hf:``) adds ``task``. ``also``: for a bare name other zoos have too, the specs
+that build theirs (``["torchvision:resnet50", "pytorchcv:resnet50"]`` beside timm's ``resnet50``; as far as
+the zoos already imported and ``profile-model list``'s names cache know), else ``[]``. Added for readers: ``unit`` and ``convention_description``, ``params_trainable``/
 ``params_frozen``/``buffers``, ``device`` (where the pass ran), ``pass`` (``shapes`` on meta, or ``real``), ``build``,
 ``by_category``, ``notes``. ``profile-model``
 extensions add their own keys (``crosscheck``, ``latency`` ...).
@@ -61,13 +74,23 @@ def layer_record(r: Row, total_cost: float, total_params: int, params_active: in
     }
 
 
-def _input(src, inputs: list) -> list | dict:
-    """One input's shape (batch first), several inputs' shapes; a language model's tokens as
-    ``{"kind": "tokens", "tokens": T, "batch": B, "shapes": [...]}`` (input_ids first; kind ``text-image`` for
-    tokens plus an image, ``speech-text`` for log-mel features plus T decoder tokens)."""
-    if src is not None and src.input_kind in TOKEN_KINDS:
-        return {"kind": src.input_kind, "tokens": src.input_size[0], "batch": src.batch, "shapes": inputs}
-    return inputs[0] if len(inputs) == 1 else inputs
+def input_record(kind: str, shapes: list, batch: int | None, tokens=None) -> dict:
+    """The JSON ``input`` of every document (one profile, ``--generate``, several lengths):
+    ``{"kind": ..., "shapes": [[B, ...], ...], "batch": B}``, plus ``"tokens": T`` for the token kinds
+    (:data:`~profiler.core.profile.TOKEN_KINDS`; a list of lengths for the several-lengths document)."""
+    record = {"kind": kind, "shapes": [list(s) for s in shapes], "batch": batch}
+    if tokens is not None:
+        record["tokens"] = tokens
+    return record
+
+
+def _input(src, inputs: list) -> dict:
+    """:func:`input_record` of a profile: its source's kind and batch (a module handed in: ``tensor``, the
+    first input's first dimension); the token kinds add the length T (input_ids first)."""
+    if src is None:
+        return input_record("tensor", inputs, inputs[0][0] if inputs and inputs[0] else None)
+    tokens = src.input_size[0] if src.input_kind in TOKEN_KINDS else None
+    return input_record(src.input_kind, inputs, src.batch, tokens)
 
 
 def _params_active(profile, rows: list[Row]) -> list[int]:
@@ -100,6 +123,7 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
     return {
         "model": src.name if src is not None else profile.model,
         "zoo": src.zoo if src is not None else None,
+        "also": list(src.also) if src is not None else [],
         "input": _input(src, inputs),
         "convention": conv.name,
         "unit": conv.unit,

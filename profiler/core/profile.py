@@ -132,6 +132,8 @@ class Source:
     kwargs: dict = field(default_factory=dict)  # constructor arguments (an hf: model's config fields)
     input_kind: str = "tensor"  # "tokens": a language model fed input_ids of (batch, input_size[0])
     task: str | None = None  # the head of an hf: model (base, causal-lm, masked-lm, seq2seq-lm, classification)
+    # a bare name other zoos have too: the specs that build theirs ("torchvision:resnet50" beside timm's)
+    also: list = field(default_factory=list)
 
     @property
     def spec(self) -> str:

@@ -8,8 +8,9 @@ Formats: ``table`` (text), ``markdown``, ``html``, ``csv`` (the per-step or per-
 from __future__ import annotations
 
 from profiler.conventions import get_convention
+from profiler.core.document import input_record
 from profiler.report import format as F
-from profiler.report.page import _html_page, _markdown_page, _text_page, describe_device, to_json
+from profiler.report.page import _html_page, _markdown_page, _text_page, describe_device, model_line, to_json
 from profiler.report.tables import Column, Table, render_table
 from profiler.report.tables import text_width
 from profiler.report.textfit import TEXT_WIDTH, wrap_header
@@ -32,10 +33,7 @@ def non_embedding_params(profile) -> int:
 
 
 def _model_line(src, fallback: str) -> str:
-    if src is None:
-        return fallback
-    task = f", {src.task} head" if src.task else ""
-    return f"{src.name} (built by {src.zoo} as {src.spec}{task}; architecture only, random weights)"
+    return model_line(src, fallback)
 
 
 def _page(fmt: str, head, table: Table, caption: str, legend: str, foot, width: int | None = None) -> str:
@@ -85,10 +83,15 @@ def _rule_line(gen) -> str:
         return ""
     first, last = f"{gen.decode[0].macs / n / gen.batch:.4f}", f"{gen.decode[-1].macs / n / gen.batch:.4f}"
     counted = f"{first} N" if first == last else f"{first} N to {last} N"
-    return (f"N = {F.count(n)} params outside the embedding tables and the LM head: the 2N rule of thumb (Kaplan "
-            f"et al.) says N MACs (2N FLOPs) per token plus attention; the decode steps count {counted} per token "
+    return (f"N = {F.count(n)} params outside the embedding tables and the LM head: Kaplan et al.'s 2N "
+            f"says N MACs (2N FLOPs) per token plus attention; the decode steps count {counted} per token "
             f"(the LM head's d x vocab and 2·L·t·d of attention come on top of the weights; norm weights and "
             f"biases are in N but cost no MACs)")
+
+
+def _sequences(batch: int) -> str:
+    """`` (all 4 sequences)`` after a byte count of the whole batch; nothing for one (the prompt line has the batch)."""
+    return f" (all {batch} sequences)" if batch > 1 else ""
 
 
 def generation_page(gen, fmt: str = "table", width: int | None = TEXT_WIDTH) -> str:
@@ -104,7 +107,7 @@ def generation_page(gen, fmt: str = "table", width: int | None = TEXT_WIDTH) -> 
     head = [("model", _model_line(src, gen.prefill.model)),
             ("prompt", f"{gen.prompt_tokens} tokens x batch {gen.batch}"),
             ("generated", f"{gen.new_tokens} new tokens per sequence, greedy: the first from the prefill, then "
-                          f"{steps} decode step(s), each one token with the KV cache of every token before it"),
+                          f"{steps} decode step(s), one token each"),
             ("convention", f"{conv.name} = {conv.description}"),
             ("pass", describe_device(gen.device).replace("one forward pass", "each forward pass"))]
 
@@ -136,8 +139,8 @@ def generation_page(gen, fmt: str = "table", width: int | None = TEXT_WIDTH) -> 
 
     kv = gen.kv_bytes_per_token
     kv_line = (f"{F.count(kv)} bytes per token per sequence ({gen.cache_dtype}); {F.count(gen.cache_bytes[-1])} bytes "
-               f"held after the last step (batch {gen.batch})" if kv is not None else
-               f"{F.count(gen.cache_bytes[0])} bytes held after the prefill ({gen.cache_dtype}, batch {gen.batch})")
+               f"held after the last step{_sequences(gen.batch)}" if kv is not None else
+               f"{F.count(gen.cache_bytes[0])} bytes held after the prefill ({gen.cache_dtype}){_sequences(gen.batch)}")
     if gen.encoder_decoder:
         kv_line += "; the cross-attention cache of the prompt is held from the prefill on"
     foot = [("total", f"{F.count(total)} {unit} [{conv.name}] = {F.scaled(total, unit)}: prefill "
@@ -151,7 +154,8 @@ def generation_page(gen, fmt: str = "table", width: int | None = TEXT_WIDTH) -> 
         foot.append(("note", note))
     sampled = len(shown) < steps
     legend = ("prefill = the prompt's forward pass (LM head on its last position only, as generate() runs it); "
-              "decode N = the forward pass of the N-th token fed back, with the KV cache; context = keys its "
+              "decode N = the forward pass of the N-th token fed back, with the KV cache of every token before it; "
+              "context = keys its "
               "self-attention attends (decode MACs grow by 2·L·n_heads·d_head per step)"
               + (f"; {len(shown)} of {steps} decode steps shown, evenly spaced (all in --format csv or json)"
                  if sampled else ""))
@@ -160,7 +164,9 @@ def generation_page(gen, fmt: str = "table", width: int | None = TEXT_WIDTH) -> 
 
 # -- scaling -------------------------------------------------------------------------------------------------
 def scaling_document(profiles) -> dict:
-    """Plain data of :func:`profiler.zoo.build.profile_lengths`'s Profiles (what ``--format json`` writes)."""
+    """Plain data of :func:`profiler.zoo.build.profile_lengths`'s Profiles (what ``--format json`` writes); its
+    ``input`` is the record every document has (:func:`profiler.core.document.input_record`), ``tokens`` the
+    list of lengths and ``shapes`` each length's input_ids."""
     first = profiles[0]
     conv = get_convention(first.convention)
     src = first.source
@@ -172,8 +178,9 @@ def scaling_document(profiles) -> dict:
                      "attention_pct": round(100 * att / p.macs, 6) if p.macs else None,
                      "macs_per_token": p.macs / (tokens * (src.batch if src else 1))})
     return {"model": src.name if src is not None else first.model, "zoo": src.zoo if src else None,
-            "task": src.task if src else None, "input": {"kind": "tokens", "batch": src.batch if src else None,
-                                                         "tokens": [r["tokens"] for r in rows]},
+            "task": src.task if src else None, "also": list(src.also) if src else [],
+            "input": input_record("tokens", [p.inputs[0] for p in profiles], src.batch if src else first.inputs[0][0],
+                                  [r["tokens"] for r in rows]),  # each length's input_ids, one pass each
             "convention": conv.name, "unit": conv.unit, "convention_description": conv.description,
             "device": first.device, "params": first.params, "lengths": rows,
             "coverage": sorted({u.op for p in profiles for u in p.coverage}),

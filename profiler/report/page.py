@@ -9,13 +9,14 @@ from profiler.conventions import get_convention
 from profiler.report import format as F
 from profiler.core.rows import AUTO_ROWS, auto_depth, folded_modules, rows_for
 from profiler.report.tables import fit, render_table
+from profiler.report.textfit import TEXT_WIDTH
 from profiler.report.tree import tree
 from profiler.report.views import group_table, layer_table, summary_footer, summary_table
 
 FORMATS = ("table", "markdown", "csv", "json", "html", "tree")
 GROUPINGS = ("layer", "kind", "type")
-#: Columns of the terminal the CLI's text view fits by default (``--wide``: no limit).
-TEXT_WIDTH = 120
+# TEXT_WIDTH (imported above, from profiler.report.textfit): the columns of the terminal the CLI's text view
+# fits by default (``--wide``: no limit); importable from here too (``page.TEXT_WIDTH``).
 #: The narrowest and widest :func:`terminal_width` answers: below 40 columns the table's kept columns (module,
 #: output, params, cost, shares) cannot fit anyway and the prose would wrap every few words; above 200 the
 #: table already shows every column and the prose lines would be too long to read.
@@ -38,28 +39,36 @@ def terminal_width() -> int:
 
 def describe_device(device: str) -> str:
     if str(device) == "meta":
-        return "meta device: shapes only, no arithmetic run (the counts are exact: they depend on shapes only)"
+        return "meta device: shapes only, no arithmetic run (the counts are exact: they depend on nothing else)"
     return f"{device}: one forward pass on random inputs"
 
 
 def describe_pass(profile) -> str:
     text = describe_device(profile.device)
-    if profile.is_step:
+    if profile.is_step:  # "training step" once: "cpu: one training step (forward, ...) on random inputs"
         step = ", ".join(p for p in profile.phases if p != "recompute")
-        text = text.replace("one forward pass", "one training step") + f"; a training step: {step}"
+        if "one forward pass" in text:
+            return text.replace("one forward pass", f"one training step ({step})")
+        text += f"; one training step: {step}"
     return text
+
+
+def model_line(src, fallback: str) -> str:
+    """The header's ``model`` line: which zoo built it and how to name it; a bare name other zoos have too
+    says what to type for theirs (``also torchvision:resnet50``)."""
+    if src is not None and src.zoo == "user":
+        return f"{src.name} (your factory; random weights as it builds them)"
+    if src is None or src.zoo == "module":
+        return fallback
+    task = f", {src.task} head" if src.task else ""
+    also = f"; also {', '.join(src.also)}" if getattr(src, "also", None) else ""
+    return f"{src.name} (built by {src.zoo} as {src.spec}{task}{also}; architecture only, random weights)"
 
 
 def header_items(profile) -> list[tuple[str, str]]:
     conv = get_convention(profile.convention)
     src = profile.source
-    if src is not None and src.zoo == "user":
-        model = f"{src.name} (your factory; random weights as it builds them)"
-    elif src is not None and src.zoo != "module":
-        task = f", {src.task} head" if src.task else ""
-        model = f"{src.name} (built by {src.zoo} as {src.spec}{task}; architecture only, random weights)"
-    else:
-        model = profile.model
+    model = model_line(src, profile.model)
     inputs = "; ".join(F.shape(s) for s in profile.inputs)
     if src is not None and src.input_kind == "tokens":
         inputs = f"{src.input_size[0]:,} tokens x batch {src.batch} (token ids: {inputs})"
@@ -288,7 +297,8 @@ def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | str |
     legend_wanted = legend
     head, foot = header_items(profile), footer_items(profile, notes)
     if fmt == "tree":
-        body, legend, caption, extra = tree(profile, depth), "", "tree", []
+        # the header defines the convention: the tree's closing line names it without repeating it
+        body, legend, caption, extra = tree(profile, depth, width=width, describe=False), "", "tree", []
     else:
         table, legend, caption, extra, rows = _main_table(profile, by, depth, top, summary)
         if fmt == "csv":

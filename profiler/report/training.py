@@ -14,10 +14,18 @@ def mfu_record(profile, seconds: float, peak_tflops: float) -> dict:
                           "phase; element ops not counted)"}
 
 
+def _meaning(profile, record: dict) -> str:
+    """What the FLOPs are: under the page's convention ``macs`` (its header describes it) a short form, else the
+    record's whole description."""
+    if profile.convention == "macs":
+        return "FLOPs = 2 x the step's MACs [macs], every phase"
+    return record["convention"]
+
+
 def mfu_section(profile, seconds: float, peak_tflops: float, width: int | None = TEXT_WIDTH) -> tuple[str, str]:
     """The MFU line, wrapped to ``width`` columns (None: one line)."""
     r = mfu_record(profile, seconds, peak_tflops)
     achieved = r["step_flops"] / seconds
     text = (f"MFU {100 * r['mfu']:.2f} % = {F.count(r['step_flops'])} FLOPs per step / {seconds:g} s = "
-            f"{F.scaled(achieved, 'FLOP/s')} of a {peak_tflops:g} TFLOP/s peak ({r['convention']})")
+            f"{F.scaled(achieved, 'FLOP/s')} of a {peak_tflops:g} TFLOP/s peak ({_meaning(profile, r)})")
     return "Model FLOPs utilisation", wrap_line(text, width)

@@ -11,9 +11,11 @@ from profiler.core.rows import layer_rows, percent
 from profiler.report.textfit import TEXT_WIDTH, wrap_line
 
 
-def tree(profile, depth: int | None = None, width: int | None = TEXT_WIDTH) -> str:
+def tree(profile, depth: int | None = None, width: int | None = TEXT_WIDTH, describe: bool = True) -> str:
     """One line per module, indented by depth: ``name (Type): params (share), cost (share), config``; a line
-    wider than ``width`` wraps, its continuation 4 columns deeper than the module (None: never wraps)."""
+    wider than ``width`` wraps, its continuation 4 columns deeper than the module (None: never wraps). The
+    closing line names the convention with its description (``describe=False``: its name only, for a page
+    whose header has the description)."""
     conv = get_convention(profile.convention)
     total_cost = profile.total(conv)
     total_params = profile.params
@@ -26,5 +28,6 @@ def tree(profile, depth: int | None = None, width: int | None = TEXT_WIDTH) -> s
             f"{F.scaled(r.params_inclusive)} params ({F.percent(pp, 3, '%')}), "
             f"{F.scaled(r.cost_inclusive, conv.unit)} ({F.percent(pc, 3, '%')} {conv.unit})"
             + (f", {extra}" if extra else "") + (f", out {F.shapes(r.output_shapes)}" if r.output_shapes else ""))
-    lines.append(f"(inclusive totals per module; {conv.unit} under convention '{conv.name}': {conv.description})")
+    said = f": {conv.description}" if describe else ", defined above"
+    lines.append(f"(inclusive totals per module; {conv.unit} under convention '{conv.name}'{said})")
     return "\n".join(wrap_line(line, width) for line in lines)

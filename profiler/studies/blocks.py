@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import io
-import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -107,7 +106,8 @@ def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable
     warmup: untimed passes before a model's first round; one more untimed pass precedes each later round
     (the model's weights left the caches while the others ran).
     cuda: time on the GPU too (``None``: when one is available). threads: CPU intra-op threads for the
-    timings (``None``: torch's setting). progress: tqdm bars on stderr (``None``: for more than 3 models, on a terminal, not in CI).
+    timings (``None``: torch's setting). progress: on stderr (``None``: for more than 3 models), a tqdm bar with the
+    remaining time on a terminal, else a line every ~10 s (:func:`profiler.progress.progress`, ``log=True``).
     """
     from profiler.zoo import profile_model
 
@@ -124,17 +124,17 @@ def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable
     elif cuda and not torch.cuda.is_available():
         raise UsageError("CUDA timing requested but CUDA is not available on this machine")
     jobs = [(d, b) for d in names for b in blocks]
-    from tqdm import tqdm
-
-    from profiler.progress import progress_enabled
+    from profiler.progress import progress as progress_bar
 
     if progress is None:
-        progress = len(jobs) > 3 and progress_enabled()
+        progress = len(jobs) > 3
+    # on stderr: a bar with the remaining time on a terminal, else a line every ~10 s (CI logs, pipes)
+    bars = dict(log=True) if progress else dict(disable=True)
 
     # 1. build, count and size every model
     gen = torch.Generator().manual_seed(seed)
     rows, work = [], []
-    for d, b in tqdm(jobs, desc="profiling", unit="model", file=sys.stderr, disable=not progress, leave=False):
+    for d, b in progress_bar(jobs, desc="blocks: counting", unit="model", **bars):
         # counts depend on shapes only: a meta build and pass give the same numbers without computing anything
         prof = profile_model(f"builtin:{block_model_name(d, b)}", convention=CONVENTION, strict=True, device="meta")
         size = (1, *prof.source.input_size)
@@ -158,8 +158,8 @@ def compare_blocks(datasets: str | Iterable[str] | None = None, blocks: Iterable
     chunks = [c for c in chunks if c]
     samples: dict[tuple[int, str], list[float]] = {k: [] for k in placed}
     stats: dict[tuple[int, str], LatencyStats] = {}
-    bar = tqdm(total=len(chunks) * len(placed), desc="timing", unit="run", file=sys.stderr,
-               disable=not progress, leave=False)
+    bar = progress_bar(total=len(chunks) * len(placed), desc="blocks: timing",
+                       unit="measurement", **bars)
     for r, n in enumerate(chunks):
         for i in range(len(work)):
             for dev in devices:

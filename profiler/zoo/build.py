@@ -148,7 +148,7 @@ def _blame_kwargs(spec: str, task: str | None, kwargs: dict, exc: BaseException,
 def _source(built: Built, shape: tuple, batch: int, device: str) -> Source:
     return Source(zoo=built.info.zoo, name=built.info.name, input_size=tuple(shape), batch=batch,
                   build=built.build, device=device, kwargs=dict(built.kwargs), input_kind=built.info.input_kind,
-                  task=built.info.task)
+                  task=built.info.task, also=list(built.info.also))
 
 
 def _zoo_notes(model: nn.Module, info: ModelInfo) -> list[str]:

@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from profiler.conventions import get_convention
+from profiler.core.document import input_record
 from profiler.core.engine import ProfilingError, profile
 from profiler.core.profile import Profile, Source
 from profiler.errors import UsageError, short_error
@@ -92,7 +93,8 @@ class Generation:
 
     def to_dict(self) -> dict:
         """Plain data: totals, the prefill, each decode step (MACs, attention MACs, the convention's total)
-        and the cache. What ``profile-model --generate N --format json`` writes."""
+        and the cache. What ``profile-model --generate N --format json`` writes; its ``input`` is the record
+        every document has (:func:`profiler.core.document.input_record`: kind, the prompt's shapes, batch, tokens)."""
         conv = get_convention(self.convention)
         src = self.source
 
@@ -104,7 +106,8 @@ class Generation:
             "model": src.name if src is not None else self.prefill.model,
             "zoo": src.zoo if src is not None else None,
             "task": src.task if src is not None else None,
-            "input": {"tokens": self.prompt_tokens, "batch": self.batch, "kind": "tokens"},
+            "also": list(src.also) if src is not None else [],
+            "input": input_record("tokens", self.prefill.inputs, self.batch, self.prompt_tokens),
             "new_tokens": self.new_tokens,
             "convention": conv.name, "unit": conv.unit, "convention_description": conv.description,
             "device": self.device,
@@ -325,7 +328,7 @@ def profile_generate(model, input_ids=None, new_tokens: int = 32, *, input: int 
     if info.zoo != "module":
         source = Source(zoo=info.zoo, name=info.name, input_size=(int(input_ids.shape[1]),),
                         batch=int(input_ids.shape[0]), build=built.build, device=device, kwargs=dict(built.kwargs),
-                        input_kind="tokens", task=info.task)
+                        input_kind="tokens", task=info.task, also=list(info.also))
     for p in (prefill, *steps):
         p.source = source
     return Generation(prefill=prefill, decode=steps, prompt_tokens=int(input_ids.shape[1]), new_tokens=new_tokens,

@@ -9,6 +9,7 @@ its vision models their config's image size. ``hf:`` names are described in :mod
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import functools
@@ -88,6 +89,8 @@ class ModelInfo:
     # input_size is the first argument's shape, batch included)
     input_kind: str = "tensor"
     task: str | None = None  # the head of an hf: model (profiler.zoo.hf.TASKS)
+    # a bare name that other zoos have too: what to type for theirs ("torchvision:resnet50" ...; also_in)
+    also: tuple[str, ...] = ()
 
     @property
     def spec(self) -> str:
@@ -176,6 +179,47 @@ def resolve(spec: str) -> tuple[str, str]:
         if _has(zoo, spec):
             return zoo, spec
     raise UnknownModelError(_unknown_message(spec, ZOOS))
+
+
+#: The module whose presence in ``sys.modules`` means a zoo's names cost nothing more to ask (builtin: our own).
+_ZOO_MODULES = {"timm": "timm", "torchvision": "torchvision", "pytorchcv": "pytorchcv.model_provider",
+                "hf": "transformers"}
+
+
+def _loaded(zoo: str) -> bool:
+    """Whether asking ``zoo`` for a name imports nothing new (its package is imported already)."""
+    return zoo == "builtin" or _ZOO_MODULES.get(zoo) in sys.modules
+
+
+def _cached_names() -> dict[str, frozenset]:
+    """zoo -> its names, from ``profile-model list``'s names cache where it has them (nothing is built)."""
+    from profiler.cli import name_cache  # stdlib only: reading it imports no zoo
+
+    return {z: frozenset(row[0] for row in rows) for z, rows in name_cache.cached().items()}
+
+
+def also_in(zoo: str, name: str) -> tuple[str, ...]:
+    """The specs of the other zoos that have the bare ``name`` too (``resnet50`` built by timm:
+    ``("torchvision:resnet50", "pytorchcv:resnet50")``), in :data:`ZOOS` order, for the report to say what to
+    type for theirs. Cheap: a zoo is asked only when its package is imported already, else the names cache of
+    ``profile-model list`` (:func:`profiler.cli.name_cache.cached`) answers; a zoo neither can answer is left
+    out (no zoo is imported for this). For ``hf``, model types only, as bare names resolve."""
+    found, cached = [], None
+    for other in ZOOS:
+        if other == zoo:
+            continue
+        if _loaded(other):
+            try:
+                has = name in _name_set("hf") if other == "hf" else _has(other, name)
+            except Exception:  # noqa: BLE001 - a zoo that cannot list its names has none to offer here
+                has = False
+        else:
+            if cached is None:
+                cached = _cached_names()
+            has = name in cached.get(other, ())
+        if has:
+            found.append(f"{other}:{name}")
+    return tuple(found)
 
 
 def suggestions(name: str, zoos=ZOOS, n: int = 5) -> list[str]:
@@ -350,6 +394,13 @@ def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, 
     naming its signature. ``task`` picks the head of an ``hf:`` model (:data:`profiler.zoo.hf.TASKS`).
     """
     zoo, name = resolve(spec)
+    model, info = _create_resolved(spec, zoo, name, task, kwargs)
+    if zoo != "user" and ":" not in spec:  # a bare name: the other zoos that have it (after the build, whose
+        info = dataclasses.replace(info, also=also_in(zoo, name))  # imports then cost nothing)
+    return model, info
+
+
+def _create_resolved(spec: str, zoo: str, name: str, task: str | None, kwargs: dict) -> tuple[nn.Module, ModelInfo]:
     if task is not None and zoo != "hf":
         raise UsageError(f"a task ({task!r}) picks the head of a Hugging Face model (hf:NAME); {zoo}:{name} "
                          "has one architecture per name")

@@ -71,9 +71,16 @@ def test_markdown_plot_and_output(tmp_path, capsys):
     assert capsys.readouterr().out == ""  # everything went to the file
 
 
-def test_csv_and_table_without_timing(capsys):
+def test_csv_and_table_without_timing(capsys, monkeypatch):
+    monkeypatch.delenv("PROFILER_NO_PROGRESS", raising=False)
+    monkeypatch.setenv("PROFILER_PROGRESS_EVERY", "0")  # not a terminal: a progress line per model, on stderr
     assert main(["blocks", "--dataset", "mnist", "--format", "csv", "--runs", "0"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == len(BLOCK_TYPES) and lines[0].startswith("profile-model: blocks: counting 1/9 models, ")
+    assert "left" in lines[0] and lines[-1].startswith("profile-model: blocks: counting 9/9 models, ")
+    assert "profile-model:" not in out  # never progress on stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["block"] for r in rows] == list(BLOCK_TYPES)
     assert rows[0]["params"] == str(MNIST_PLAIN_PARAMS) and rows[0]["input"] == "1x1x28x28"
     assert rows[0]["cpu_median_ms"] == ""  # not measured

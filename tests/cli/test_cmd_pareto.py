@@ -14,7 +14,8 @@ def _csv(tmp_path):
 def test_csv_to_png_and_frontier(tmp_path, capsys):
     out = tmp_path / "p.png"
     assert main(["pareto", "--csv", _csv(tmp_path), "--output", str(out)]) == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
+    assert f"wrote {out}" in err and "wrote" not in text  # a message about a file: stderr, results on stdout
     assert out.read_bytes().startswith(b"\x89PNG")
     assert "3 of 4 models" in text  # big (9e8, 69) is dominated by mid (3e8, 70)
     lines = [line.split()[0] for line in text.splitlines() if line.split() and line.split()[0] in

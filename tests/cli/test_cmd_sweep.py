@@ -58,6 +58,18 @@ def test_bad_input_is_a_usage_error(argv, tmp_path, capsys):
     assert "error" in capsys.readouterr().err
 
 
+def test_progress_lines_on_stderr_when_not_a_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("PROFILER_NO_PROGRESS", raising=False)
+    monkeypatch.setenv("PROFILER_PROGRESS_EVERY", "0")  # a line per model (default: one every 10 s)
+    assert main(["sweep", "--zoo", "builtin", "--limit", "2", "--output", str(tmp_path / "s.csv")]) == 0
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.startswith("profile-model: sweep builtin ")]
+    assert len(lines) == 2 and re.match(r"profile-model: sweep builtin 1/2 models, \d\d:\d\d elapsed, about "
+                                        r"\d\d:\d\d left \(\S+ ok\)$", lines[0])
+    assert re.match(r"profile-model: sweep builtin 2/2 models, \d\d:\d\d elapsed, done", lines[1])
+    assert "profile-model: sweep" not in out  # the summary only on stdout
+
+
 def test_resume_from_a_foreign_csv_is_a_usage_error(tmp_path, capsys):
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n")

@@ -1,5 +1,5 @@
 """``--plot FILE`` (profiler.cli.ext_plot.apply): the picture is written, its path goes into the result and one
-line into the text."""
+line into the messages about files (stderr), none into the report."""
 import argparse
 
 import torch.nn as nn
@@ -22,7 +22,7 @@ def test_per_layer_picture(tmp_path):
     ctx = _ctx(plot=path, depth=None)
     apply(ctx.args, ctx)
     assert ctx.result == {"plot": {"path": path, "depth": None}}
-    assert ctx.sections == [("Plot", f"wrote {path} (per layer, MACs [convention 'macs'] and parameters)")]
+    assert ctx.sections == [] and ctx.messages == [f"wrote {path} (per layer, MACs [convention 'macs'] and parameters)"]
     assert (tmp_path / "layers.png").read_bytes()[:8] == PNG
 
 
@@ -31,8 +31,8 @@ def test_per_module_at_depth_and_convention(tmp_path):
     ctx = _ctx(convention="flops", plot=path, depth=1)
     apply(ctx.args, ctx)
     assert ctx.result == {"plot": {"path": path, "depth": 1}}
-    assert ctx.sections == [("Plot", f"wrote {path} (per module at depth 1, FLOPs [convention 'flops'] and "
-                                     "parameters)")]
+    assert ctx.sections == [] and ctx.messages == [f"wrote {path} (per module at depth 1, FLOPs [convention 'flops'] "
+                                                   "and parameters)"]
     assert (tmp_path / "stages.svg").read_text().lstrip().startswith("<?xml")
 
 
@@ -43,4 +43,4 @@ def test_without_depth_option_and_off(tmp_path):
     assert ctx.result["plot"]["depth"] is None and (tmp_path / "x.pdf").read_bytes()[:4] == b"%PDF"
     ctx = _ctx(plot=None)
     apply(ctx.args, ctx)
-    assert ctx.result == {} and ctx.sections == []
+    assert ctx.result == {} and ctx.sections == [] and ctx.messages == []

@@ -53,11 +53,32 @@ def test_several_lengths(capsys, tmp_path):
     assert code == 0 and plot.exists() and "attention %" in out
 
 
+def test_wide_and_files_unwrap_the_generation_and_lengths_pages(capsys, tmp_path):
+    """--wide and --output: one line per header/footer item, as the main page; the terminal's: <= 120 columns."""
+    for extra in (["--generate", "4", "--input", "10"], ["--input", "16,64"]):
+        code, fitted, _ = run(capsys, "hf:gpt2", *GPT2, *extra)
+        assert code == 0 and max(map(len, fitted.splitlines())) <= 120
+        code, wide, _ = run(capsys, "hf:gpt2", *GPT2, *extra, "--wide")
+        assert code == 0 and max(map(len, wide.splitlines())) > 120
+        rows = next(line for line in wide.splitlines() if line.startswith("rows "))
+        assert rows.rstrip().endswith("attention" if "--generate" not in extra else "per step)")  # whole
+        out = tmp_path / "page.txt"
+        assert run(capsys, "hf:gpt2", *GPT2, *extra, "--output", str(out))[0] == 0
+        assert out.read_text().strip() == wide.strip()
+
+
+def test_no_phrase_said_twice_on_the_generation_page(capsys):
+    code, out, _ = run(capsys, "hf:gpt2", *GPT2, "--generate", "4", "--input", "10", "--batch", "2", "--wide")
+    text = " ".join(out.split())
+    assert code == 0 and text.count("rule of thumb") == 1 and text.count("with the KV cache") == 1
+    assert text.count("batch 2") == 1 and "(all 2 sequences)" in text and text.count("shapes only") == 1
+
+
 def test_commas_stay_an_image_size_for_other_models(capsys):
     a = run(capsys, "torchvision:resnet18", "--input", "3,32,32", "--format", "json", "--depth", "0")
     b = run(capsys, "torchvision:resnet18", "--input", "3x32x32", "--format", "json", "--depth", "0")
     assert a[0] == b[0] == 0 and json.loads(a[1])["macs"] == json.loads(b[1])["macs"]
-    assert json.loads(a[1])["input"] == [1, 3, 32, 32]
+    assert json.loads(a[1])["input"] == {"kind": "tensor", "shapes": [[1, 3, 32, 32]], "batch": 1}
 
 
 @pytest.mark.parametrize("argv,message", [

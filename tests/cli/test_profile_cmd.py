@@ -78,7 +78,7 @@ def test_user_file_factory_kwargs_json(capsys, net):
     assert code == 0
     doc = json.loads(out)
     assert {"model", "zoo", "input", "convention", "macs", "params", "layers", "by_kind", "coverage"} <= set(doc)
-    assert doc["zoo"] == "user" and doc["model"] == f"{net}:build" and doc["input"] == [1, 3, 16, 16]
+    assert doc["zoo"] == "user" and doc["model"] == f"{net}:build" and doc["input"] == {"kind": "tensor", "shapes": [[1, 3, 16, 16]], "batch": 1}
     assert doc["macs"] == conv_macs(4) + head_macs(4, 3)
     assert doc["params"] == 4 * 27 + 4 * 256 * 3 + 3
     assert doc["by_kind"]["conv"] == {"macs": conv_macs(4), "params": 108}
@@ -96,7 +96,7 @@ def test_module_factory_and_literal_kwargs(capsys, tmp_path, monkeypatch):
                        "--batch", "2", "--format", "json")
     assert code == 0
     doc = json.loads(out)
-    assert doc["input"] == [2, 3, 16, 16] and doc["macs"] == 2 * (conv_macs(2) + head_macs(2, 5))
+    assert doc["input"] == {"kind": "tensor", "shapes": [[2, 3, 16, 16]], "batch": 2} and doc["macs"] == 2 * (conv_macs(2) + head_macs(2, 5))
 
 
 def test_depth_top_by_kind_summary_and_formats(capsys, net):
@@ -130,6 +130,18 @@ def test_output_file_format_from_suffix(capsys, net, tmp_path):
     code, out, err = run(capsys, f"{net}:build", "--input", "16", "--output", str(target))
     assert code == 0 and out == "" and "wrote the json report" in err
     assert json.loads(target.read_text())["macs"] == conv_macs(8) + head_macs(8)
+
+
+def test_every_wrote_message_goes_to_stderr(capsys, net, tmp_path):
+    """--plot, --output and both together: "wrote FILE" on stderr, never in the report (issue 25)."""
+    png, target = tmp_path / "layers.png", tmp_path / "report.md"
+    code, out, err = run(capsys, f"{net}:build", "--input", "16", "--plot", str(png))
+    assert code == 0 and f"wrote {png}" not in out and "Plot" not in out and png.exists()
+    assert err == f"profile-model: wrote {png} (per layer, MACs [convention 'macs'] and parameters)\n"
+    code, out, err = run(capsys, f"{net}:build", "--input", "16", "--plot", str(png), "--output", str(target))
+    assert code == 0 and out == "" and f"wrote {png}" not in target.read_text()
+    assert err.splitlines() == [f"profile-model: wrote the markdown report to {target}",
+                                f"profile-model: wrote {png} (per layer, MACs [convention 'macs'] and parameters)"]
 
 
 def test_meta_falls_back_to_cpu_with_a_note(capsys, net):

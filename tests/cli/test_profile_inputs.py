@@ -33,7 +33,7 @@ def test_a_channel_sized_hxw_is_refused_in_one_line(capsys):
 
 def test_an_image_pair_from_the_command_line(capsys):
     code, out, err = run(capsys, "torchvision:raft_small", "--input", "3x128x256,3x128x256", "--format", "json")
-    assert code == 0 and json.loads(out)["input"] == [[1, 3, 128, 256]] * 2
+    assert code == 0 and json.loads(out)["input"] == {"kind": "image-pair", "shapes": [[1, 3, 128, 256]] * 2, "batch": 1}
     code, out, err = run(capsys, "torchvision:resnet18", "--input", "3x32x32,3x32x32")
     assert code == 2 and "takes one input tensor, got 2" in err
 

@@ -64,6 +64,17 @@ def test_mfu_from_step_time_and_peak(capsys, net):
     assert doc["mfu"]["mfu"] == pytest.approx(flops / 1e-6 / 1e9)
 
 
+def test_mfu_line_wraps_on_the_terminal_only_and_says_training_step_once(capsys, net, tmp_path):
+    argv = [net, "--train", "--batch", str(B), "--step-time", "1e-6", "--peak-tflops", "1e-3", "--device", "cpu"]
+    code, out, _ = run(capsys, *argv)
+    mfu = out.split("Model FLOPs utilisation\n", 1)[1].splitlines()
+    assert code == 0 and len(mfu) == 2 and max(map(len, mfu)) <= 120
+    assert "FLOPs = 2 x the step's MACs [macs], every phase" in " ".join(" ".join(mfu).split())  # header: 'macs'
+    assert " ".join(out.split()).count("training step") == 1  # cpu: one training step (forward, loss, backward)
+    code, wide, _ = run(capsys, *argv, "--wide")
+    assert len(wide.split("Model FLOPs utilisation\n", 1)[1].splitlines()[0]) > 120  # one line
+
+
 @pytest.mark.parametrize("argv,needle", [
     (["--optimizer", "adamw"], "--optimizer describes a training step"),
     (["--train", "--step-time", "0.1"], "both --step-time"),

@@ -26,7 +26,7 @@ def test_contract(prof):
         prof.source = None
     assert CONTRACT <= set(doc)
     assert doc["model"] == "toy.py:Toy" and doc["zoo"] == "user"
-    assert doc["input"] == [1, 3, 16, 16] and doc["convention"] == "macs" and doc["unit"] == "MACs"
+    assert doc["input"] == {"kind": "tensor", "shapes": [[1, 3, 16, 16]], "batch": 1} and doc["convention"] == "macs" and doc["unit"] == "MACs"
     assert doc["macs"] == TOTAL_MACS and doc["params"] == TOTAL_PARAMS
     assert set(doc["by_kind"]) == set(KINDS)
     assert all(set(v) == {"macs", "params"} for v in doc["by_kind"].values())
@@ -50,6 +50,23 @@ def test_a_language_model_input_says_tokens(prof):
         prof.source = None
     assert doc["input"] == {"kind": "tokens", "tokens": 128, "batch": 2, "shapes": [list(s) for s in prof.inputs]}
     assert doc["task"] == "causal-lm"
+
+
+def test_input_has_one_shape_for_every_kind(prof):
+    """kind, shapes (a list of shapes, one input too), batch; the token kinds add tokens (issue 25)."""
+    shapes = [list(s) for s in prof.inputs]
+    seen = {}
+    for kind, size in (("tensor", (3, 16, 16)), ("image-pair", (3, 16, 16)), ("images", (3, 16, 16)),
+                       ("tokens", (128,)), ("text-image", (77,)), ("speech-text", (12,))):
+        prof.source = Source("timm", "x", size, batch=3, input_kind=kind)
+        try:
+            seen[kind] = prof.to_dict()["input"]
+        finally:
+            prof.source = None
+    for kind, record in seen.items():
+        length = {"tokens": 128, "text-image": 77, "speech-text": 12}.get(kind)
+        assert record == {"kind": kind, "shapes": shapes, "batch": 3, **({"tokens": length} if length else {})}, kind
+    assert prof.to_dict()["input"] == {"kind": "tensor", "shapes": shapes, "batch": shapes[0][0]}  # a module
 
 
 def test_raw_counts_sit_beside_the_convention_cost(prof):

@@ -111,7 +111,8 @@ def test_cli_only_markdown_and_output(tmp_path, capsys):
     assert main(["check", "--registry", reg, "--only", "one", "--format", "markdown", "--output", str(out)]) == 0
     md = out.read_text()
     assert md.startswith("# ") and "| one " in md and "| two " not in md and "1 entries: 1 ok" in md
-    assert "wrote" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "wrote" in err and "wrote" not in out  # a message about a file: stderr
 
 
 def test_cli_usage_errors_exit_2(tmp_path, capsys):

@@ -53,7 +53,7 @@ def split(request):
 
 def test_totals_match_the_paper(split):
     doc, _ = split
-    assert doc["input"] == [1, 3, 224, 224] and doc["convention"] == "macs"
+    assert doc["input"] == {"kind": "tensor", "shapes": [[1, 3, 224, 224]], "batch": 1} and doc["convention"] == "macs"
     assert round(doc["macs"] / 1e6) == 569  # "569 million mult-adds"
     assert round(doc["params"] / 1e6, 1) == 4.2  # "4.2 million parameters"
 

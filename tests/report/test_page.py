@@ -126,3 +126,51 @@ def test_totals_line_of_a_dense_model_says_nothing_of_active_params(prof):
 
     items = dict(footer_items(prof))
     assert "active" not in items["total"] and "experts" not in items
+
+
+def _with_source(prof, **kw):
+    from dataclasses import replace
+
+    from profiler.core.profile import Source
+
+    copy = replace(prof)
+    copy.source = Source(**{"zoo": "timm", "name": "resnet50", "input_size": (3, 16, 16), **kw})
+    return copy
+
+
+def test_a_bare_name_of_several_zoos_says_what_to_type_for_the_others(prof):
+    p = _with_source(prof, also=["torchvision:resnet50", "pytorchcv:resnet50"])
+    head = render(p, "table", width=None).splitlines()[0]
+    assert head == ("model       resnet50 (built by timm as timm:resnet50; also torchvision:resnet50, "
+                    "pytorchcv:resnet50; architecture only, random weights)")
+    fitted = render(p, "table", width=120).splitlines()
+    assert fitted[0].startswith("model       resnet50 (built by timm as timm:resnet50; also torchvision:resnet50,")
+    assert len(fitted[0]) <= 120 and fitted[1].startswith(" " * 12)  # wrapped under its value
+    one = render(_with_source(prof), "table", width=None).splitlines()[0]
+    assert one == "model       resnet50 (built by timm as timm:resnet50; architecture only, random weights)"
+
+
+def test_no_phrase_said_twice_in_the_header_and_the_tree(prof):
+    """The convention's description once (the header), on a tree page too; 'shapes only' once (issue 25)."""
+    from profiler.conventions import get_convention
+
+    described = get_convention("macs").description
+    for fmt in ("table", "tree"):
+        out = render(prof, fmt, width=120 if fmt == "table" else None)
+        assert " ".join(out.split()).count(" ".join(described.split())) == 1, fmt
+        assert out.count("shapes only") == 1
+    assert "MACs under convention 'macs', defined above)" in render(prof, "tree")
+
+
+def test_the_tree_page_wraps_to_the_width_and_not_without_it(prof):
+    narrow = render(prof, "tree", depth=None, width=60)
+    assert max(len(line) for line in narrow.splitlines()) <= 60
+    wide = render(prof, "tree", depth=None, width=None)
+    longest = max(wide.splitlines(), key=len)
+    assert len(longest) > 60 and longest in wide  # one line each, unwrapped
+
+
+def test_page_width_is_textfit_width():
+    from profiler.report import page, textfit
+
+    assert page.TEXT_WIDTH is textfit.TEXT_WIDTH == 120

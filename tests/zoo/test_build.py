@@ -181,7 +181,7 @@ def test_source_says_what_was_built_and_how():
     assert src.kwargs == {"num_classes": 10} and src.device == "auto" and prof.inputs == [[2, 3, 64, 96]]
     assert prof.layer("fc").macs == 2 * 512 * 10  # the constructor argument reached the builder
     doc = prof.to_dict()
-    assert (doc["model"], doc["zoo"], doc["input"], doc["build"]) == ("resnet18", "torchvision", [2, 3, 64, 96], "meta")
+    assert (doc["model"], doc["zoo"], doc["input"], doc["build"]) == ("resnet18", "torchvision", {"kind": "tensor", "shapes": [[2, 3, 64, 96]], "batch": 2}, "meta")
 
 
 def test_a_module_goes_the_same_way_in():

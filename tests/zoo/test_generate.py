@@ -94,7 +94,7 @@ def test_same_counts_as_transformers_generate(spec, kwargs):
 def test_document_and_source():
     g = profile_generate("hf:llama", input=8, new_tokens=3, **LLAMA)
     doc = g.to_dict()
-    assert doc["input"] == {"tokens": 8, "batch": 1, "kind": "tokens"} and doc["new_tokens"] == 3
+    assert doc["input"] == {"kind": "tokens", "shapes": [[1, 8]], "batch": 1, "tokens": 8} and doc["new_tokens"] == 3
     assert doc["macs"] == g.macs and [s["macs"] for s in doc["per_token"]] == g.per_token_macs
     assert doc["prefill"]["macs"] == g.prefill.macs and doc["unit"] == "MACs" and doc["coverage"] == []
     assert g.source.spec == "hf:llama" and g.source.task == "causal-lm" and g.prefill.source is g.source
