@@ -14,6 +14,10 @@
 5. Mixtures of experts (Mixtral-8x7B, Qwen3-30B-A3B, DeepSeek-V3 configs): total and active parameters against
    the published figures, MACs per token, prefill and decode against closed forms written here; DeepSeek-V3 at
    4096 tokens, forward and training step, on meta in a fresh process: wall time and peak RSS.
+6. The training step beside the frameworks' FLOPs formulas (Megatron-LM, 6N + 12LHQT): Llama-3-8B, Llama-3-70B,
+   Mixtral-8x7B, DeepSeek-V3 and a hybrid Mamba model (transformers' default Nemotron-H config), every difference
+   named (profiler.analysis.formula_check). ``--only formulas`` regenerates this section alone in the existing
+   report (the whole report takes well over 5 minutes on 2 cores).
 """
 from __future__ import annotations
 
@@ -310,6 +314,88 @@ def render_moe(moes, fwd, step, prompt: int, new_tokens: int) -> list[str]:
     return L
 
 
+# -- 6. the frameworks' formulas ------------------------------------------------------------------------------
+# (label, spec, config overrides): the hybrid is transformers' default Nemotron-H config (4 blocks, "ME*-")
+FORMULA_MODELS = [
+    ("Llama-3-8B", "hf:benchmarks/configs/llama-3-8b.json", {}),
+    ("Llama-3-70B", "hf:benchmarks/configs/llama-3-70b.json", {}),
+    ("Mixtral-8x7B", "hf:benchmarks/configs/mixtral-8x7b-v0.1.json", {}),
+    ("DeepSeek-V3", "hf:benchmarks/configs/deepseek-v3.json", {}),
+    ("Nemotron-H (transformers' default config)", "hf:nemotron_h", {}),
+]
+FORMULA_TOKENS = 4096
+FORMULAS_HEADING = "## The training step beside the frameworks' FLOPs formulas"
+
+
+def formula_rows(tokens: int = FORMULA_TOKENS):
+    from profiler.analysis.formula_check import formula_check
+
+    rows = []
+    for label, spec, kwargs in FORMULA_MODELS:
+        t0 = time.perf_counter()
+        p = profiler.profile_model(spec, input=tokens, backward=True, device="meta", **kwargs)
+        report = formula_check(p)
+        rows.append({"model": label, "spec": spec, "report": report, "seconds": time.perf_counter() - t0,
+                     "uncovered": sorted({u.op for u in p.coverage})})
+        print(f"  {label}: " + ", ".join(f"{c.estimate.name} unexplained {c.unexplained:,}" for c in report.checks)
+              + f" ({time.perf_counter() - t0:.1f} s)", flush=True)
+    return rows
+
+
+def _parts(check, ours: int) -> str:
+    return "; ".join(f"{d.what}: {100 * d.flops / ours:+.3f} %" for d in check.differences if d.flops) or "none"
+
+
+def render_formulas(rows, tokens: int = FORMULA_TOKENS) -> list[str]:
+    from profiler.formulas import MEGATRON_SOURCE, NANOGPT_SOURCE
+
+    L = [FORMULAS_HEADING, "",
+         f"One training step (forward, loss, backward; no optimizer) of 1 x {tokens} tokens, counted on meta "
+         "(`profile-model SPEC --input 4096 --train --crosscheck formulas` prints the same for one model). Ours: "
+         "FLOPs = 2 x the step's MACs (linear + attention + conv + recurrent, every phase). Megatron-LM: "
+         f"{MEGATRON_SOURCE}, transcribed in `profiler/formulas.py` (causal attention at seq/2, GEMMs x3, the logits "
+         "on the vocabulary padded to a multiple of 128; hybrid patterns through its `hybrid_flops`). 6N + 12LHQT: "
+         f"{NANOGPT_SOURCE}; N = every parameter but position embeddings (an MoE's routed experts at k/E). Each "
+         "difference (ours - formula, % of ours) is named and sized from the profile's layers "
+         "(`profiler.analysis.formula_check`); + where we count more, - where the formula does.", ""]
+    heads = ["model", "ours (FLOPs)", "ours (MACs)", "Megatron-LM (FLOPs)", "ours - Megatron", "named (Megatron)",
+             "unexplained", "6N+12LHQT (FLOPs)", "ours - 6N rule", "named (6N rule)", "unexplained", "seconds"]
+    table = []
+    for r in rows:
+        rep = r["report"]
+        ours = rep.ours_flops
+        meg, palm = rep.checks
+        table.append([r["model"], F.count(ours), F.count(rep.ours_macs), F.count(meg.estimate.flops),
+                      f"{100 * (ours - meg.estimate.flops) / ours:+.3f} %", _parts(meg, ours), F.count(meg.unexplained),
+                      F.count(palm.estimate.flops), f"{100 * (ours - palm.estimate.flops) / ours:+.3f} %",
+                      _parts(palm, ours), F.count(palm.unexplained), f"{r['seconds']:.1f}"])
+    L.append(_t(table, heads))
+    L += ["", "Megatron-LM leaves out the router GEMMs and counts half of the T x T scores (a causal mask); our count "
+          "has every pair the kernels compute and, for SDPA's fused backward, the scores it recomputes (DeepSeek-V3 "
+          "runs eager attention in transformers: nothing recomputed). The 6N rule counts every parameter once per "
+          "token in each of the three passes: the input embedding table (a lookup, no GEMM; tied models have none "
+          "apart), norm weights and biases too. Nemotron-H's Mamba mixers: Megatron's estimate assumes d_inner = 2 x "
+          "hidden and a 7·d_inner·N scan per token; the named part is our count of the mixers (projections, "
+          "convolution, the chunked scan's products) less it. Element ops (norms, activations, residual adds) are in "
+          "neither count.", ""]
+    bad = [f"{r['model']}: {', '.join(r['uncovered'])}" for r in rows if r["uncovered"]]
+    L += ["Ops without a counting rule: " + ("; ".join(bad) if bad else "none") + ".", ""]
+    return L
+
+
+def splice_formulas(text: str, section: list[str]) -> str:
+    """``text`` (the report) with its formulas section replaced by ``section``, or inserted before the machine
+    line when it has none."""
+    lines = text.rstrip("\n").split("\n")
+    if FORMULAS_HEADING in lines:
+        start = lines.index(FORMULAS_HEADING)
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "Machine: "))),
+                   len(lines))
+    else:
+        start = end = next((i for i, line in enumerate(lines) if line.startswith("Machine: ")), len(lines))
+    return "\n".join(lines[:start] + section + lines[end:]) + "\n"
+
+
 # -- the page --------------------------------------------------------------------------------------------------
 def _t(rows, headers) -> str:
     from profiler.report.tables import markdown_table
@@ -317,7 +403,7 @@ def _t(rows, headers) -> str:
     return markdown_table(rows, headers)
 
 
-def render(sizes, gens, fc_meta, fc_cpu, big, moe, prompt: int, new_tokens: int) -> str:
+def render(sizes, gens, fc_meta, fc_cpu, big, moe, prompt: int, new_tokens: int, formulas=None) -> str:
     L = ["# Language models: parameters, MACs per token, prefill and decode", "",
          "Generated by `python benchmarks/llm_report.py`; do not edit by hand. MACs are multiply-accumulates of "
          "linear + attention (convention `macs`: bias and element ops not counted; FLOPs = 2 x MACs). Every model "
@@ -413,7 +499,7 @@ def render(sizes, gens, fc_meta, fc_cpu, big, moe, prompt: int, new_tokens: int)
           f"(the process: Python, torch and transformers included); {big['params']:,} params, {big['macs']:,} MACs "
           f"= {F.scaled(big['macs'], 'MACs')}, of which attention {100 * big['attention'] / big['macs']:.1f} %; "
           f"{'every op has a counting rule' if not big['uncovered'] else str(big['uncovered']) + ' ops without a rule'}.",
-          ""] + render_moe(*moe, prompt, new_tokens) + [
+          ""] + render_moe(*moe, prompt, new_tokens) + (render_formulas(formulas) if formulas else []) + [
           f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, transformers "
           f"{__import__('transformers').__version__}.", ""]
     return "\n".join(L)
@@ -424,8 +510,22 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=os.path.join(ROOT, "reports", "llm.md"))
     ap.add_argument("--prompt", type=int, default=2048)
     ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--only", choices=("formulas",), default=None,
+                    help="regenerate one section in the existing report (formulas: the training step beside the "
+                         "frameworks' FLOPs formulas)")
     args = ap.parse_args(argv)
     os.chdir(ROOT)  # the config specs are relative to the repository
+    from profiler.atomic import atomic_open
+
+    if args.only == "formulas":
+        print("the frameworks' formulas ...", flush=True)
+        with open(args.out, encoding="utf-8") as fh:
+            old = fh.read()
+        text = splice_formulas(old, render_formulas(formula_rows()))
+        with atomic_open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {args.out} (the formulas section)")
+        return 0
     print("sizes and lengths ...", flush=True)
     sizes = size_rows()
     print("generation ...", flush=True)
@@ -437,10 +537,12 @@ def main(argv=None) -> int:
     big = big_child()
     print("mixtures of experts ...", flush=True)
     moe = (moe_rows(args.prompt, args.new_tokens), moe_child(False), moe_child(True))
-    from profiler.atomic import atomic_open
+    print("the frameworks' formulas ...", flush=True)
+    formulas = formula_rows()
 
     with atomic_open(args.out, "w", encoding="utf-8") as fh:  # a failed render leaves the old report
-        fh.write(render(sizes, gens, fc_meta, fc_cpu, big, moe, args.prompt, args.new_tokens).rstrip() + "\n")
+        fh.write(render(sizes, gens, fc_meta, fc_cpu, big, moe, args.prompt, args.new_tokens,
+                        formulas).rstrip() + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -20,3 +20,7 @@ FORMATS = ("table", "markdown", "csv", "json", "html", "tree")
 GROUPINGS = ("layer", "kind", "type")
 #: profiler.crosscheck.TOOLS: the peer tools, in the order they run
 TOOLS = ("ptflops", "ptflops_aten", "fvcore", "torch", "thop", "torchinfo", "torchsummary")
+#: profiler.cli.ext_crosscheck: --crosscheck names that are no peer tool (the frameworks' FLOPs formulas)
+FORMULA_CHECKS = ("formulas",)
+#: the keys of profiler.analysis.mfu.ACCELERATORS (--accelerator)
+ACCELERATORS = ("h100-sxm", "h100-pcie", "h200", "a100", "b200", "mi300x", "tpu-v5e", "tpu-v5p", "l4")

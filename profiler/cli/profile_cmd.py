@@ -156,15 +156,17 @@ def _check_convention(name: str):
 
 
 def _check_training(args) -> None:
+    from profiler.cli.ext_mfu import resolve_peak
     from profiler.errors import UsageError
 
+    resolve_peak(args)  # --accelerator NAME: --peak-tflops from the table of known accelerators
     if not args.train:
         given = [o for o, v in (("--optimizer", args.optimizer), ("--step-time", args.step_time),
                                 ("--peak-tflops", args.peak_tflops), ("--loss", args.loss != "sum" or None)) if v]
         if given:
             raise UsageError(f"{', '.join(given)} {'describes' if len(given) == 1 else 'describe'} a training step: add --train")
     if (args.step_time is None) != (args.peak_tflops is None):
-        raise UsageError("the MFU needs both --step-time SECONDS and --peak-tflops TFLOPS")
+        raise UsageError("the MFU needs both --step-time SECONDS and --peak-tflops TFLOPS (or --accelerator NAME)")
 
 
 def _check_device(device: str) -> None:
