@@ -147,7 +147,7 @@ def fit(table: Table, width: int) -> tuple[Table, list[Column]]:
     header or leaving columns out by ``Column.drop``.
 
     Returns the fitted table (the same rows; the left-out columns invisible) and the visible columns it
-    left out, in order. A table that cannot fit (a module path longer than the width) keeps what is never
+    left out, in order (``drop_zero`` set on those left out for showing only zeros, cleared on the others). A table that cannot fit (a module path longer than the width) keeps what is never
     dropped. Raw values and records are untouched: only what the text view shows changes.
     """
     from dataclasses import replace
@@ -187,7 +187,8 @@ def fit(table: Table, width: int) -> tuple[Table, list[Column]]:
         cols = {i: table.narrow[c.key] for i, c in enumerate(out.columns) if c.key in table.narrow}
         out.shown = [[cols[i].get(n, v) if i in cols else v for i, v in enumerate(row)]
                      for n, row in enumerate(out.shown)]
-    dropped = [table.columns[i] for i in changed if not out.columns[i].visible]
+    # drop_zero on a left-out column says why it is out (every cell 0), not only that it could have been
+    dropped = [replace(table.columns[i], drop_zero=i in zero) for i in changed if not out.columns[i].visible]
     return out, dropped
 
 

@@ -48,8 +48,8 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
         Column(f"{key}_pct", f"% {unit}", "right", short="%"),
     ]
     phases = [p for p in STEP_COLUMNS if p in profile.phases] if profile.is_step else []
-    cols += [Column(f"{key}_{p}", f"{p} {unit}", "right", short=f"{STEP_SHORT[p]} {unit}", drop_zero=True)
-             for p in phases]
+    cols += [Column(f"{key}_{p}", f"{p} {unit}", "right", short=f"{STEP_SHORT[p]} {unit}", drop_zero=True,
+                    drop=FIT_ORDER["phases"]) for p in phases]
     cols += [
         Column("activations", "output activations (elements)", "right", short="out elems",
                drop=FIT_ORDER["out elems"]),
@@ -128,7 +128,7 @@ STEP_SHORT = {"forward": "fwd", "loss": "loss", "backward": "bwd", "optimizer": 
 #: shape (mostly the row above's output), the kind (type and kernel say most of it), the convention in the
 #: cost header (the legend still names it), the output elements (the output shape's product), the kernel,
 #: the type. The module, output shape, params, cost and shares always stay; ``--wide`` shows everything.
-FIT_ORDER = {"input": 1, "kind": 2, "cost header": 3, "out elems": 4, "kernel": 5, "type": 6}
+FIT_ORDER = {"input": 1, "kind": 2, "cost header": 3, "out elems": 4, "kernel": 5, "type": 6, "phases": 7}
 
 
 def _phase_cost(r: Row, phase: str) -> float:

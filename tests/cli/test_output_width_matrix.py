@@ -30,6 +30,8 @@ MATRIX = [
     ("by-type-fvcore", ["torchvision:resnet18", "--by", "type", "--convention", "fvcore"], False),
     ("train-mfu", ["torchvision:resnet18", "--train", "--optimizer", "adamw", "--loss", "cross-entropy",
                    "--step-time", "0.5", "--peak-tflops", "989"], False),
+    # a language model's step: long module paths and a column per phase (143 wide before the phases could go)
+    ("train-llama", ["hf:llama", "--kwargs", "num_hidden_layers=2", "--train"], False),
     ("generate", GPT2 + ["--generate", "8"], False),
     ("generate-fvcore-sampled", GPT2 + ["--generate", "40", "--convention", "fvcore"], False),
     ("lengths", GPT2 + ["--input", "128,512,2048"], False),  # 2,048 > GPT-2's 1,024 positions: a long note
