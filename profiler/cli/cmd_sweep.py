@@ -29,7 +29,7 @@ modules, torchvision's builder modules) instead of all.
   profile-model sweep --zoo timm --crosscheck --sample 1 --jobs 2 --resume
 """
 
-ZOO_CHOICES = ("timm", "torchvision", "pytorchcv", "builtin")
+ZOO_CHOICES = ("timm", "torchvision", "pytorchcv", "builtin", "hf")
 
 
 def add_arguments(p) -> None:
@@ -117,6 +117,15 @@ def run(args) -> int:
     return 0
 
 
+#: What each status that is no failure means (a missing dependency says its own: the pip command).
+_SKIPPED_WORDS = {"needs-inputs": "take inputs profile_model does not make (several inputs no metadata gives shapes "
+                                  "for; an hf input kind not made yet)",
+                  "not-buildable": "have no model class of their own (an hf sub-config, built inside its composite)",
+                  "remote-code": "have their model code on the hub only (trust_remote_code)",
+                  "hf-error": "raise transformers' own error building their default config",
+                  "hf-forward": "raise in transformers' forward on their default config and our default input"}
+
+
 def _skipped_lines(s: dict) -> list[str]:
     """The models that are no failure: a missing optional dependency (with the pip command), several inputs
     no metadata gives shapes for."""
@@ -124,8 +133,7 @@ def _skipped_lines(s: dict) -> list[str]:
         return []
     lines = ["not counted, not failed:"]
     for reason, models in sorted(s["skipped"].items()):
-        what = "take several inputs no metadata gives shapes for" if reason == "needs-inputs" else \
-            f"{reason} (pip install {reason.rsplit(' ', 1)[-1]})"
+        what = _SKIPPED_WORDS.get(reason) or f"{reason} (pip install {reason.rsplit(' ', 1)[-1]})"
         lines.append(f"  {len(models)} {what}: {', '.join(models[:6])}{' ...' if len(models) > 6 else ''}")
     return lines
 

@@ -31,7 +31,7 @@ register_free(*ops_named(
     "movedim", "view_as_real", "view_as_complex", "resize_", "resize_as_", "set_", "_assert_async",
     "_assert_scalar", "_has_compatible_shallow_copy_type", "eye", "tensor", "_fused_sdp_choice",
     "view_as", "flatten", "unflatten", "numpy_T", "mT", "mH", "adjoint", "swapaxes", "swapdims",
-    "_to_dense", "record_stream", "is_nonzero", "equal", "dim", "size",
+    "_to_dense", "record_stream", "is_nonzero", "_is_all_true", "_is_any_true", "equal", "dim", "size",
     "stride", "_conj", "conj", "resolve_conj", "resolve_neg", "_neg_view", "result_type", "_unsafe_view_copy",
     "_functional_assert_async", "_print", "_make_dep_token", "empty_permuted", "split_copy",
     "_nested_tensor_from_mask_left_aligned", "_nested_tensor_size", "_nested_tensor_strides",

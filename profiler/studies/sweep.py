@@ -17,10 +17,12 @@ COLUMNS = ("zoo", "name", "input", "macs", "params", "seconds", "status", "error
 #: status values: ok (counted, every op covered), uncovered (counted, some ops without a rule: see
 #: ``uncovered``), missing-dependency (the zoo needs an optional package to build it, ``error`` names it: not
 #: a failure of the model), needs-inputs (its forward takes several inputs no metadata gives shapes for),
-#: failed (an exception; ``error`` says which), timeout, memory, crashed.
+#: failed (an exception; ``error`` says which), timeout, memory, crashed; the hf zoo's not-buildable,
+#: remote-code, hf-error and hf-forward (:data:`profiler.zoo.hf_registry.HF_STATUSES`).
 OK_STATUSES = ("ok", "uncovered")
 #: Statuses that are no failure of the model or of the counting: listed apart from the failures.
-SKIPPED_STATUSES = ("missing-dependency", "needs-inputs")
+SKIPPED_STATUSES = ("missing-dependency", "needs-inputs", "not-buildable", "remote-code", "hf-error",
+                    "hf-forward")
 
 
 def profile_row(zoo: str, name: str) -> dict:
@@ -52,6 +54,9 @@ def profile_row(zoo: str, name: str) -> dict:
                                                                 f"(pip install {package})"
         elif isinstance(exc, InputsError):
             row["status"], row["error"] = "needs-inputs", msg
+        elif zoo == "hf":  # the registry's own reasons (profiler.zoo.hf_registry.classify)
+            from profiler.zoo.hf_registry import classify
+            row["status"], row["error"] = classify(exc, name)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     return row
 
@@ -79,7 +84,8 @@ def _run_job(job):
     return profile_row(*job)
 
 
-_ZOO_PACKAGES = {"timm": "timm", "torchvision": "torchvision", "pytorchcv": "pytorchcv.model_provider"}
+_ZOO_PACKAGES = {"timm": "timm", "torchvision": "torchvision", "pytorchcv": "pytorchcv.model_provider",
+                 "hf": "transformers"}
 
 
 def _import_zoo(zoo: str) -> None:
@@ -94,6 +100,9 @@ def _import_zoo(zoo: str) -> None:
             importlib.import_module(package)
         except ImportError:
             pass
+    if zoo == "hf":  # transformers' log lines (docstring checks, kernel fallbacks) are no row's business
+        from profiler.zoo.hf_registry import quiet
+        quiet()
 
 
 def _warm_up() -> None:
@@ -197,6 +206,11 @@ def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gi
         while pending or any(s.job for s in slots):
             for s in slots:
                 if s.job is None and pending:
+                    if cap and _rss_bytes(s.proc.pid) > cap // 2:
+                        # grown by the models before (imported modules, caches): a fresh worker, so the cap
+                        # charges the next model its own memory, not theirs
+                        s.stop()
+                        s.start()
                     s.send(pending.pop(0))
             busy = [s for s in slots if s.job is not None]
             ready = wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], timeout=1.0)

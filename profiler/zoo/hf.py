@@ -258,7 +258,12 @@ def _auto_class(config, task: str, spec: str):
 
 
 def model_class(config, task: str | None = None, spec: str = "hf model"):
-    """The class ``build`` would instantiate (read off the auto mapping, nothing built)."""
+    """The class ``build`` would instantiate (read off the auto mapping, nothing built); a type no task builds:
+    :func:`profiler.zoo.hf_registry.fallback_class`'s."""
+    if task is None and not tasks_for(config):
+        from profiler.zoo.hf_registry import fallback_class
+
+        return fallback_class(config)[0]
     auto = _auto_class(config, task or default_task(config), spec)
     return auto._model_mapping[type(config)]
 
@@ -313,6 +318,11 @@ def build(name: str, task: str | None = None, kwargs: dict | None = None) -> tup
     spec = f"hf:{name}"
     args, fields = from_config_args(dict(kwargs or {}), spec)
     config = load_config(name, fields, spec)
+    if task is None and not tasks_for(config):
+        # no task's auto class builds it (a depth estimator, a text or vision tower ...): the registry's class
+        from profiler.zoo.hf_registry import fallback_class
+
+        return fallback_class(config)[0]._from_config(config, **args), None
     task = task or default_task(config)
     auto = _auto_class(config, task, spec)
     try:
@@ -371,20 +381,54 @@ def input_of(model_or_class, config) -> tuple[str, tuple[int, ...]]:
 
     main = getattr(model_or_class, "main_input_name", "input_ids")
     params = _forward_params(model_or_class)
+    if main == "input_ids" and "input_ids" not in params and "pixel_values" in params:
+        main = "pixel_values"  # a vision tower that keeps PreTrainedModel's default main_input_name
     if main == "input_ids":
         # a two-tower model (contrastive text and image encoders); BLIP-2's forward, led by pixel_values, places
         # the image among the tokens (placeholder ids): not made here
         if config.model_type in modeling_auto.MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES \
                 and "pixel_values" in params and image_of(config) is not None:
             return "text-image", _tokens(getattr(text_config(config), "max_position_embeddings", None))
-        return "tokens", (DEFAULT_TOKENS,)
+        # a learned position table shorter than the default length (CLIP-like text towers: 77) bounds it
+        return "tokens", _tokens(getattr(text_config(config), "max_position_embeddings", None))
+    if main in ("pixel_values", "pixel_values_videos"):
+        from profiler.zoo.hf_registry import video_of
+
+        video = video_of(config, main)
+        if video is not None:  # frames of a video model (VideoMAE, ViViT, V-JEPA 2 ...): (T, C, H, W)
+            return video
     if main == "pixel_values":
         size = getattr(config, "image_size", 224)
         size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
         return "image", (int(getattr(config, "num_channels", 3)), int(size[0]), int(size[-1]))
     if main == "input_features" and "decoder_input_ids" in params and features_of(config) is not None:
         return "speech-text", _tokens(getattr(config, "max_target_positions", None))
+    if main in ("input_values", "input_features"):  # audio: a waveform, a spectrogram or filter banks
+        from profiler.zoo.hf_registry import audio_of
+
+        audio = audio_of(model_or_class, config, main, params)
+        if audio is not None:
+            if "decoder_input_ids" in params:  # an encoder-decoder: the audio plus T decoder tokens
+                return "speech-text", _tokens(getattr(config, "max_target_positions", None))
+            return audio
     return main, ()
+
+
+#: :func:`input_of`'s kinds that are one float tensor of (batch, *shape) (``ModelInfo.input_kind`` "tensor").
+TENSOR_KINDS = ("image", "video", "waveform", "spectrogram", "features")
+
+
+def speech_input(model_or_class, config) -> tuple[str, tuple[int, ...]]:
+    """``(argument name, one sample's shape)`` of a speech encoder-decoder's audio (``speech-text``): Whisper's
+    ``input_features`` (:func:`features_of`), another's waveform or features
+    (:func:`profiler.zoo.hf_registry.audio_of`)."""
+    from profiler.zoo.hf_registry import audio_of
+
+    main = getattr(model_or_class, "main_input_name", "input_features")
+    audio = audio_of(model_or_class, config, main, _forward_params(model_or_class))
+    if audio is None:
+        return "input_features", features_of(config)
+    return main, audio[1]
 
 
 def default_input(name: str, task: str | None = None) -> tuple[int, ...]:

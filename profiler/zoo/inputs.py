@@ -172,7 +172,8 @@ def text_inputs(model_or_config, seq_len: int, batch: int = 1, *, decoder_len: i
         return torch.randn((batch, *shape), dtype=dtype, generator=torch.Generator().manual_seed(0)).to(device)
 
     if kind == "speech-text":
-        out = {"input_features": floats(hf.features_of(config))}
+        name, shape = hf.speech_input(model_or_config if is_module else hf.model_class(config), config)
+        out = {name: floats(shape)}
     else:
         out = {"input_ids": ids(seq_len)}
         if attention_mask:

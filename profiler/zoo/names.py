@@ -415,7 +415,7 @@ def _create_resolved(spec: str, zoo: str, name: str, task: str | None, kwargs: d
         kind, size = hf.input_of(model, model.config)
         # tokens (alone, with an image, or a decoder's after audio features), an image (pixel_values, "tensor" as
         # every other zoo's), or another main input (input_values ...) that profile_model cannot make
-        return model, ModelInfo("hf", name, size, "tensor" if kind == "image" else kind, task)
+        return model, ModelInfo("hf", name, size, "tensor" if kind in hf.TENSOR_KINDS else kind, task)
     if zoo == "user":
         model = _build_user(name, kwargs)
         model.eval()

@@ -195,8 +195,10 @@ def test_text_inputs():
 
 
 def test_other_main_inputs_are_refused_in_one_line():
-    with pytest.raises(UsageError, match="takes input_values"):  # raw audio: no size in its config
-        profile_model("hf:wav2vec2", num_hidden_layers=1)
+    with pytest.raises(UsageError, match="takes past_values"):  # a time series: no shapes made for it
+        profile_model("hf:patchtst", num_hidden_layers=1)
+    # raw audio is made: one second of waveform at the config's rate (16 kHz by default)
+    assert profile_model("hf:wav2vec2", num_hidden_layers=1).source.input_size == (16000,)
 
 
 def test_lengths_past_the_context_are_noted():
