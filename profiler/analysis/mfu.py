@@ -16,11 +16,7 @@ def mfu(profile, seconds: float, peak_flops: float) -> float:
     ``profile`` is normally a training step (``profile(..., backward=True)``); a forward-only profile gives
     the utilisation of that forward pass.
     """
-    if not seconds or seconds <= 0:
-        raise ValueError(f"seconds must be > 0, got {seconds!r}")
-    if not peak_flops or peak_flops <= 0:
-        raise ValueError(f"peak_flops must be > 0, got {peak_flops!r}")
-    return step_flops(profile) / seconds / peak_flops
+    return flops_mfu(step_flops(profile), seconds, peak_flops)
 
 
 def flops_mfu(flops: float, seconds: float, peak_flops: float) -> float:
