@@ -84,17 +84,15 @@ def _run_job(job):
     return profile_row(*job)
 
 
-_ZOO_PACKAGES = {"timm": "timm", "torchvision": "torchvision", "pytorchcv": "pytorchcv.model_provider",
-                 "hf": "transformers"}
-
-
 def _import_zoo(zoo: str) -> None:
     """Import the zoo's package before the first model's clock starts: ``import timm`` takes 5-8 s, which
     the sweep charged to whichever model came first in each worker (aimv2_1b_patch14_224: 15 s, 0.4 s once
     imported). A missing package is left for :func:`profile_row` to report."""
     import importlib
 
-    package = _ZOO_PACKAGES.get(zoo)
+    from profiler.zoo.names import ZOO_PACKAGES
+
+    package = ZOO_PACKAGES.get(zoo)
     if package is not None:
         try:
             importlib.import_module(package)

@@ -181,14 +181,15 @@ def resolve(spec: str) -> tuple[str, str]:
     raise UnknownModelError(_unknown_message(spec, ZOOS))
 
 
-#: The module whose presence in ``sys.modules`` means a zoo's names cost nothing more to ask (builtin: our own).
-_ZOO_MODULES = {"timm": "timm", "torchvision": "torchvision", "pytorchcv": "pytorchcv.model_provider",
+#: Each zoo's package (builtin: our own, none): imported, a zoo's names cost nothing more to ask; the sweep
+#: imports it before a worker's first model.
+ZOO_PACKAGES = {"timm": "timm", "torchvision": "torchvision", "pytorchcv": "pytorchcv.model_provider",
                 "hf": "transformers"}
 
 
 def _loaded(zoo: str) -> bool:
     """Whether asking ``zoo`` for a name imports nothing new (its package is imported already)."""
-    return zoo == "builtin" or _ZOO_MODULES.get(zoo) in sys.modules
+    return zoo == "builtin" or ZOO_PACKAGES.get(zoo) in sys.modules
 
 
 def _cached_names() -> dict[str, frozenset]:
