@@ -325,6 +325,8 @@ class _State:
     def _charge(self, name, rule, sargs, skw, sout, read, written, entry, phase, args):
         """Count one op (its arguments as shapes) and add it to the op stats of ``entry``'s layer."""
         path, layer, ctx = entry
+        if "out" in skw:  # an ``.out`` overload's destination: the rules take the output's shape as ``out``
+            skw = {k: v for k, v in skw.items() if k != "out"}
         try:
             counts = rule(*sargs, out=sout, **skw)
         except Exception as exc:  # a rule that cannot read these arguments: report, never guess

@@ -327,26 +327,27 @@ def test_model_built_on_meta():
 
 
 # -- coverage and strict mode --------------------------------------------------------------------------
-class Spectral(nn.Module):
+class PairDistances(nn.Module):
+    # torch.pdist dispatches aten._pdist_forward, an op with no counting rule
     def __init__(self):
         super().__init__()
-        self.fc = nn.Linear(5, 5)
+        self.fc = nn.Linear(3, 5)
 
     def forward(self, x):
-        return self.fc(torch.fft.rfft(x).abs())
+        return self.fc(torch.pdist(x).unsqueeze(0).expand(3, 3))
 
 
 def test_uncovered_op_is_listed_not_silently_zero():
-    prof = profiler.profile(Spectral(), torch.randn(3, 8))
+    prof = profiler.profile(PairDistances(), torch.randn(3, 8))
     names = {u.op: u for u in prof.coverage}
-    assert "aten._fft_r2c" in names
-    assert names["aten._fft_r2c"].calls == 1 and names["aten._fft_r2c"].modules == [""]
-    assert prof.macs == 3 * 5 * 5  # what is known is still counted
+    assert "aten._pdist_forward" in names
+    assert names["aten._pdist_forward"].calls == 1 and names["aten._pdist_forward"].modules == [""]
+    assert prof.macs == 3 * 3 * 5  # what is known is still counted
 
 
 def test_strict_raises_on_uncovered_op():
-    with pytest.raises(UncoveredOpsError, match="aten._fft_r2c"):
-        profiler.profile(Spectral(), torch.randn(3, 8), strict=True)
+    with pytest.raises(UncoveredOpsError, match="aten._pdist_forward"):
+        profiler.profile(PairDistances(), torch.randn(3, 8), strict=True)
 
 
 def test_sparse_tensor_argument_does_not_fail_the_pass():
@@ -451,3 +452,20 @@ def test_default_training_step_is_shapes_only_too():
     p = profiler.profile(model, torch.randn(3, 8), backward=True)
     assert p.pass_kind == "shapes"
     assert p.macs == 2 * 3 * 8 * 4  # forward + the weight gradient (the input needs none)
+
+
+def test_out_overloads_are_counted_like_their_functional_forms():
+    # torch.sin(x, out=o) dispatches aten.sin.out, whose ``out`` argument is the destination tensor: the rule
+    # must still get the output's shape, not a clash of two ``out`` values
+    class WithOut(nn.Module):
+        def forward(self, x):
+            o = torch.empty_like(x)
+            torch.sin(x, out=o)
+            torch.matmul(x, x.T, out=x.new_empty(3, 3))
+            return o
+
+    for device in ("cpu", "meta"):
+        prof = profiler.profile(WithOut(), torch.randn(3, 4), device=device)
+        assert prof.coverage == [], device
+        assert prof.macs == 3 * 4 * 3  # the (3, 4) @ (4, 3) product
+        assert prof.by_op()["aten.sin"]["elementwise"] == 3 * 4  # one sine per element
