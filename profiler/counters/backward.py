@@ -97,7 +97,7 @@ per_output(
 )
 per_output(
     "elementwise",
-    "native_dropout_backward", "nll_loss_backward", "nll_loss2d_backward", "mse_loss_backward",
+    "native_dropout_backward", "logit_backward", "nll_loss_backward", "nll_loss2d_backward", "mse_loss_backward",
     "binary_cross_entropy_backward", "smooth_l1_loss_backward", "huber_loss_backward",
     "soft_margin_loss_backward", "upsample_nearest1d_backward", "upsample_nearest2d_backward",
     "upsample_nearest3d_backward", "upsample_bilinear2d_backward", "upsample_linear1d_backward",

@@ -13,6 +13,11 @@ the op's dim:
 - _unique2, _unique (whole tensor, n = numel): ``sort_ops(n) + n`` (sort, then compare neighbours);
   unique_dim over m slices of L elements: ``(sort_ops(m) + m) * L`` (a slice comparison reads L elements);
   unique_consecutive: ``n`` neighbour comparisons.
+
+Searching (same category, comparisons): bucketize and searchsorted look every query up among ``n`` sorted
+values (bucketize's 1-d ``boundaries``, searchsorted's innermost dim) by binary search: :func:`search_ops` =
+``ceil(log2(n + 1))`` comparisons per query (output element), the worst case of the kernel's halving loop
+(``floor(log2 n) + 1`` rounds for n values, n + 1 possible insertion points) and of any comparison search.
 """
 from __future__ import annotations
 
@@ -64,10 +69,34 @@ POINTWISE = (
     "index_add_", "scatter_add", "scatter_add_", "scatter_reduce", "index_put", "index_put_",
 )
 per_output("elementwise", *POINTWISE)
+# The rest of torch's pointwise math (ops tagged ``torch.Tag.pointwise``), one op per output element like
+# sin / atan / erf above however costly the function: inverse trigonometric and hyperbolic functions (yoso's
+# acos, moonshine's asinh), gamma and error-function relatives, Bessel functions and orthogonal polynomials,
+# shifts and the remaining comparisons. Their in-place variants follow below (``out=`` overloads share the
+# packet, hence the rule).
+MATH_POINTWISE = (
+    "acos", "asin", "acosh", "asinh", "atanh", "arccos", "arcsin", "arctan", "arctan2", "arccosh", "arcsinh",
+    "arctanh", "erfc", "lgamma", "digamma", "polygamma", "mvlgamma", "i0", "igamma", "igammac", "sinc", "logit",
+    "deg2rad", "rad2deg", "logaddexp", "logaddexp2", "fmax", "fmin", "clip", "float_power", "true_divide",
+    "heaviside", "nextafter", "ldexp", "frexp", "gcd", "lcm", "angle", "conj_physical", "_conj_physical",
+    "positive", "signbit", "isfinite", "isposinf", "isneginf", "bitwise_left_shift", "bitwise_right_shift",
+    "__lshift__", "__rshift__", "__ilshift__", "__irshift__", "__xor__", "__ixor__", "__and__", "__iand__",
+    "__or__", "__ior__", "special_entr", "special_erfcx", "special_log_ndtr", "special_ndtri", "special_i0e",
+    "special_i1", "special_i1e", "special_xlog1py", "special_zeta", "special_airy_ai", "special_bessel_j0",
+    "special_bessel_j1", "special_bessel_y0", "special_bessel_y1", "special_modified_bessel_i0",
+    "special_modified_bessel_i1", "special_modified_bessel_k0", "special_modified_bessel_k1",
+    "special_scaled_modified_bessel_k0", "special_scaled_modified_bessel_k1", "special_spherical_bessel_j0",
+    "special_chebyshev_polynomial_t", "special_chebyshev_polynomial_u", "special_chebyshev_polynomial_v",
+    "special_chebyshev_polynomial_w", "special_shifted_chebyshev_polynomial_t",
+    "special_shifted_chebyshev_polynomial_u", "special_shifted_chebyshev_polynomial_v",
+    "special_shifted_chebyshev_polynomial_w", "special_hermite_polynomial_h", "special_hermite_polynomial_he",
+    "special_laguerre_polynomial_l", "special_legendre_polynomial_p",
+)
+per_output("elementwise", *MATH_POINTWISE)
 # polar(abs, angle): a complex element from a modulus and an angle (rotary embeddings in complex form)
 per_output("elementwise", "polar")
 # Their in-place variants (ceil_, eq_, cumsum_ ...: torch.quantile runs ceil_); names torch lacks are skipped.
-per_output("elementwise", *(n + "_" for n in POINTWISE if not n.endswith("_")))
+per_output("elementwise", *(n + "_" for n in POINTWISE + MATH_POINTWISE if not n.endswith("_")))
 
 # Reductions read every input element once.
 per_input(
@@ -144,3 +173,22 @@ def unique_dim(x, dim, *args, out=None, **kwargs):
     """Unique slices along ``dim``: ``(sort_ops(m) + m) * L`` element comparisons, m slices of L elements."""
     length, m = _rows(x, dim)  # m slices along dim, each of numel / m elements
     return {"elementwise": (sort_ops(m) + m) * length}
+
+
+# -- searching (convention in the module docstring) ---------------------------------------------------------
+def search_ops(n: int) -> int:
+    """Comparisons of a binary search among ``n`` sorted values: ``ceil(log2(n + 1))`` (0 for n = 0)."""
+    return max(int(n), 0).bit_length()
+
+
+@register(*ops_named("bucketize"))
+def bucketize(x, boundaries, *args, out=None, **kwargs):
+    """``numel(out) * search_ops(n)``, n = len(boundaries) (``x`` may be a number: one query)."""
+    return {"elementwise": numel(first_shape(out)) * search_ops(boundaries[-1])}
+
+
+@register(*ops_named("searchsorted"))
+def searchsorted(sorted_sequence, x, *args, out=None, **kwargs):
+    """``numel(out) * search_ops(n)``, n the innermost size of ``sorted_sequence`` (one row per query row, or
+    one 1-d sequence for all queries); a ``sorter`` argument is an index per probe, not a comparison."""
+    return {"elementwise": numel(first_shape(out)) * search_ops(sorted_sequence[-1])}

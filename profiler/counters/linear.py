@@ -1,4 +1,5 @@
-"""Linear-family rules: mm, addmm, bmm, baddbmm, mv, dot, matmul (every broadcasting case), linear, einsum.
+"""Linear-family rules: mm, addmm, bmm, baddbmm, mv, dot, matmul (every broadcasting case), linear, einsum,
+pairwise distances (cdist).
 
 `@`, ``torch.matmul`` and ``torch.einsum`` normally reach the dispatcher already lowered to mm/bmm/mv/dot,
 so their cost is the cost of those kernels; the matmul and einsum rules serve backends that keep them whole.
@@ -106,8 +107,28 @@ def trilinear(i1, i2, i3, expand1, expand2, expand3, sumdim, *rest, out=None, **
 @register(*ops_named("_cdist_forward"))
 def cdist(x1, x2, *rest, out=None, **kwargs):
     """Pairwise distances (..., P, M) x (..., R, M): one multiply-accumulate (difference, power, sum) per
-    pair and feature, like the matrix product the Euclidean case is computed with for large inputs."""
+    pair and feature, like the matrix product the Euclidean case is computed with for large inputs
+    (``_euclidean_dist`` below)."""
     return {"linear": numel(_broadcast(x1[:-2], x2[:-2])) * int(x1[-2]) * int(x2[-2]) * int(x1[-1])}
+
+
+@register(*ops_named("_euclidean_dist"))
+def euclidean_dist(x1, x2, *rest, out=None, **kwargs):
+    """``torch.cdist`` with p = 2 on the matrix-product path (more than 25 rows on either side, or
+    ``compute_mode="use_mm_for_euclid_dist"``): ``cdist_impl`` broadcasts the batch dims, then this kernel
+    (ATen's Distance.cpp) computes ``||x||^2 + ||y||^2 - 2 x.y`` as one product of padded operands
+    ``[-2 x, ||x||^2, 1] @ [y, 1, ||y||^2]^T``. Counted as that kernel computes it, for B batches of
+    (P, M) x (R, M):
+
+    - linear: ``B * P * R * (M + 2)`` MACs (the product, norms added through the two padding columns);
+    - elementwise: ``B * (3 P M + 2 R M + 2 P R)``: squares and sums of both norms (``pow``, ``sum``), the
+      ``-2 x`` scaling, then ``clamp_min_(0)`` and ``sqrt_`` of every distance;
+    - memory: ``B * (P + R) * (M + 2)``: the two concatenated operands.
+    """
+    p, r, m = int(x1[-2]), int(x2[-2]), int(x1[-1])
+    b = numel(_broadcast(x1[:-2], x2[:-2]))
+    return {"linear": b * p * r * (m + 2), "elementwise": b * (3 * p * m + 2 * r * m + 2 * p * r),
+            "memory": b * (p + r) * (m + 2)}
 
 
 @register(*ops_named("linalg_solve_triangular"))
