@@ -60,7 +60,7 @@ def test_not_a_terminal_lines_only_when_asked(quiet_env, monkeypatch, capsys):
     assert isinstance(bar, P.ProgressLines) and list(bar) == [0, 1]
     out, err = capsys.readouterr()
     assert out == "" and err.splitlines()[-1] == "profile-model: sweep 2/2 models, 00:00 elapsed, done"
-    assert list(P.progress(range(2), log=False)) == [0, 1] and capsys.readouterr() == ("", "")  # check, pareto
+    assert list(P.progress(range(2))) == [0, 1] and capsys.readouterr() == ("", "")  # a library call: silent
     monkeypatch.setenv("PROFILER_NO_PROGRESS", "1")
     assert list(P.progress(range(2), log=True)) == [0, 1] and capsys.readouterr() == ("", "")
     monkeypatch.delenv("PROFILER_NO_PROGRESS")
@@ -78,3 +78,30 @@ def test_a_terminal_gets_the_bar_with_elapsed_and_remaining(quiet_env, monkeypat
     bar.close()
     assert "2/4" in shown and "<" in shown.split("[", 1)[1]  # tqdm's [elapsed<remaining]
     assert capsys.readouterr().out == ""
+
+
+def test_inside_log_lines_a_bar_that_does_not_say_writes_lines(quiet_env, monkeypatch, capsys):
+    """What check, pareto and list run under: the bars of the library functions they call (which pass no
+    ``log=``) write lines off a terminal; log_lines(False), their --no-progress, silences even a terminal's bar."""
+    monkeypatch.setenv("PROFILER_PROGRESS_EVERY", "0")
+    with P.log_lines():
+        assert list(P.progress(range(2), desc="check", unit="entry")) == [0, 1]
+        assert list(P.progress(range(1), log=False)) == [0]  # one that says keeps its word
+    out, err = capsys.readouterr()
+    assert out == "" and err.splitlines() == ["profile-model: check 1/2 entries, 00:00 elapsed, about 00:00 left",
+                                              "profile-model: check 2/2 entries, 00:00 elapsed, done"]
+    assert list(P.progress(range(2))) == [0, 1] and capsys.readouterr() == ("", "")  # outside again: silent
+    tty = _Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    with P.log_lines(False):
+        bar = P.progress(range(2))
+        assert bar.disable and list(bar) == [0, 1]
+    assert tty.getvalue() == ""
+    bar = P.progress(total=2)
+    assert not bar.disable  # a terminal, outside: the bar
+    bar.close()
+
+
+def test_units_in_the_plural():
+    assert [P._plural(u) for u in ("model", "entry", "zoo", "step", "days", "key")] == [
+        "models", "entries", "zoos", "steps", "days", "keys"]

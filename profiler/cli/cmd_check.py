@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 
-from profiler.cli.common import output_file
+from profiler.cli.common import add_no_progress, output_file
 
 HELP = ("Profile every entry of a registry of published MACs/params and print published | counted | "
         "delta % | status (ok, explained, mismatch). Exit 1 on any mismatch. Default registry: the one "
@@ -30,6 +30,7 @@ def add_arguments(parser) -> None:
                              "pass where meta cannot run a model; meta: no fallback; cpu: real tensors")
     parser.add_argument("--output", type=output_file, default=None, metavar="FILE",
                         help="write the rendering to FILE instead of stdout (e.g. reports/published.md)")
+    add_no_progress(parser)
 
 
 def run(args) -> int:
@@ -48,17 +49,18 @@ def run(args) -> int:
     if not chosen:
         raise UsageError(f"no registry entry matches {args.only!r} ({len(entries)} entries; "
                          "patterns match ids and models, e.g. --only 'E/*' or --only mixnet)")
-    from profiler.progress import progress as bar
+    from profiler.progress import log_lines, progress as bar
 
-    def progress(it):
+    def progress(it):  # a bar on a terminal, else a stderr line every 10 s (as sweep's)
         return bar(it, desc="check", unit="entry")
 
     t0 = time.perf_counter()
-    if timm:
-        from profiler.published.timm import check_timm
-        results = check_timm(chosen, progress=progress)
-    else:
-        results = run_check(chosen, device=args.device, progress=progress)
+    with log_lines(not args.no_progress):
+        if timm:
+            from profiler.published.timm import check_timm
+            results = check_timm(chosen, progress=progress)
+        else:
+            results = run_check(chosen, device=args.device, progress=progress)
     seconds = time.perf_counter() - t0
     if args.format == "json":
         text = render_json(results)

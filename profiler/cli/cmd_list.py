@@ -4,7 +4,7 @@ from __future__ import annotations
 import fnmatch
 import json
 
-from profiler.cli.common import emit, format_for, output_file, progress
+from profiler.cli.common import add_no_progress, emit, format_for, output_file, progress
 
 HELP = ("List model names across zoos (builtin, timm, torchvision, pytorchcv, hf). PATTERN is a substring or a "
         "glob (mobilenet, 'resnet*d'). The 'use as' column is what to type: an unqualified name resolves in "
@@ -28,6 +28,7 @@ def add_arguments(parser) -> None:
                              "config (pytorchcv keeps it on the model, so its models are built: slower)")
     parser.add_argument("--format", default=None, choices=FORMATS, help="table (default), markdown, csv, json, html")
     parser.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write there instead of stdout")
+    add_no_progress(parser)
 
 
 def rows(pattern: str | None, zoos, sizes: bool = False) -> list[dict]:
@@ -38,22 +39,25 @@ def rows(pattern: str | None, zoos, sizes: bool = False) -> list[dict]:
 
         with loading():
             from profiler import zoo  # noqa: F401 - torch, before the progress bar starts
-        for rec in progress(out, desc="default inputs"):
+        for rec in progress(out, desc="list: default inputs"):
             rec["input"] = _default_input(rec["zoo"], rec["name"])
     return out
 
 
 def _listed(pattern: str | None, zoos) -> list[tuple[str, str, str]]:
     """(zoo, name, use_as) for each name matching ``pattern``, from the name cache (no zoo is imported once it
-    holds them: :mod:`profiler.cli.name_cache`) unless PROFILER_NO_CACHE is set."""
-    from profiler.cli import loading, name_cache
+    holds them: :mod:`profiler.name_cache`) unless PROFILER_NO_CACHE is set. Building it (a zoo at a time, the
+    slow part: seconds each) shows progress: a bar on a terminal, else a stderr line every 10 s."""
+    from profiler import name_cache
+    from profiler.cli import loading
 
     if not name_cache.enabled():
         with loading():  # torch and the zoos' packages
             from profiler import zoo as Z
 
             return [(zoo_name, name, _use_as(zoo_name, name)) for zoo_name, name in Z.list_names(pattern, zoos)]
-    cached = name_cache.load(zoos, _zoo_rows)
+    cached = name_cache.load(zoos, _zoo_rows,
+                             progress=lambda todo: progress(todo, desc="list: names cache", unit="zoo"))
     glob = _glob(pattern)
     return [(zoo_name, name, use_as) for zoo_name in zoos for name, use_as in cached[zoo_name]
             if not glob or fnmatch.fnmatch(name, glob)]
@@ -109,8 +113,11 @@ def run(args) -> int:
     from profiler.cli.choices import ZOOS
 
     from profiler.report.tables import Column, Table, render_table  # tabulate only: no torch
+    from profiler.progress import log_lines
+
     zoos = tuple(args.zoo) if args.zoo else ZOOS
-    recs = rows(args.pattern, zoos, args.sizes)
+    with log_lines(not args.no_progress):  # building the names cache, --sizes: lines off a terminal
+        recs = rows(args.pattern, zoos, args.sizes)
     fmt = format_for(args.format, args.output)
     if not recs:
         sys.stderr.write(f"profile-model list: no model name matches {args.pattern!r} in {', '.join(zoos)}\n")

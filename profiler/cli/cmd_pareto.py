@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from profiler.cli.common import output_file
+from profiler.cli.common import add_no_progress, output_file
 from profiler.errors import UsageError
 
 HELP = ("accuracy vs MACs/params/latency with the Pareto frontier: "
@@ -34,6 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--title", default=None, help="plot title")
     parser.add_argument("--format", default="table", choices=["table", "markdown", "json"],
                         help="how to print the frontier")
+    add_no_progress(parser)
 
 
 # -- command -----------------------------------------------------------------------------------------------
@@ -47,13 +48,16 @@ def run(args) -> int:
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--output must end in .png, .svg or .pdf, got {args.output!r}")
-    if args.csv:
-        points = filter_points(load_csv(args.csv), args.models)
-        notes = fill_counted(points, progress=args.format != "json")
-        source = args.csv
-    else:
-        points, notes = registry_points(args.registry, args.models, progress=args.format != "json")
-        source = args.registry or "the package registry"
+    from profiler.progress import log_lines
+
+    with log_lines():  # the counting's bar: on a terminal, else a stderr line every 10 s (as sweep's)
+        if args.csv:
+            points = filter_points(load_csv(args.csv), args.models)
+            notes = fill_counted(points, progress=not args.no_progress)
+            source = args.csv
+        else:
+            points, notes = registry_points(args.registry, args.models, progress=not args.no_progress)
+            source = args.registry or "the package registry"
     points = merge_duplicates(points)  # one point per model (after counting: a counted cost wins)
     shown, missing = usable(points, args.axis)
     if not shown:

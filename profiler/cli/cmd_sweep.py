@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import os
 
-from profiler.cli.common import output_file, positive_float, positive_int
+from profiler.cli.common import add_no_progress, output_file, positive_float, positive_int
 from profiler.errors import UsageError
 
 HELP = """Profile every architecture of a zoo at its default input size on the meta device (shapes only, no
@@ -45,9 +45,7 @@ def add_arguments(p) -> None:
                    help="resident memory per worker beyond which its model is abandoned (default 8 GiB)")
     p.add_argument("--markdown", type=output_file, default=None, metavar="PATH",
                    help="also write a Markdown summary there (with --crosscheck: default reports/crosscheck_zoo.md)")
-    p.add_argument("--no-progress", action="store_true",
-                   help="no progress on stderr (default: a bar with the remaining time on a terminal, else a line "
-                        "every 10 s, PROFILER_PROGRESS_EVERY seconds)")
+    add_no_progress(p)
     p.add_argument("--crosscheck", nargs="*", default=None, metavar="TOOL",
                    help="cross-check every model with these peer tools (default: fvcore ptflops torch), real "
                         "CPU passes; CSV default reports/crosscheck_zoo_ZOO.csv")

@@ -24,6 +24,14 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def add_no_progress(parser) -> None:
+    """``--no-progress``, the same for every command that works through many models or entries (sweep, check,
+    pareto, list): its progress is a tqdm bar on a terminal, else a stderr line every 10 s (profiler.progress)."""
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress on stderr (default: a bar with the remaining time on a terminal, else a "
+                             "line every 10 s, PROFILER_PROGRESS_EVERY seconds)")
+
+
 def make_parser(prog: str, description: str) -> OneLineParser:
     return OneLineParser(prog=prog, description=description,
                          formatter_class=argparse.RawDescriptionHelpFormatter)

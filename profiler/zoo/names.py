@@ -194,7 +194,7 @@ def _loaded(zoo: str) -> bool:
 
 def _cached_names() -> dict[str, frozenset]:
     """zoo -> its names, from ``profile-model list``'s names cache where it has them (nothing is built)."""
-    from profiler.cli import name_cache  # stdlib only: reading it imports no zoo
+    from profiler import name_cache  # stdlib only: reading it imports no zoo (and not the command line)
 
     return {z: frozenset(row[0] for row in rows) for z, rows in name_cache.cached().items()}
 
@@ -203,7 +203,7 @@ def also_in(zoo: str, name: str) -> tuple[str, ...]:
     """The specs of the other zoos that have the bare ``name`` too (``resnet50`` built by timm:
     ``("torchvision:resnet50", "pytorchcv:resnet50")``), in :data:`ZOOS` order, for the report to say what to
     type for theirs. Cheap: a zoo is asked only when its package is imported already, else the names cache of
-    ``profile-model list`` (:func:`profiler.cli.name_cache.cached`) answers; a zoo neither can answer is left
+    ``profile-model list`` (:func:`profiler.name_cache.cached`) answers; a zoo neither can answer is left
     out (no zoo is imported for this). For ``hf``, model types only, as bare names resolve."""
     found, cached = [], None
     for other in ZOOS:

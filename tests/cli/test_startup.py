@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from profiler.cli import choices, main, name_cache, subcommands
+from profiler import name_cache
+from profiler.cli import choices, main, subcommands
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEAVY = ("torch", "timm", "torchvision", "transformers", "pytorchcv")

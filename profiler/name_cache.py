@@ -1,7 +1,12 @@
 """The rows ``profile-model list`` shows, cached per zoo in a JSON file: listing every zoo imports torch, timm,
 torchvision, pytorchcv and transformers (6 s or more), while a later listing from the file imports none of them.
+Stdlib only, beside :mod:`profiler.progress` and :mod:`profiler.atomic` at the package's top so that any layer
+may use it: the command line writes it (``list``) and the zoo reads it (:func:`profiler.zoo.names.also_in`)
+without the zoo importing the command line.
 
-The file is ``$XDG_CACHE_HOME/profiler/names-<hash>.json`` (``~/.cache/profiler`` without XDG_CACHE_HOME),
+The file is ``$XDG_CACHE_HOME/profiler/names-<hash>.json`` (``~/.cache/profiler`` without XDG_CACHE_HOME, or
+where it is not an absolute path: point XDG_CACHE_HOME at a temporary folder, as the tests do, to keep the
+user's cache out of it),
 ``<hash>`` that of its key: the installed versions of torch, timm, torchvision, pytorchcv, transformers and
 profiler (read with :mod:`importlib.metadata`, which imports no package) and the modification times of the
 files that decide names in an editable install: the builtin zoo's modules and data (``profiler/models/``) and
@@ -23,7 +28,7 @@ DISABLE = "PROFILER_NO_CACHE"
 _PACKAGES = ("torch", "timm", "torchvision", "pytorchcv", "transformers", "profiler")
 _FORMAT = 1  # bumped when the rows' meaning changes without any key file changing
 _KEEP_OLD = 3
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the profiler package
+_ROOT = os.path.dirname(os.path.abspath(__file__))  # the profiler package
 
 
 def enabled() -> bool:
@@ -73,14 +78,15 @@ def path_for(k: dict) -> str | None:
     return os.path.join(where, f"names-{digest}.json")
 
 
-def load(zoos, build) -> dict[str, list[list[str]]]:
+def load(zoos, build, progress=None) -> dict[str, list[list[str]]]:
     """zoo -> its rows, ``[name, use_as]`` pairs, for each of ``zoos``: from the file where it has them, else
-    ``build(zoo)``, written back so that the next call finds them."""
+    ``build(zoo)``, written back so that the next call finds them. ``progress`` wraps the list of the zoos to
+    build (e.g. :func:`profiler.progress.progress`); it is not called when the file has them all."""
     k = key()
     path = path_for(k)
     rows = _read(path, k) if path else {}
     missing = [z for z in dict.fromkeys(zoos) if z not in rows]
-    for z in missing:
+    for z in (progress(missing) if progress and missing else missing):
         rows[z] = [list(r) for r in build(z)]
     if missing and path:
         _write(path, k, rows)
