@@ -156,8 +156,12 @@ _MAC_SET = frozenset(counters.MAC_CATEGORIES)
 def _host_to_meta(args, out) -> bool:
     # ``t.to(weight.device)`` of a tensor the forward made on the CPU: on the model's CPU it returns ``t`` and
     # dispatches nothing; on meta it is a real copy.
+    # A meta tensor's values read to the host (``.tolist()``, answered by meta_shims.routing_values): on the CPU
+    # the tensor is there already, and nothing is dispatched either.
     a = args[0] if args else None
-    return type(a) is _Tensor and a.device.type != "meta" and type(out) is _Tensor and out.dtype == a.dtype
+    if type(a) is not _Tensor or type(out) is not _Tensor or out.dtype != a.dtype:
+        return False
+    return a.device.type != "meta" or out.device.type != "meta"
 
 
 def _scalar_fill(args, out) -> bool:
@@ -886,8 +890,17 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     fallback = None
     with _exclusive(tree):
         try:
-            state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
-                                                                backward, loss, optimizer)
+            try:
+                state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
+                                                                    backward, loss, optimizer)
+            except ProfilingError as exc:
+                # Routing code reads values (``nonzero``, ``.tolist()`` over the router's choices): the pass again,
+                # with the values that follow from the shapes (meta_shims.routing_values)
+                if target.type != "meta" or not meta_shims.reads_values(exc):
+                    raise
+                tree = _ModuleTree(model)
+                state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
+                                                                    backward, loss, optimizer, routing=True)
         except ProfilingError as exc:
             # Data-dependent code (``.item()``, ``nonzero`` ...) cannot run on meta: the real pass can, where
             # the model and the inputs have values.
@@ -935,7 +948,8 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     return prof
 
 
-def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backward, loss, optimizer):
+def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backward, loss, optimizer,
+             routing: bool = False):
     """Run the pass under the observer: (state, args, kwargs, shim notes, seconds). Everything done to the
     model or to the process (copies swapped in, hooks, shims, the observer on the dispatch stack) is undone in
     the ``finally``, also when the pass raises or is interrupted."""
@@ -987,6 +1001,9 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
         if meta:
             # A GPU model's attention would run the GPU's kernels: the CPU's are asked for a CPU (or meta) model.
             shim_notes = undo.enter_context(meta_shims.shapes_only(tree.order, home.type in ("cpu", "meta")))
+            if routing:  # every op goes down to the mode that keeps the values, which runs the fast kernels
+                undo.enter_context(meta_shims.routing_values(inputs, args, kwargs, notes=shim_notes, kernels=fast))
+                fast = None
         if copies is not None:
             swapped: list = []
             undo.callback(_swap_back, swapped)

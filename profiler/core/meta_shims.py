@@ -12,16 +12,26 @@ of ones, positions 0..T-1), so the meta pass takes the very path, and runs the v
 tracing path transformers takes under ``torch.compile`` would not: it materialises the mask). A user's own
 padded or packed meta inputs have no values to read; the note says what was assumed. PreTrainedModel's
 "padding but no attention mask?" warning runs its ops too, its read answered "no pad token".
+
+A meta pass that fails for want of values (a router's ``nonzero``/``.tolist()``/``unique``, a boolean mask, a
+``.item()``) runs again under :func:`routing_values`: the values that follow from the shapes and the inputs are
+worked out on the side (factories, integer inputs, ops of known operands), a top-k/argmax/sort over values meta does
+not have takes balanced round-robin indices (the count of a top-k is fixed by k; which expert gets which row is
+assumed), and the reads are answered from them. A yes/no read of assumed values (a decoding loop's early exit) is
+still refused: the pass then falls back as before. Every assumption is stated in a note.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import sys
 import threading
 
 import torch
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
+from torch.utils._pytree import tree_flatten, tree_map
 
 aten = torch.ops.aten
 
@@ -338,3 +348,432 @@ def shapes_only(modules, cpu_attention: bool = True):
                 notes.append(NOTE)
             if experts:
                 notes.append(EXPERTS_NOTE.format(n=len(experts), was=was or "eager"))
+
+
+# -- routing values: a shapes-only pass that reads the few values routing needs ------------------------------
+#: What a meta pass raises where the model reads values (``nonzero``, ``.item()``, ``.tolist()``, ``unique``): the
+#: pass is then run again under :func:`routing_values` (see :func:`reads_values`).
+_READS_VALUES = re.compile(r"torch\.nonzero\(\)|Cannot copy out of meta tensor|attempted to run this operator with "
+                           r"Meta tensors|Tensor\.item\(\) cannot be called on meta|_local_scalar_dense|"
+                           r"data-dependent|data dependent")
+
+ROUTING_NOTE = ("on meta, values the model reads (routing choices, sizes, masks) were worked out from the shapes and "
+                "the inputs, as listed: {what}")
+ASSUMED_NOTE = ("{n} top-k/argmax/sort selection(s) over values meta does not have (routers, sparse-attention "
+                "indexers) taken as a balanced round robin: row r's j-th of k choices among n is (r*k + j + c) mod n, "
+                "c counting the selections; so every expert (or key block) gets rows*k/n rows: the count of a top-k "
+                "layer, and the MACs of experts linear in their rows, are exact, the per-expert split is assumed, and "
+                "a capacity limit drops no token under it (a real pass may drop some)")
+TOKENS_NOTE = ("{n} comparison(s) of the token ids with a special token's id answered 'none of them' (random ids, "
+               "as a real pass of the profiler's inputs has, almost never hit one)")
+READS_NOTE = "{n} value read(s) (nonzero, unique, .item(), .tolist(), boolean masks) answered from those values"
+
+
+def reads_values(exc: BaseException) -> bool:
+    """Whether a failed meta pass failed for want of values (data-dependent code), not for another reason."""
+    while exc is not None:
+        if _READS_VALUES.search(str(exc)):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+_VALUE_CAP = 1 << 23  # elements of one tensor whose values a meta pass keeps; a larger one stays values-free
+_NO_VALUES = ("rand", "normal", "uniform", "bernoulli", "multinomial", "exponential", "geometric", "cauchy",
+              "log_normal", "dropout", "poisson", "random_", "empty", "resize")
+_SELECTIONS = {"topk", "argmax", "argmin", "max", "min", "sort"}  # index outputs assumed when the input has no values
+_READS = {"nonzero", "_unique2", "unique_dim", "unique_consecutive", "unique_dim_consecutive", "bincount",
+          "repeat_interleave", "masked_select", "nonzero_static"}
+_COMPARISONS = {"eq": False, "ne": True, "isin": False}  # of token ids with a special id: the answer
+_FULL_WRITES = {"fill_", "zero_", "copy_"}
+
+
+def _written(func) -> tuple[int, ...]:
+    """Positions of the arguments ``func`` writes (in-place and ``out=`` ops)."""
+    hit = _WRITTEN.get(func)
+    if hit is None:
+        hit = _WRITTEN[func] = tuple(i for i, a in enumerate(func._schema.arguments)
+                                     if a.alias_info is not None and a.alias_info.is_write)
+    return hit
+
+
+_WRITTEN: dict = {}
+
+
+class _RoutingValues(TorchDispatchMode):
+    """Keeps, next to meta tensors, the values (CPU tensors) that follow from known ones: factories (``arange``,
+    ``zeros``, ``ones``, ``full``), CPU tensors and inputs, and ops of known operands; a selection (``topk``,
+    ``argmax``, ``sort``) over values meta does not have is given balanced round-robin indices, a comparison of
+    the token ids with a special id "none". Reads of values (``nonzero``, ``unique``, ``.item()``,
+    ``.tolist()``, boolean masks) are answered from them; where a read meets no values it fails as before.
+    Values are worked out only for tensors of at most :data:`_VALUE_CAP` elements, on the CPU, unseen by other
+    modes; parameters and activations never have any."""
+
+    def __init__(self, token_ids=(), kernels=None):
+        super().__init__()
+        from torch.utils.weak import WeakIdKeyDictionary
+
+        self.kernels = kernels or {}  # the fast meta kernels (meta_kernels.kernels()): the observer leaves them here
+        self.values = WeakIdKeyDictionary()  # meta tensor -> its values (CPU)
+        self.tokens = WeakIdKeyDictionary()  # meta token-id tensors (inputs and views of them) -> True
+        self.segments = WeakIdKeyDictionary()  # a cat of known and unknown parts -> (dim, [(start, stop, part)])
+        self.tainted = WeakIdKeyDictionary()  # tensors whose values follow from an assumption (see _assume)
+        self.taint = False  # whether the op being run reads such values
+        self.poisoned = WeakIdKeyDictionary()  # meta base tensors written with values not known (and their views)
+        self.assumed = self.compared = self.read = 0
+        for t in token_ids:
+            self.tokens[t] = True
+
+    # -- values -------------------------------------------------------------------------------------------
+    def value(self, t):
+        """``t``'s values (itself when it is not meta), or None."""
+        if not isinstance(t, torch.Tensor):
+            return None
+        if t.device.type != "meta":
+            return t
+        v = self.values.get(t)
+        if v is None or (t if t._base is None else t._base) in self.poisoned:
+            return None
+        return v
+
+    def _keep(self, t, v) -> None:
+        if isinstance(t, torch.Tensor) and t.device.type == "meta" and isinstance(v, torch.Tensor) and \
+                tuple(v.shape) == tuple(t.shape) and t.numel() <= _VALUE_CAP:
+            self.values[t] = v
+            if self.taint:
+                self.tainted[t] = True
+
+    def _on_values(self, func, args, kwargs):
+        """``func`` run on the values of its operands (meta -> their values, device meta -> cpu), unseen."""
+        def swap(x):
+            if isinstance(x, torch.Tensor):
+                return self.value(x)
+            if isinstance(x, torch.device) and x.type == "meta":
+                return torch.device("cpu")
+            return x
+        vargs, vkwargs = tree_map(swap, (args, kwargs))
+        if "device" in vkwargs and vkwargs["device"] in ("meta",):
+            vkwargs["device"] = torch.device("cpu")
+        with _disable_current_modes(), torch.no_grad():
+            return func(*vargs, **vkwargs)
+
+    def _meta_of(self, v):
+        """A meta tensor like ``v`` (a CPU result), its values kept."""
+        if not isinstance(v, torch.Tensor):
+            return v
+        m = torch.empty_strided(v.shape, v.stride(), dtype=v.dtype, device="meta")
+        self._keep(m, v)
+        return m
+
+    # -- the dispatch -------------------------------------------------------------------------------------
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = func._overloadpacket.__name__
+        flat = tree_flatten((args, kwargs))[0]
+        metas = [t for t in flat if isinstance(t, torch.Tensor) and t.device.type == "meta"]
+        if not metas and not any(isinstance(x, torch.device) and x.type == "meta" or x == "meta" for x in flat
+                                 if isinstance(x, (torch.device, str))):
+            return func(*args, **kwargs)  # nothing on meta: the op as it is
+        known = all(self.value(t) is not None for t in metas)
+        if not known and name in _FULL_WRITES and isinstance(args[0], torch.Tensor) and args[0]._base is None and \
+                args[0].device.type == "meta" and args[0].is_contiguous() and args[0].numel() <= _VALUE_CAP and \
+                all(self.value(t) is not None for t in metas if t is not args[0]):
+            # the whole of a tensor written (``empty(...).fill_(0)``): it has the values written
+            self.values[args[0]] = torch.zeros(args[0].shape, dtype=args[0].dtype)
+            self.tainted.pop(args[0], None)
+            self.poisoned.pop(args[0], None)
+            known = True
+
+        self.taint = any(t in self.tainted for t in metas)
+        if name == "_local_scalar_dense" and known and not (self.taint and args[0].dtype == torch.bool):
+            # (a yes/no of assumed values would choose the path: an early exit of a decoding loop, whose
+            # length is data; only sizes and counts are read from them)
+            self.read += 1
+            return self.value(args[0]).item()
+        if name in ("_to_copy", "copy_") and known:
+            to_host = name == "_to_copy" and kwargs.get("device") is not None and \
+                torch.device(kwargs["device"]).type != "meta"
+            if to_host or name == "copy_" and args[0].device.type != "meta":  # .tolist(), .cpu(): the values
+                self.read += 1
+                return self._on_values(func, args, kwargs)
+        if name in _READS:
+            if not known and name == "masked_select" and self.value(args[1]) is not None:
+                count = int(torch.broadcast_to(self.value(args[1]), torch.broadcast_shapes(
+                    args[0].shape, args[1].shape)).sum())
+                self.read += 1
+                return args[0].new_empty((count,))
+            if known:
+                self.read += 1
+                return tree_map(self._meta_of, self._on_values(func, args, kwargs))
+        if name in ("index", "index_put", "index_put_", "_index_put_impl_"):
+            args = self._long_indices(args)
+        if name in ("split_with_sizes", "split", "slice", "select") and not known and args[0] in self.segments:
+            part = self._from_segment(func, name, args, kwargs)
+            if part is not None:
+                return part
+
+        fast = self.kernels.get(func)
+        out = fast(*args, **kwargs) if fast is not None else NotImplemented
+        if out is NotImplemented:
+            out = func(*args, **kwargs)
+        outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor) and t.device.type == "meta"]
+        if not outs:
+            return out
+        written = [args[i] for i in _written(func) if i < len(args) and isinstance(args[i], torch.Tensor)]
+        if known and not any(s in name for s in _NO_VALUES) and all(t.numel() <= _VALUE_CAP for t in outs):
+            if not written or all(self.value(w) is not None for w in written):
+                try:
+                    vout = self._on_values(func, args, kwargs)
+                except Exception:  # noqa: BLE001 - values are a help, never a new failure: none kept
+                    vout = None
+                if vout is not None:
+                    self._pair(out, vout)
+                    return out
+        for w in written:  # written with values not known: every view of it loses its values
+            if w.device.type == "meta":
+                self.poisoned[w if w._base is None else w._base] = True
+        if name in _SELECTIONS and metas and self.value(metas[0]) is None:
+            self._assume(name, func, args, kwargs, out)
+        elif name in _COMPARISONS and len(args) >= 2 and args[0] in self.tokens and (
+                isinstance(args[1], (int, list, tuple)) and not isinstance(args[1], bool) or
+                self.value(args[1]) is not None and self.value(args[1]).numel() <= 64):
+            self.compared += 1
+            self.taint = True
+            self._keep(outs[0], torch.full(outs[0].shape, _COMPARISONS[name], dtype=torch.bool))
+        elif len(metas) == 1 and metas[0] in self.tokens and (func.is_view or name in ("clone", "_to_copy")):
+            for t in outs:
+                self.tokens[t] = True
+        if name == "cat" and not known:
+            self._segment(args, kwargs, outs[0])
+        return out
+
+    def _pair(self, out, vout) -> None:
+        mo, vo = tree_flatten(out)[0], tree_flatten(vout)[0]
+        for m, v in zip(mo, vo):
+            self._keep(m, v)
+
+    def _long_indices(self, args):
+        """An index list whose boolean masks (with values) are replaced by the long indices they select, as
+        torch's kernels do (``nonzero``): the meta kernel then gives the shape."""
+        indices = args[1]
+        if not isinstance(indices, (list, tuple)) or not any(
+                isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8) and i.device.type == "meta"
+                for i in indices):
+            return args
+        out = []
+        for i in indices:
+            v = self.value(i) if isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8) else None
+            if v is None:
+                out.append(i)
+                continue
+            self.read += 1
+            out.extend(self._meta_of(c) for c in v.nonzero().unbind(1))
+        return (args[0], out, *args[2:])
+
+    def _assume(self, name, func, args, kwargs, out) -> None:
+        """Balanced round-robin indices for a selection over values meta does not have."""
+        x = args[0]
+        c = self.assumed
+        self.taint = True
+        if name in ("max", "min") and not (len(args) > 1 and isinstance(args[1], int) or "dim" in kwargs):
+            return  # the full reduction: a value, no indices
+        indices = out[1] if isinstance(out, (tuple, list)) else out
+        if not isinstance(indices, torch.Tensor) or indices.dtype != torch.long or indices.numel() > _VALUE_CAP:
+            return
+        dim = args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("dim")
+        if name == "topk":
+            dim = args[2] if len(args) > 2 else kwargs.get("dim", -1)
+        if name == "sort":
+            dim = args[1] if len(args) > 1 and isinstance(args[1], int) else kwargs.get("dim", -1)
+        if dim is None:  # argmax over everything: one index
+            self._keep(indices, torch.tensor(c % max(x.numel(), 1)).reshape(indices.shape))
+            self.assumed += 1
+            return
+        dim = dim % max(x.dim(), 1)
+        n = x.shape[dim] if x.dim() else 1
+        shape = list(indices.shape)
+        if name in ("argmax", "argmin", "max", "min"):
+            keepdim = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+            if not keepdim and x.dim():
+                shape.insert(dim, 1)
+        if not shape:
+            shape = [1]
+            dim = 0
+        k = shape[dim]
+        moved = shape[:dim] + shape[dim + 1:] + [k]
+        rows = indices.numel() // max(k, 1)
+        if name == "sort":
+            v = torch.arange(k).expand(rows, k)
+        else:
+            v = (torch.arange(rows)[:, None] * k + torch.arange(k)[None, :] + c) % max(n, 1)
+        v = v.reshape(moved).movedim(-1, dim).reshape(indices.shape)
+        self._keep(indices, v.contiguous())
+        self.assumed += name != "sort"
+
+    def _segment(self, args, kwargs, out) -> None:
+        """Remember which parts of a ``cat`` have values: a slice of it within one of them has them too (a cat
+        of one tensor with empty ones, as a cache's first update, keeps that tensor's parts)."""
+        tensors = [t for t in args[0] if not (t.dim() == 1 and t.numel() == 0)]  # torch's legacy empty: skipped
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+        dim = dim % max(out.dim(), 1)
+        if len(tensors) == 1 and tensors[0] in self.segments and tuple(tensors[0].shape) == tuple(out.shape):
+            self.segments[out] = self.segments[tensors[0]]
+            return
+        start, parts = 0, []
+        for t in tensors:
+            stop = start + t.shape[dim]
+            inner = self.segments.get(t)
+            if self.value(t) is None and inner is not None and inner[0] == dim:
+                parts.extend((start + a, start + b, p) for a, b, p in inner[1])
+            else:
+                parts.append((start, stop, t if self.value(t) is not None else None))
+            start = stop
+        if any(p[2] is not None for p in parts):
+            self.segments[out] = (dim, parts)
+
+    def _from_segment(self, func, name, args, kwargs):
+        x = args[0]
+        seg_dim, parts = self.segments[x]
+        dim = (args[2] if name == "split_with_sizes" and len(args) > 2 else args[1] if len(args) > 1 else 0)
+        if name in ("split_with_sizes", "split"):
+            dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+        dim = dim % x.dim()
+        if dim != seg_dim:
+            return None
+        out = func(*args, **kwargs)
+        n = x.shape[dim]
+        if name == "select":
+            i = args[2] % n
+            pieces = [(out, i, i + 1, True)]
+        elif name == "slice":
+            start = args[2] if len(args) > 2 and args[2] is not None else 0
+            stop = args[3] if len(args) > 3 and args[3] is not None else n
+            step = args[4] if len(args) > 4 else 1
+            start, stop = max(0, start + n if start < 0 else start), min(n, stop + n if stop < 0 else stop)
+            if step != 1:
+                return out
+            pieces = [(out, start, stop, False)]
+        else:
+            sizes = args[1] if name == "split_with_sizes" else None
+            if sizes is None:
+                size = args[1]
+                sizes = [min(size, n - s) for s in range(0, n, size)]
+            offs = [0]
+            for s in sizes:
+                offs.append(offs[-1] + s)
+            pieces = [(o, offs[j], offs[j + 1], False) for j, o in enumerate(out)]
+        for piece, start, stop, one in pieces:
+            for a, b, part in parts:
+                if part is not None and a <= start and stop <= b:
+                    v = self.value(part)
+                    self.taint = part in self.tainted
+                    v = v.select(dim, start - a) if one else v.narrow(dim, start - a, stop - start)
+                    self._keep(piece, v)
+        return out
+
+    def notes(self) -> list[str]:
+        what = []
+        if self.assumed:
+            what.append(ASSUMED_NOTE.format(n=self.assumed))
+        if self.compared:
+            what.append(TOKENS_NOTE.format(n=self.compared))
+        if self.read:
+            what.append(READS_NOTE.format(n=self.read))
+        return [ROUTING_NOTE.format(what="; ".join(what))] if what else []
+
+
+class _DataOnMeta(TorchFunctionMode):
+    """``torch.tensor(data, device="meta")`` (a grid size, a list of lengths) made on the CPU and copied to meta,
+    so that the copy, an op, carries the values (torch makes a meta one from data without dispatching any op)."""
+
+    def __init__(self, owner: int):
+        super().__init__()
+        self.owner = owner
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in (torch.tensor, torch.as_tensor) and threading.get_ident() == self.owner and \
+                not isinstance(args[0] if args else kwargs.get("data"), torch.Tensor):
+            device = kwargs.get("device")
+            if device is not None and torch.device(device).type == "meta":
+                return func(*args, **{**kwargs, "device": "cpu"}).to("meta")
+        return func(*args, **kwargs)
+
+
+def _paired(original, moved, out: list) -> None:
+    """(original, its meta copy) for every tensor of the user's inputs that the pass moved to meta."""
+    if isinstance(original, torch.Tensor) and isinstance(moved, torch.Tensor):
+        out.append((original, moved))
+    elif isinstance(original, dict) and isinstance(moved, dict):
+        for k in original:
+            if k in moved:
+                _paired(original[k], moved[k], out)
+    elif isinstance(original, (list, tuple)) and isinstance(moved, (list, tuple)) and len(original) == len(moved):
+        for a, b in zip(original, moved):
+            _paired(a, b, out)
+
+
+@contextlib.contextmanager
+def routing_values(inputs, args, kwargs, notes: list | None = None, kernels=None):
+    """For the duration of a meta pass that failed for want of values: :class:`_RoutingValues` on the dispatch
+    stack (enter it below the observer). Integer and boolean inputs the pass moved from the CPU keep their values
+    (floats never have any); integer inputs given on meta are token ids of no special token. ``kernels``: the
+    fast meta kernels, run by the mode (the observer above it then runs none). Yields ``notes`` (a new list if
+    None), which holds, once the block is left, the notes of what was worked out or assumed."""
+    notes = [] if notes is None else notes
+    pairs: list = []
+    if isinstance(inputs, dict):
+        _paired(inputs, kwargs, pairs)
+    elif type(inputs) is tuple:
+        _paired(inputs, args, pairs)
+    elif inputs is not None:
+        _paired(inputs, args[0] if args else None, pairs)
+    pairs = [(o, m) for o, m in pairs if o.device.type == "cpu" and m.device.type == "meta"]
+    moved = {id(m) for _, m in pairs}
+    tokens = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor) and t.device.type == "meta"
+              and not t.is_floating_point() and t.dtype != torch.bool and id(t) not in moved]
+    mode = _RoutingValues(tokens, kernels)
+    for original, meta in pairs:
+        # ids and masks (integers, booleans) decide routing; float data stays values-free, as activations are
+        if original.numel() <= _VALUE_CAP and not original.is_floating_point() and not original.is_complex():
+            mode.values[meta] = original.detach().clone()  # the pass may write to it: never to the user's
+    # ``f"expert_{idx}"`` of a 0-d tensor formats its value, but torch formats a meta one as its repr
+    fmt = torch.Tensor.__format__
+    owner = threading.get_ident()
+
+    def formatted(self, spec):
+        if self.dim() == 0 and self.device.type == "meta" and threading.get_ident() == owner:
+            v = mode.value(self)
+            if v is not None:
+                mode.read += 1
+                return v.item().__format__(spec)
+        return fmt(self, spec)
+
+    # one_hot on meta runs ``eq(x[..., None], arange(n))``, the CPU ``aminmax`` (its checks), ``zeros`` and
+    # ``scatter_``: the CPU's ops, with the reads of the class range answered where the values are known
+    import torch.nn.functional as F
+    hot = F.one_hot
+
+    def one_hot(t, num_classes=-1):
+        if not isinstance(t, torch.Tensor) or t.device.type != "meta" or threading.get_ident() != owner or \
+                t.dtype != torch.long or t.numel() == 0:
+            return hot(t, num_classes)
+        low, high = torch.aminmax(t)
+        if mode.value(low) is not None:
+            low.item()
+            top = high.item()
+            num_classes = top + 1 if num_classes == -1 else num_classes
+        elif num_classes == -1:
+            return hot(t, num_classes)  # fails as before: the classes are data
+        out = torch.zeros((*t.shape, num_classes), dtype=torch.long, device=t.device)
+        return out.scatter_(-1, t.unsqueeze(-1), 1)
+
+    torch.Tensor.__format__ = formatted
+    F.one_hot = one_hot
+    try:
+        with _DataOnMeta(owner), mode:
+            yield notes
+    finally:
+        torch.Tensor.__format__ = fmt
+        F.one_hot = hot
+        notes.extend(mode.notes())
