@@ -128,8 +128,14 @@ def _failure(job, status: str, error: str, seconds: float):
             "status": status, "error": error, "build": "", "uncovered": "", "notes": ""}
 
 
-def _worker(conn, threads: int = 1) -> None:
+def _worker(conn, threads: int = 1, memory_gib: float = 0.0) -> None:
     import torch
+
+    if memory_gib:
+        # The cap run_sweep enforces from outside, told to the memory guard inside: a fallback or a construction
+        # past it is refused in one line (a row with its reason) before the worker is killed for it.
+        from profiler.zoo.memory import LIMIT_ENV
+        os.environ[LIMIT_ENV] = f"{memory_gib:g}"
 
     # Shape-only passes: threads buy nothing and the machine is shared. Real passes (a cross-check) get
     # their share of the cores.
@@ -157,14 +163,16 @@ def _rss_bytes(pid: int) -> int:
 
 
 class _Slot:
-    def __init__(self, ctx, threads: int = 1):
+    def __init__(self, ctx, threads: int = 1, memory_gib: float = 0.0):
         self.ctx = ctx
         self.threads = threads
+        self.memory_gib = memory_gib
         self.start()
 
     def start(self):
         self.conn, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_worker, args=(child, self.threads), daemon=True)
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.threads, self.memory_gib),
+                                     daemon=True)
         self.proc.start()
         child.close()
         self.job = None
@@ -198,7 +206,7 @@ def run_sweep(jobs_list, *, jobs: int = 1, timeout: float = 300.0, max_memory_gi
     """
     ctx = mp.get_context("spawn")
     pending = list(jobs_list)
-    slots = [_Slot(ctx, threads) for _ in range(max(1, min(jobs, len(pending) or 1)))]
+    slots = [_Slot(ctx, threads, max_memory_gib) for _ in range(max(1, min(jobs, len(pending) or 1)))]
     cap = int(max_memory_gib * 2**30)
     try:
         while pending or any(s.job for s in slots):

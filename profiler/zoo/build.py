@@ -85,6 +85,16 @@ def create_meta(spec: str, *, task: str | None = None, **kwargs) -> Built:
     return _create(spec, task, kwargs, BUILDS)
 
 
+def _cpu_build_guard(spec: str):
+    """A real construction after the meta ones failed has no meta model to estimate from: its CPU allocations
+    are summed as they are made, and the one that would pass the memory available is refused before it is made
+    (a default config whose own error comes after a 7.8 GiB embedding, cohere_compass_text, was built for
+    nothing)."""
+    hint = "a smaller config (--kwargs num_hidden_layers=2)" if spec.startswith("hf:") else \
+        "smaller constructor arguments (--kwargs)"
+    return memory.allocation_guard(what=spec, why="its construction failed on meta", hints=[hint])
+
+
 def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
     """:func:`create_meta` trying only ``builds``; the last one's construction error is raised."""
     names.resolve(spec)  # an unknown name is the user's error, not a reason to fall back
@@ -93,7 +103,7 @@ def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
     notes: list[str] = []
     for build in builds:
         ctx = {"meta": lambda: torch.device("meta"), "meta-params": _params_on_meta,
-               "cpu": contextlib.nullcontext}[build]
+               "cpu": lambda: _cpu_build_guard(spec)}[build]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -152,6 +162,9 @@ def _source(built: Built, shape: tuple, batch: int, device: str) -> Source:
 
 
 def _zoo_notes(model: nn.Module, info: ModelInfo) -> list[str]:
+    if info.zoo == "hf":  # a repaired default config says so (profiler.zoo.hf_repairs)
+        from profiler.zoo.hf_repairs import notes_of
+        return notes_of(model)
     return names.torchvision_notes(info.name, model) if info.zoo == "torchvision" else []
 
 

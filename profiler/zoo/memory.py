@@ -14,10 +14,12 @@ state any optimizer of :func:`profiler.core.step.optimizer_factory` keeps).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from profiler.core.engine import ProfilingError
 
@@ -111,8 +113,95 @@ def available(device: str = "cpu") -> int | None:
         free = meminfo_available(text) if text is not None else None
     limit, used = _read("/sys/fs/cgroup/memory.max"), _read("/sys/fs/cgroup/memory.current")
     room = cgroup_room(limit, used) if limit is not None and used is not None else None
-    known = [n for n in (free, room) if n is not None]
+    known = [n for n in (free, room, _own_room()) if n is not None]
     return min(known) if known else None
+
+
+#: Environment variable: the resident memory (GiB) this process may grow to, where something outside it enforces
+#: a cap the machine's free memory does not show (the sweep kills a worker past ``max_memory_gib``: it sets this
+#: in its workers, so that a fallback past the cap is refused in one line instead of killing the worker).
+LIMIT_ENV = "PROFILER_MEMORY_LIMIT_GIB"
+
+
+def _own_room() -> int | None:
+    """Bytes this process may still grow by under :data:`LIMIT_ENV`; None when it is not set."""
+    import os
+
+    text = os.environ.get(LIMIT_ENV)
+    try:
+        limit = int(float(text) * GiB) if text else None
+    except ValueError:
+        return None
+    if limit is None:
+        return None
+    statm = _read("/proc/self/statm")
+    try:
+        import resource
+
+        resident = int(statm.split()[1]) * resource.getpagesize() if statm else 0
+    except (ValueError, IndexError):
+        resident = 0
+    return max(limit - resident, 0)
+
+
+_FACTORIES = {"empty", "empty_strided", "zeros", "ones", "full", "rand", "randn", "randint", "normal"}
+
+
+class _AllocationGuard(TorchDispatchMode):
+    """Sums the bytes of CPU tensors made under it (factories before they allocate, other new tensors after) and
+    raises :class:`TooBigError` before the sum passes ``free``. Freed tensors are not taken off: the sum bounds
+    what a construction holds from above (its parameters and buffers, plus a few temporaries)."""
+
+    def __init__(self, free: int, refuse):
+        super().__init__()
+        self.free, self.refuse, self.total = free, refuse, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = func._overloadpacket.__name__
+        device = kwargs.get("device")
+        on_cpu = device is None or torch.device(device).type == "cpu"
+        size = args[0] if args and isinstance(args[0], (list, tuple, torch.Size)) else None
+        if name in _FACTORIES and on_cpu and size is not None and all(isinstance(d, int) for d in size):
+            dtype = kwargs.get("dtype") or torch.get_default_dtype()
+            n = 1
+            for d in size:
+                n *= d
+            need = n * (torch.finfo(dtype).bits if dtype.is_floating_point else torch.iinfo(dtype).bits
+                        if dtype != torch.bool else 8) // 8
+            if self.total + need > self.free:
+                self.refuse(self.total + need)
+            self.total += need
+            return func(*args, **kwargs)
+        out = func(*args, **kwargs)
+        if name not in _FACTORIES and isinstance(out, torch.Tensor) and out.device.type == "cpu":
+            ptrs = {t.untyped_storage().data_ptr() for t in args if isinstance(t, torch.Tensor)}
+            if out.untyped_storage().data_ptr() not in ptrs:  # a new tensor (not a view, not in place)
+                self.total += out.untyped_storage().nbytes()
+                if self.total > self.free:
+                    self.refuse(self.total)
+        return out
+
+
+@contextlib.contextmanager
+def allocation_guard(*, what: str, why: str, hints: list[str], free: int | None = None):
+    """For a real construction whose size cannot be estimated first (it failed on meta, so there is no meta
+    model to read): its CPU allocations are summed as they are made (:class:`_AllocationGuard`), and the one that
+    would pass ``free`` (default :func:`available`) raises :class:`TooBigError` before it is made. ``what``,
+    ``why`` and ``hints`` word the refusal as :func:`check` does. ``free`` None and nothing available to read:
+    nothing is refused."""
+    free = available("cpu") if free is None else free
+    if free is None:
+        yield
+        return
+
+    def refuse(total: int) -> None:
+        raise TooBigError(f"{what}: {why}; the construction on the CPU had allocated {gib(total)} GiB with more "
+                          f"to come, past the {gib(free)} GiB available: stopped before allocating; try "
+                          f"{', or '.join(hints)}")
+
+    with _AllocationGuard(free, refuse):
+        yield
 
 
 def check(need: Estimate, free: int | None, *, what: str, where: str, why: str, hints: list[str]) -> None:
