@@ -163,8 +163,10 @@ def _check_fields(cls, raw: dict, kwargs: dict, spec: str) -> None:
                              f"and from_config's {', '.join(FROM_CONFIG_ARGS)})")
 
 
-def load_config(name: str, kwargs: dict | None = None, spec: str | None = None):
-    """The transformers config named ``name`` (see the module doc), ``kwargs`` overriding its fields."""
+def load_config(name: str, kwargs: dict | None = None, spec: str | None = None, notes: list | None = None):
+    """The transformers config named ``name`` (see the module doc), ``kwargs`` overriding its fields. A registry
+    type's default config that transformers cannot build or run is repaired
+    (:mod:`profiler.zoo.hf_repairs`, fields the user did not give only); ``notes`` receives the note saying so."""
     kwargs = dict(kwargs or {})
     spec = spec or f"hf:{name}"
     kind = kind_of(name)
@@ -173,7 +175,13 @@ def load_config(name: str, kwargs: dict | None = None, spec: str | None = None):
     if kind == "type":
         cls = _config_class(name, spec)
         _check_fields(cls, {}, kwargs, spec)
-        return _make_config(lambda: cls(**kwargs), kwargs, spec)
+        from profiler.zoo import hf_repairs
+
+        fields, added = hf_repairs.fields_for(name, cls, kwargs)
+        said = hf_repairs.note(name, added, sub=hf_repairs.sub_config(name))
+        if said and notes is not None:
+            notes.append(said)
+        return _make_config(lambda: cls(**fields), kwargs, spec)
     raw = _config_dict(name, kind, spec)
     if "model_type" not in raw:
         raise UsageError(f"{spec}: the config has no model_type field (is it a transformers config.json?)")
@@ -233,12 +241,14 @@ def tasks_for(config) -> list[str]:
 
 def default_task(config) -> str:
     """seq2seq-lm for an encoder-decoder, causal-lm for a decoder, else base (encoders such as BERT, whose
-    causal-LM class is a decoder variant, and vision models)."""
+    causal-LM class is a decoder variant, and vision models); a type with no base model: its first head."""
     tasks = tasks_for(config)
     if getattr(config, "is_encoder_decoder", False) and "seq2seq-lm" in tasks:
         return "seq2seq-lm"
     if "causal-lm" in tasks and ("masked-lm" not in tasks or getattr(config, "is_decoder", False)):
         return "causal-lm"
+    if tasks and "base" not in tasks:  # only a head (PP-LCNet's classifier, ShieldGemma 2's): the one it has
+        return tasks[0]
     return "base"
 
 
@@ -317,16 +327,24 @@ def build(name: str, task: str | None = None, kwargs: dict | None = None) -> tup
     check_task(task)
     spec = f"hf:{name}"
     args, fields = from_config_args(dict(kwargs or {}), spec)
-    config = load_config(name, fields, spec)
+    from profiler.zoo import hf_repairs
+
+    notes: list[str] = []  # a repaired default config's note (hf_repairs), kept for the Profile
+    config = load_config(name, fields, spec, notes)
     if task is None and not tasks_for(config):
         # no task's auto class builds it (a depth estimator, a text or vision tower ...): the registry's class
         from profiler.zoo.hf_registry import fallback_class
 
-        return fallback_class(config)[0]._from_config(config, **args), None
+        model = fallback_class(config)[0]._from_config(config, **args)
+        hf_repairs.remember(model, notes)
+        return model, None
     task = task or default_task(config)
     auto = _auto_class(config, task, spec)
+    part = hf_repairs.part_to_build(name, config, auto) if kind_of(name) == "type" else None
     try:
-        return auto.from_config(config, **args), task
+        model = auto.from_config(config, **args) if part is None else part[0]._from_config(part[1], **args)
+        hf_repairs.remember(model, notes)
+        return model, task
     except (ValueError, ImportError) as exc:
         # a kernel this model or machine lacks (sdpa unsupported, flash-attn not installed): the user's choice
         msg = " ".join(str(exc).split())
@@ -344,6 +362,97 @@ def _forward_params(model_or_class) -> set:
         return set(inspect.signature(model_or_class.forward).parameters)
     except (AttributeError, TypeError, ValueError):
         return set()
+
+
+def first_layer(model_or_class, fed: bool = False) -> nn.Module | None:
+    """The first layer with weights of a built model (a Linear, a convolution or an embedding, in the order its
+    modules were registered: its front end), None for a class (nothing built). ``fed``: only if a model class
+    owns it (an attribute of a ``PreTrainedModel``, whose forward gives it the input as it comes: Molmo2's patch
+    embedding, Granite Speech 5's input_linear), not a module of its own that reshapes the input first
+    (Llama 4's unfold, Nemotron's frame stacking, RADIO's patch embedder)."""
+    if not isinstance(model_or_class, nn.Module):
+        return None
+    for name, layer in model_or_class.named_modules():
+        if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Embedding)):
+            if not fed:
+                return layer
+            from transformers import PreTrainedModel
+
+            owner = model_or_class.get_submodule(name.rpartition(".")[0])
+            return layer if isinstance(owner, PreTrainedModel) else None
+    return None
+
+
+def sub_configs(config) -> list:
+    """The config's sub-configs (``vision_config``, ``backbone_config``, ``sam_config`` ...), breadth first,
+    a vision tower's first."""
+    from transformers import PretrainedConfig
+
+    out, todo = [], [config]
+    while todo:
+        c = todo.pop(0)
+        subs = [(k, v) for k, v in vars(c).items() if isinstance(v, PretrainedConfig) and v is not c]
+        subs.sort(key=lambda kv: (kv[0] != "vision_config", kv[0] != "sam_config", kv[0] != "backbone_config"))
+        for _, v in subs:
+            if all(v is not o for o in out):
+                out.append(v)
+                todo.append(v)
+    return out
+
+
+def _field(configs, *keys):
+    """The first positive int (or list of them) among ``keys`` of ``configs``, in order."""
+    for c in configs:
+        for key in keys:
+            value = getattr(c, key, None)
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int) and value > 0 or \
+                    isinstance(value, (list, tuple)) and value and all(isinstance(v, int) for v in value):
+                return value
+    return None
+
+
+def image_size_of(config) -> tuple[int, int, int]:
+    """``(C, H, W)`` of an image model's input: the config's ``image_size``, else the first one of its
+    sub-configs (a vision tower's, SAM's image encoder, a backbone's: the size its position tables or prompt
+    encoder are made for; SAM 2 refuses any other), else 224. A windowed ViT backbone (``num_windows``: RF-DETR's
+    DINOv2; LW-DETR's ``num_windows_side``) needs sides that are a multiple of ``patch_size x num_windows``:
+    rounded up to one."""
+    configs = [config, *sub_configs(config)]
+    size = _field(configs, "image_size") or 224
+    size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
+    sides = [int(size[0]), int(size[-1])]
+    for c in configs:
+        windows = getattr(c, "num_windows_side", None) or getattr(c, "num_windows", None)
+        patch = getattr(c, "patch_size", None)
+        if isinstance(windows, int) and windows > 1 and isinstance(patch, int) and patch > 0:
+            step = windows * patch
+            sides = [-(-s // step) * step for s in sides]
+            break
+    return int(_field(configs, "num_channels") or 3), sides[0], sides[1]
+
+
+def patches_of(model_or_class, config) -> tuple[str, tuple[int, ...]] | None:
+    """``("patches", one sample's shape)`` of a vision tower whose ``pixel_values`` are patches, not an image
+    (read off its first layer, a Linear): ``(N, P x P x C)`` flattened patches of a Linear patch embedding
+    (Molmo2: N its ``num_position_embeddings``, else the patches of its image size), or ``(T, P, P, C)``
+    patch tubes, channels last, whose first layer mixes the C channels of each pixel (Inkling: the batch
+    dimension counts the patches). None for an image model, or a class."""
+    first, fed = first_layer(model_or_class), first_layer(model_or_class, fed=True)
+    p, c = getattr(config, "patch_size", None), getattr(config, "num_channels", None) or 3
+    if not isinstance(first, nn.Linear) or not isinstance(p, int) or not isinstance(c, int):
+        return None
+    if first.in_features == p * p * c and fed is first:
+        n = getattr(config, "num_position_embeddings", None)
+        if not isinstance(n, int) or n < 1:
+            _, h, w = image_size_of(config)
+            n = (h // p) * (w // p)
+        return "patches", (n, p * p * c)
+    t = getattr(config, "temporal_patch_size", None)
+    if isinstance(t, int) and t > 0 and first.in_features == c and getattr(config, "image_size", None) is None:
+        return "patches", (t, p, p, c)
+    return None
 
 
 def image_of(config) -> tuple[int, int, int] | None:
@@ -376,21 +485,38 @@ def input_of(model_or_class, config) -> tuple[str, tuple[int, ...]]:
     ``input_ids``; ``("text-image", (T,))`` for a two-tower text and image model (CLIP, SigLIP: ``input_ids``
     plus ``pixel_values`` of :func:`image_of`; T at most its text positions); ``("speech-text", (T,))`` for
     Whisper's encoder-decoder (``input_features`` of :func:`features_of` plus T ``decoder_input_ids``);
-    ``("image", (C, H, W))`` for ``pixel_values``; else ``(main input name, ())``."""
+    ``("image", (C, H, W))`` for ``pixel_values`` (:func:`image_size_of`), ``("patches", ...)`` for a tower
+    that takes them (:func:`patches_of`); a vocoder's ``("spectrogram", (frames, mel))``; audio
+    (:func:`profiler.zoo.hf_registry.audio_of`): ``waveform``, ``features``, a decoder's ``latents``; else
+    ``(main input name, ())`` (not made: :data:`profiler.zoo.hf_registry.INPUT_WORDS`). Token ids over audio
+    codebooks (:func:`token_layout`) and the audio some token models need beside them
+    (:func:`audio_beside_tokens`) are ``tokens`` too, made by :func:`profiler.zoo.inputs.text_inputs`. A built
+    model's front end (:func:`first_layer`) decides layouts a class alone cannot tell."""
     from transformers.models.auto import modeling_auto
 
     main = getattr(model_or_class, "main_input_name", "input_ids")
     params = _forward_params(model_or_class)
     if main == "input_ids" and "input_ids" not in params and "pixel_values" in params:
         main = "pixel_values"  # a vision tower that keeps PreTrainedModel's default main_input_name
+    if main in ("pixel_values", "input_values", "input_features") and params and main not in params \
+            and "input_ids" in params:
+        main = "input_ids"  # a text tower that keeps its family's main_input_name (PP-FormulaNet's, SAM 3's)
     if main == "input_ids":
         # a two-tower model (contrastive text and image encoders); BLIP-2's forward, led by pixel_values, places
         # the image among the tokens (placeholder ids): not made here
         if config.model_type in modeling_auto.MODEL_FOR_ZERO_SHOT_IMAGE_CLASSIFICATION_MAPPING_NAMES \
                 and "pixel_values" in params and image_of(config) is not None:
             return "text-image", _tokens(getattr(text_config(config), "max_position_embeddings", None))
+        if "last_hidden_state" in params:  # a depth decoder over another model's states (Moshi's): not made
+            return "last_hidden_state", ()
         # a learned position table shorter than the default length (CLIP-like text towers: 77) bounds it
         return "tokens", _tokens(getattr(text_config(config), "max_position_embeddings", None))
+    if main == "spectrogram":  # a vocoder (HiFi-GAN): mel frames to a waveform
+        from profiler.zoo.hf_registry import spectrogram_of
+
+        spectrogram = spectrogram_of(config)
+        if spectrogram is not None:
+            return spectrogram
     if main in ("pixel_values", "pixel_values_videos"):
         from profiler.zoo.hf_registry import video_of
 
@@ -398,9 +524,10 @@ def input_of(model_or_class, config) -> tuple[str, tuple[int, ...]]:
         if video is not None:  # frames of a video model (VideoMAE, ViViT, V-JEPA 2 ...): (T, C, H, W)
             return video
     if main == "pixel_values":
-        size = getattr(config, "image_size", 224)
-        size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
-        return "image", (int(getattr(config, "num_channels", 3)), int(size[0]), int(size[-1]))
+        patches = patches_of(model_or_class, config)
+        if patches is not None:  # a Linear patch embedding: pixel_values are patches (Molmo2, Inkling)
+            return patches
+        return "image", image_size_of(config)
     if main == "input_features" and "decoder_input_ids" in params and features_of(config) is not None:
         return "speech-text", _tokens(getattr(config, "max_target_positions", None))
     if main in ("input_values", "input_features"):  # audio: a waveform, a spectrogram or filter banks
@@ -415,7 +542,59 @@ def input_of(model_or_class, config) -> tuple[str, tuple[int, ...]]:
 
 
 #: :func:`input_of`'s kinds that are one float tensor of (batch, *shape) (``ModelInfo.input_kind`` "tensor").
-TENSOR_KINDS = ("image", "video", "waveform", "spectrogram", "features")
+TENSOR_KINDS = ("image", "video", "waveform", "spectrogram", "features", "patches", "latents")
+
+
+def token_layout(model_or_class, config, arg: str = "input_ids") -> tuple[int, int]:
+    """``(rows, columns)`` of one sample's ids of ``arg``: ``(1, 1)`` for ``(batch, T)``; ``(K, 1)`` for
+    ``(batch x K, T)``, a decoder over K audio codebooks whose forward documents ids of shape
+    ``(batch_size * num_codebooks, sequence_length)`` (MusicGen's, Dia's decoder: K its config's
+    ``num_codebooks``, or Dia's decoder's ``num_channels``); ``(1, K + 1)`` for ``(batch, T, K + 1)``: a stream
+    of one text token and K audio codes per step, each code in its own ``codebook_vocab_size`` range (Kyutai's
+    speech-to-text)."""
+    doc = getattr(getattr(model_or_class, "forward", None), "__doc__", None) or ""
+    shape = re.search(rf"\b{arg} \(`[^`]*` of shape `([^`]*)`", doc)
+    forms = [" ".join(f.split()) for f in re.split(r"\||\bor\b", shape.group(1))] if shape else []
+    if any("num_codebooks" in f for f in forms) and not any(f.count(",") == 1 and "codebooks" not in f
+                                                              for f in forms):
+        where = [getattr(config, "decoder_config", None) or getattr(config, "decoder", None)] \
+            if arg.startswith("decoder_") else [text_config(config)]
+        books = _field([*[c for c in where if c is not None], config], "num_codebooks", "num_channels")
+        if isinstance(books, int):  # the codes last where the forward documents it (contiguous: Dia's)
+            return (1, books) if any(f.rstrip(")").endswith("num_codebooks") for f in forms) else (books, 1)
+    cfg = text_config(config)
+    books = getattr(cfg, "num_codebooks", None)
+    if arg == "input_ids" and isinstance(getattr(cfg, "codebook_vocab_size", None), int) and isinstance(books, int):
+        return 1, books + 1
+    return 1, 1
+
+
+_MEL_KEYS = ("num_mel_bins", "feature_size", "n_mels")
+
+
+def audio_beside_tokens(model_or_class, config) -> tuple[str, tuple[int, ...]] | None:
+    """``("input_features", one sample's shape)`` of the audio a token model takes beside its ids, else None:
+    a forward with ``input_features`` in a model that is no encoder-decoder (whose encoder would take them
+    alone), no language model, and places no audio among its tokens (no audio placeholder token id: an audio
+    LLM's audio is optional). CLAP's text and audio towers, CLVP's conditioning mel spectrogram: the features
+    of its audio sub-config (:func:`profiler.zoo.hf_registry.audio_of`)."""
+    params = _forward_params(model_or_class)
+    if "input_features" not in params or "input_ids" not in params or getattr(config, "is_encoder_decoder", False):
+        return None
+    if {"causal-lm", "seq2seq-lm"} & set(tasks_for(config)):
+        return None  # a speech LM aligns its audio with its tokens (Voxtral Realtime: one per 8 frames)
+    subs = sub_configs(config)
+    for c in (config, *subs):
+        if any(k.startswith("audio") and ("token_id" in k or "token_index" in k) for k in vars(c)):
+            return None
+    audio = next((c for c in (getattr(config, "audio_config", None), *subs)
+                  if c is not None and _field([c], *_MEL_KEYS) is not None), None)
+    if audio is None:
+        return None
+    from profiler.zoo.hf_registry import audio_of
+
+    made = audio_of(model_or_class, audio, "input_features", params)
+    return ("input_features", made[1]) if made is not None else None
 
 
 def speech_input(model_or_class, config) -> tuple[str, tuple[int, ...]]:

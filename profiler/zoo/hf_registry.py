@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import re
+
+import torch.nn as nn
 
 from profiler.errors import UsageError
 
@@ -21,9 +24,54 @@ from profiler.errors import UsageError
 #: class of its own); ``remote-code``: the model's code lives on the hub only (trust_remote_code);
 #: ``hf-error``: transformers' own error building its default config (quoted); ``hf-forward``: transformers'
 #: forward code raised (its own check or a field its default config leaves None) on the default config and our
-#: default input. A pass failing elsewhere (an op's shapes, our meta kernels) stays ``failed``: ours, or not
-#: told apart.
+#: default input, or the default config contradicts itself (:data:`CONFIG_CONFLICTS`: two of its parts cannot
+#: meet whatever the input, as a real CPU pass shows). A pass failing elsewhere (an op's shapes, our meta
+#: kernels) stays ``failed``: ours, or not told apart.
 HF_STATUSES = ("not-buildable", "remote-code", "hf-error", "hf-forward")
+
+_MROPE = ("rope_parameters give no partial_rotary_factor (1.0) and no mrope_section: the rotary half of head_dim "
+          "4096 // 32 = 128 is 64 frequencies, the modeling code's default mrope_section [8, 12, 12] covers 32 "
+          "(GLM-4.1V's published config sets partial_rotary_factor 0.5)")
+_MROPE_MOE = ("no head_dim: hidden_size // num_attention_heads = 4096 // 96 = 42, half of it rotary "
+              "(partial_rotary_factor 0.5) is 11 frequencies, the default mrope_section [8, 12, 12] covers 32 "
+              "(GLM-4.5V's published config sets head_dim 128)")
+_EDGETAM = ("the backbone sub-config's default init_kwargs misspell its architecture ('archirecture': 'repvit_m1'), "
+            "so timm_wrapper builds its own default resnet50 (1024 channels at the neck's first level) before a "
+            "neck made for RepViT-M1's backbone_channel_list [384, 192, 96, 48]")
+_QWEN_OMNI = ("no head_dim: hidden_size // num_attention_heads = 2048 // 28 = 73, an odd head dim whose rotary "
+              "cos/sin (73 rounded up to 74) cannot multiply it (the published thinker sets head_dim 128)")
+#: Default configs of transformers that contradict themselves: two parts built from different fields that cannot
+#: meet whatever the input (a neck made for 384 channels behind a backbone giving 1024). Model type -> (the error
+#: the pass raises, a regular expression; what disagrees). Each was proved by a real CPU pass failing with the
+#: same error: the default config, or a small one keeping the disagreeing fields (GLM-4V's text model with
+#: hidden_size 256 and 2 heads keeps head_dim 128: tests/studies/test_hf_sweep.py). A repair of the default
+#: config (profiler.zoo.hf_repairs) supersedes an entry: the pass then runs, and the error no longer matches.
+CONFIG_CONFLICTS: dict[str, tuple[str, str]] = {
+    **{t: (r"split_with_sizes expects split_sizes to sum exactly to 64\b.*\[8, 12, 12\]", _MROPE)
+       for t in ("glm46v", "glm4v", "glm4v_text", "glmga", "glm_image", "glm_image_text")},
+    **{t: (r"split_with_sizes expects split_sizes to sum exactly to 11\b.*\[8, 12, 12\]", _MROPE_MOE)
+       for t in ("glm4v_moe", "glm4v_moe_text")},
+    **{t: (r"expected input\[1, 1024, \d+, \d+\] to have 384 channels", _EDGETAM)
+       for t in ("edgetam", "edgetam_vision_model")},
+    **{t: (r"size of tensor a \(73\) must match the size of tensor b \(74\)", _QWEN_OMNI)
+       for t in ("qwen3_omni_moe_text", "qwen3_omni_moe_thinker")},
+    "uvdoc": (r"weight of size \[128, 768, 1, 1\], expected input\[1, 128,",
+              "the backbone's default out_indices keep its last stage only ([6]: 128 channels), the head's "
+              "bridge_connector is made for all 6 bridge outputs concatenated (6 x 128 = 768 channels)"),
+    "pp_ocrv6_small_det": (r"weight of size \[96, 12, 1, 1\], expected input\[1, 384,",
+                           "the neck's first insert convolution takes layer_list_out_channels[0] = 12 channels, "
+                           "the backbone's default out_indices [4] give its last stage, stage_out_channels[-1] = 384"),
+    "llama4_vision_model": (r"\d+x3072 and 5632x4096",
+                            "hidden_size 768 pixel-shuffled at ratio 0.5 makes 768 x 4 = 3072 features a patch, the "
+                            "vision adapter's fc1 is made for intermediate_size 5632 (= 1408 x 4: Llama 4's published "
+                            "vision hidden_size is 1408)"),
+    "lw_detr": (r"torch\.cat\(\): expected a non-empty list of Tensors",
+                "projector_scale_factors defaults to () (its docstring: [], of 0.5, 1.0, 2.0), so num_feature_levels "
+                "is 0: the multi-scale projector makes no feature map and the model concatenates none"),
+    "deepseek_ocr2_vision": (r"Expected size 896 but got size 4096",
+                             "the SAM encoder's last downsample_channels (896, the published encoder width) are "
+                             "concatenated with learned queries of encoder_config.hidden_size 4096"),
+}
 
 #: What each main input a model takes but profile_model does not make is, in words (the sweep's reason).
 INPUT_WORDS = {
@@ -33,6 +81,7 @@ INPUT_WORDS = {
     "noise_embeds": "diffusion noise embeddings", "inputs_embeds": "embeddings (no token ids)",
     "audio_mel": "audio mel frames with their mask", "state": "robot state and action embeddings",
     "hidden_states": "another model's hidden states", "input_points": "point prompts",
+    "last_hidden_state": "another model's hidden states beside the tokens (a depth decoder's)",
     "pixel_values+task_inputs": "an image and task tokens", "point_cloud": "point clouds",
     "bbox": "bbox inputs", "audio_codes": "audio codes", "input_ids": "token ids beside the image",
     "image": "an image under another argument name (image)", "query_embeds": "query embeddings (a Q-Former)",
@@ -124,17 +173,35 @@ def quiet() -> None:
 def audio_of(model_or_class, config, main: str, params: set) -> tuple[str, tuple[int, ...]] | None:
     """``(kind, one sample's shape)`` of an audio model's main input, or None when it is no audio input made
     here. ``input_values``: one second of waveform (``(samples,)`` for wav2vec2's family, which takes
-    ``mask_time_indices``; ``(channels, samples)`` for codecs; AST's ``(max_length, num_mel_bins)``
-    spectrogram); ``input_features``: Whisper-like ``(mel bins, 2 x max_source_positions)`` or
-    ``(FEATURE_FRAMES, feature size)`` filter banks."""
+    ``mask_time_indices``, and for a model whose first layer is a Linear over samples; ``(channels, samples)``
+    for a convolution over the channels: codecs, OmniASR), rounded up to a multiple of the config's
+    ``samples_per_token`` (Muse Spark refuses others); an audio tokenizer's decoder whose first convolution
+    takes ``hidden_size`` channels (VibeVoice's): ``("latents", (hidden_size, frames))``, one second of them
+    (:func:`latents_of`). ``input_features``: Whisper-like ``(mel bins, 2 x max_source_positions)``, else
+    ``FEATURE_FRAMES`` frames laid out as the model's front end reads them (:func:`features_layout`); CLAP's
+    spectrogram-as-an-image (``spec_size``): ``(channels, FEATURE_FRAMES, mel bins)``, 4 channels with
+    ``enable_fusion``. AST's ``input_values``: its ``(max_length, num_mel_bins)`` spectrogram."""
+    from profiler.zoo.hf import first_layer
+
     rate = getattr(config, "sampling_rate", None)
     rate = int(rate) if isinstance(rate, int) and rate > 0 else SAMPLING_RATE
+    first = first_layer(model_or_class)
     if main == "input_values":
         mel, length = getattr(config, "num_mel_bins", None), getattr(config, "max_length", None)
         if isinstance(mel, int) and isinstance(length, int) and "audio-spectrogram" in config.model_type:
             return "spectrogram", (length, mel)
-        if "mask_time_indices" in params or "attention_mask" in params or hasattr(config, "conv_dim"):
+        latents = latents_of(model_or_class, config)
+        if latents is not None:
+            return latents
+        step = getattr(config, "samples_per_token", None)
+        if isinstance(step, int) and step > 1:
+            rate = -(-rate // step) * step
+        if "mask_time_indices" in params or "attention_mask" in params:
             return "waveform", (rate,)  # wav2vec2's family, speech encoder-decoders: (batch, samples)
+        if isinstance(first, nn.Conv1d):  # a convolution over the waveform's channels: (batch, channels, samples)
+            return "waveform", (int(first.in_channels), rate)
+        if isinstance(first, nn.Linear) or hasattr(config, "conv_dim"):
+            return "waveform", (rate,)
         channels = getattr(config, "audio_channels", None) or getattr(config, "channels", None) or 1
         return "waveform", (int(channels) if isinstance(channels, int) else 1, rate)
     if main == "input_features":
@@ -143,6 +210,9 @@ def audio_of(model_or_class, config, main: str, params: set) -> tuple[str, tuple
         whisper = features_of(config)
         if whisper is not None:
             return "features", whisper
+        spec, mel = getattr(config, "spec_size", None), getattr(config, "num_mel_bins", None)
+        if isinstance(spec, int) and isinstance(mel, int):  # CLAP's HTS-AT: the spectrogram as a 1- or 4-channel image
+            return "features", (4 if getattr(config, "enable_fusion", False) else 1, FEATURE_FRAMES, mel)
         for cfg in (config, getattr(config, "encoder_config", None)):  # NeMo-style models: their encoder's
             for key in ("num_mel_bins", "feature_projection_input_dim", "feature_size", "input_feat_per_channel",
                         "input_dim", "n_mels"):
@@ -150,8 +220,70 @@ def audio_of(model_or_class, config, main: str, params: set) -> tuple[str, tuple
                 if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                     if key == "input_feat_per_channel":
                         value *= int(getattr(cfg, "input_channels", 1) or 1)
-                    return "features", (FEATURE_FRAMES, value)
+                    return "features", features_layout(model_or_class, key, value)
     return None
+
+
+def features_layout(model_or_class, key: str, value: int) -> tuple[int, int]:
+    """One sample's ``input_features`` of ``value`` features a frame (config field ``key``), as the model's
+    front end reads them: ``(value, FEATURE_FRAMES)`` for a convolution over the mel bins (a Conv1d of
+    ``value`` input channels, Whisper-like: GLM-ASR's, Voxtral Realtime's encoders; S2T's subsampler, whose
+    ``input_feat_per_channel`` it transposes itself, is not one); ``(FEATURE_FRAMES, k x value)`` for a first
+    Linear of ``k x value`` inputs that the model's forward feeds as they come (frames stacked k to a row:
+    Granite Speech 5 concatenates each frame with its delta and stacks pairs, k = 4; Nemotron's stacking module,
+    which stacks them itself, is not one: :func:`profiler.zoo.hf.first_layer`); else ``(FEATURE_FRAMES, value)``.
+    A class (nothing built): the last."""
+    from profiler.zoo.hf import first_layer
+
+    first = first_layer(model_or_class)
+    if isinstance(first, nn.Linear) and first is first_layer(model_or_class, fed=True) \
+            and first.in_features != value and first.in_features % value == 0:
+        return FEATURE_FRAMES, int(first.in_features)
+    if key in ("num_mel_bins", "feature_size", "n_mels") and isinstance(model_or_class, nn.Module):
+        conv = next((m for m in model_or_class.modules() if isinstance(m, nn.Conv1d)), None)
+        if conv is not None and conv.in_channels == value and not isinstance(first, nn.Linear):
+            return value, FEATURE_FRAMES
+    return FEATURE_FRAMES, value
+
+
+def _hop(config) -> int | None:
+    """Samples per frame of an audio decoder: the product of its up- or down-sampling ratios."""
+    for key in ("upsample_rates", "upsampling_ratios", "downsampling_ratios"):
+        ratios = getattr(config, key, None)
+        if isinstance(ratios, (list, tuple)) and ratios and all(isinstance(r, int) and r > 0 for r in ratios):
+            return int(math.prod(ratios))
+    return None
+
+
+def _frames(config, hop: int) -> int:
+    rate = getattr(config, "sampling_rate", None)
+    rate = int(rate) if isinstance(rate, int) and rate > 0 else SAMPLING_RATE
+    return max(1, -(-rate // hop))
+
+
+def spectrogram_of(config) -> tuple[str, tuple[int, int]] | None:
+    """``("spectrogram", (frames, mel bins))`` of a vocoder (HiFi-GAN: ``model_in_dim`` mel bins a frame, its
+    ``upsample_rates`` making each frame their product of samples): one second of output audio at the config's
+    sampling rate (else ``SAMPLING_RATE``), frames rounded up. None without those fields."""
+    mel = getattr(config, "model_in_dim", None) or getattr(config, "num_mel_bins", None)
+    hop = _hop(config)
+    if not isinstance(mel, int) or mel < 1 or hop is None:
+        return None
+    return "spectrogram", (_frames(config, hop), mel)
+
+
+def latents_of(model_or_class, config) -> tuple[str, tuple[int, int]] | None:
+    """``("latents", (hidden_size, frames))`` of an audio tokenizer's decoder (VibeVoice's acoustic decoder):
+    its first layer a Conv1d over ``hidden_size`` latent channels (an encoder's takes the waveform's
+    ``channels``), one second of frames at its ``upsampling_ratios``/``downsampling_ratios`` hop. None else."""
+    from profiler.zoo.hf import first_layer
+
+    first, hidden, hop = first_layer(model_or_class), getattr(config, "hidden_size", None), _hop(config)
+    channels = getattr(config, "channels", None) or getattr(config, "audio_channels", None) or 1
+    if not isinstance(first, nn.Conv1d) or hop is None or not isinstance(hidden, int) \
+            or first.in_channels != hidden or hidden == channels:
+        return None
+    return "latents", (hidden, _frames(config, hop))
 
 
 def video_of(config, main: str) -> tuple[str, tuple[int, ...]] | None:
@@ -215,6 +347,11 @@ def classify(exc: BaseException, name: str) -> tuple[str, str]:
         return status, f"{error} (the CPU fallback {need.group(0).strip() if need else 'would not fit'})"
     if isinstance(exc, ProfilingError):
         cause = exc.__cause__
+        conflict = CONFIG_CONFLICTS.get(name)
+        if conflict is not None and re.search(conflict[0], msg):
+            text = " ".join(str(cause if cause is not None else exc).split())[:300]
+            return "hf-forward", (f"transformers' default config is self-inconsistent: {conflict[1]}; a real CPU "
+                                  f"pass fails the same: {type(cause or exc).__name__}: {text}")
         if "in module '(root)'" in msg and _NO_FORWARD.search(str(cause or "")):
             return "not-buildable", (f"hf:{name}: {type(cause).__name__}: its model class has no forward of its "
                                      "own (sub-models run by generate or by a pipeline)")
@@ -266,6 +403,8 @@ def reason(row: dict) -> str:
         return "not-buildable: a sub-config with no model class of its own (a part of a composite model)"
     if status == "remote-code":
         return "remote-code: model code on the hub only"
+    if status == "hf-forward" and error.startswith("transformers' default config is self-inconsistent"):
+        return "hf-forward: the default config contradicts itself (two parts cannot meet; a real CPU pass fails too)"
     if status == "failed" and error.startswith("meta cannot run data-dependent code"):
         return "failed: meta cannot run a data-dependent op, and the real CPU pass it falls back to is too big"
     if status in ("timeout", "memory", "crashed"):

@@ -150,21 +150,29 @@ def text_inputs(model_or_config, seq_len: int, batch: int = 1, *, decoder_len: i
         device = next((t.device for t in model_or_config.parameters()), "cpu") if is_module else "cpu"
     from profiler.zoo import hf
 
-    vocab = int(getattr(hf.text_config(config), "vocab_size", None) or getattr(config, "vocab_size", None) or 2)
+    # ids below every vocabulary the config gives: an encoder-decoder's encoder may have a smaller one (Dia's)
+    vocabs = [getattr(c, "vocab_size", None) for c in (hf.text_config(config), config,
+                                                        getattr(config, "encoder_config", None),
+                                                        getattr(config, "decoder_config", None))]
+    vocab = min([int(v) for v in vocabs if isinstance(v, int) and not isinstance(v, bool) and v > 0] or [2])
     dtype = float_dtype(model_or_config) if is_module else torch.get_default_dtype()
     if is_module:
-        kind = hf.input_of(model_or_config, config)[0]
+        model = model_or_config
     else:
         try:
-            kind = hf.input_of(hf.model_class(config), config)[0]
+            model = hf.model_class(config)
         except (UsageError, KeyError):  # a config of no task's model: its tokens alone
-            kind = "tokens"
+            model = None
+    kind = hf.input_of(model, config)[0] if model is not None else "tokens"
 
-    def ids(length: int) -> torch.Tensor:
+    def ids(length: int, arg: str = "input_ids") -> torch.Tensor:
+        # codebook layouts (profiler.zoo.hf.token_layout): (batch x K, T) or (batch, T, K + 1)
+        rows, cols = hf.token_layout(model, config, arg) if model is not None else (1, 1)
+        shape = (batch * rows, length) + ((cols,) if cols > 1 else ())
         if str(device) == "meta":
-            return torch.zeros((batch, length), dtype=torch.long, device="meta")
+            return torch.zeros(shape, dtype=torch.long, device="meta")
         gen = torch.Generator().manual_seed(0)
-        return torch.randint(0, vocab, (batch, length), generator=gen).to(device)
+        return torch.randint(0, vocab, shape, generator=gen).to(device)
 
     def floats(shape: tuple) -> torch.Tensor:
         if str(device) == "meta":
@@ -178,11 +186,14 @@ def text_inputs(model_or_config, seq_len: int, batch: int = 1, *, decoder_len: i
         out = {"input_ids": ids(seq_len)}
         if attention_mask:
             out["attention_mask"] = torch.ones((batch, seq_len), dtype=torch.long, device=device)
+        audio = hf.audio_beside_tokens(model, config) if kind == "tokens" and model is not None else None
+        if audio is not None:  # CLAP's audio tower, CLVP's conditioning mel: the features the forward needs
+            out[audio[0]] = floats(audio[1])
     if kind == "text-image":
         out["pixel_values"] = floats(hf.image_of(config))
     if getattr(config, "is_encoder_decoder", False):
         dec = decoder_len or seq_len
-        out["decoder_input_ids"] = ids(dec)
+        out["decoder_input_ids"] = ids(dec, "decoder_input_ids")
         if attention_mask:
             out["decoder_attention_mask"] = torch.ones((batch, dec), dtype=torch.long, device=device)
     return out

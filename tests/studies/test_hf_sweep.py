@@ -8,7 +8,7 @@ import pytest
 
 from profiler.cli import main
 from profiler.studies.sweep import SKIPPED_STATUSES, profile_row, summarise
-from profiler.zoo import hf_registry
+from profiler.zoo import hf_registry, profile_model
 
 
 def _layers(tokens: int, hidden: int, inner: int, layers: int) -> int:
@@ -101,3 +101,38 @@ def test_only_and_resume_for_the_hf_zoo(tmp_path, capsys):
     assert [r["name"] for r in rows] == ["roberta", "xlm-roberta"] and rows[0]["macs"] == first
     assert all(r["status"] == "ok" for r in rows)
     assert "hf: 2/2 architectures counted (100.0 %)" in capsys.readouterr().out
+
+
+def test_a_default_config_that_contradicts_itself_is_hf_forward_with_its_proof():
+    from profiler.core.engine import ProfilingError
+    from profiler.zoo.build import profile_model
+
+    # GLM-4V's text model: its rope_parameters give no partial_rotary_factor, so head_dim 128 (hidden 4096 over
+    # 32 heads) rotates 64 frequencies, against the modeling code's default mrope_section [8, 12, 12] (32). A small
+    # config keeping head_dim 128 (hidden 256, 2 heads) fails the same on a real CPU pass: the default config's
+    # fault, not our meta pass nor our input
+    with pytest.raises(ProfilingError) as info:
+        profile_model("hf:glm4v_text", input=8, device="cpu", num_hidden_layers=1, hidden_size=256,
+                      num_attention_heads=2, num_key_value_heads=2, intermediate_size=256, vocab_size=100)
+    assert "sum exactly to 64" in str(info.value)
+    status, error = hf_registry.classify(info.value, "glm4v_text")
+    assert status == "hf-forward" and error.startswith("transformers' default config is self-inconsistent: ")
+    assert "a real CPU pass fails the same" in error
+    # the sweep's row of the default config (on meta) names it so, and the report groups it as such
+    row = profile_row("hf", "glm4v_text")
+    assert row["status"] == "hf-forward" and "mrope_section [8, 12, 12]" in row["error"]
+    assert hf_registry.reason(row).startswith("hf-forward: the default config contradicts itself")
+    # another error of that type is not taken for the contradiction
+    other = ProfilingError("forward pass failed in module 'rotary_emb': RuntimeError: something else")
+    assert hf_registry.classify(other, "glm4v_text")[0] == "failed"
+
+
+def test_a_type_with_only_a_classification_head_is_counted_with_it():
+    # PP-LCNet has no base model in transformers: its one head is the default task. At 224 px its last stage is
+    # 512 x 7 x 7; then global pooling, a 1x1 conv to class_expand 1280 and the classifier (2 labels by default).
+    row = profile_row("hf", "pp_lcnet")
+    assert row["status"] == "ok" and row["input"] == "3x224x224"
+    p = profile_model("hf:pp_lcnet")
+    assert p.source.task == "classification"
+    assert p.layer("last_convolution").counts()["conv"] == 512 * 1280
+    assert p.layer("head").counts()["linear"] == 1280 * 2
