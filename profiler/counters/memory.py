@@ -12,7 +12,7 @@ per_output(
     "native_channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "constant_pad_nd", "reflection_pad1d",
     "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d", "replication_pad3d",
     "_pad_circular", "repeat", "repeat_interleave", "index_select", "gather", "index", "take", "embedding",
-    "_embedding_bag", "embedding_bag", "flip", "roll", "tile", "masked_select", "nonzero", "scatter",
+    "_embedding_bag", "embedding_bag", "flip", "roll", "tile", "masked_select", "masked_scatter", "masked_scatter_", "nonzero", "scatter",
     "scatter_", "im2col", "col2im", "tril", "triu", "_unsafe_index", "one_hot", "block_diag", "cat_",
     "unfold_copy", "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter",
     "to_padded_tensor", "_nested_tensor_from_mask", "max_unpool2d", "max_unpool3d",

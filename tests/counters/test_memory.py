@@ -52,3 +52,13 @@ def test_max_unpool_and_embedding_max_norm():
     c = counts(emb, torch.tensor([1, 2, 3]))
     no_macs(c)
     assert c["norm"] == 12  # the looked-up rows are renormalised
+
+
+def test_masked_scatter_moves_every_output_element():
+    # Higgs-Audio puts audio embeddings into the token embeddings' masked rows: the result is a (4, 6) tensor
+    # written whole (the unmasked elements copied from the input, the masked ones taken from the source)
+    mask = torch.zeros(4, 6, dtype=torch.bool)
+    mask[1] = True
+    c = counts(lambda t: t.masked_scatter(mask, torch.ones(6)), torch.randn(4, 6))
+    no_macs(c)
+    assert c["memory"] == 4 * 6
