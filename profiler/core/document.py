@@ -20,7 +20,8 @@ that build theirs (``["torchvision:resnet50", "pytorchcv:resnet50"]`` beside tim
 the zoos already imported and ``profile-model list``'s names cache know), else ``[]``. Added for readers: ``unit`` and ``convention_description``, ``params_trainable``/
 ``params_frozen``/``buffers``, ``device`` (where the pass ran), ``pass`` (``shapes`` on meta, or ``real``), ``build``,
 ``by_category``, ``notes``. ``profile-model``
-extensions add their own keys (``crosscheck``, ``latency`` ...).
+extensions add their own keys (``crosscheck``, ``latency`` ...). A pass that met DTensors or collectives adds
+``distributed`` (:func:`distributed_record`: the top-level figures are then this rank's).
 
 ``params_active`` (top level and per layer record) is what one token's forward uses: ``params`` less the
 unrouted share (E - k) / E of routed experts (:attr:`Profile.params_active`; = ``params`` for a dense
@@ -146,4 +147,28 @@ def document(profile, rows: list[Row] | None = None, *, depth: int | None = None
         **({"expert_tokens": tokens} if tokens else {}),
         "coverage": [asdict(u) for u in profile.coverage],
         "notes": list(profile.notes),
+        **({"distributed": distributed_record(profile, conv)} if profile.distributed is not None else {}),
+    }
+
+
+def distributed_record(profile, conv) -> dict:
+    """``distributed``: the figures of a pass that met DTensors or collectives. The document's ``macs``,
+    ``params`` and ``layers`` are this rank's (its shards' kernels and elements); here the logical model's
+    (``*_global``: the DTensor-level ops, parameters at their global shape) and the communication, one record
+    per module, phase and kind, bytes this rank sends and receives under :mod:`profiler.counters.comm`'s
+    conventions."""
+    d = profile.distributed
+    glob = profile.global_view()
+    return {
+        "rank": d.rank,
+        "world_size": d.world_size,
+        "scope": "macs, params, by_category and layers are this rank's; *_global the logical model's",
+        "macs_global": glob.total(conv),
+        "params_global": glob.params,
+        "by_category_global": glob.by_category,
+        **({"by_phase_global": glob.by_phase} if profile.is_step else {}),
+        "communication": [asdict(c) for c in profile.communication],
+        "communication_convention": "bytes: S as NCCL's tests (an all_gather's output, a reduce_scatter's input); "
+                                    "sent/received per rank under ring / pipeline algorithms: all_reduce 2(n-1)/n S, "
+                                    "all_gather, reduce_scatter, all_to_all (n-1)/n S, broadcast S",
     }

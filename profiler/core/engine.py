@@ -34,7 +34,7 @@ from torch.nn.modules import module as _module_mod
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 from profiler import counters
-from profiler.core import leaf_paths, meta_kernels as _meta_kernels, meta_shims, moe
+from profiler.core import distributed, leaf_paths, meta_kernels as _meta_kernels, meta_shims, moe
 from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.core.kinds import conv_kind, is_attention_module, layer_config, layer_kind
@@ -43,6 +43,7 @@ from profiler.core.devices import check_device
 from profiler.core.step import check_can_step, train_step
 from profiler.errors import short_error
 from profiler.counters.backward import RECOMPUTING
+from profiler.counters.comm import COLLECTIVES
 
 
 class ProfilingError(RuntimeError):
@@ -227,6 +228,15 @@ class _State:
         self.mode: TorchDispatchMode | None = None  # the observer, stepped aside while a fast leaf runs
         self.capture: list | None = None  # the records of a leaf call being checked against its fast path
         self.last_offs: tuple | None = None  # (layer, offsets) of the last grouped matmul whose tokens were kept
+        # Distributed passes (profiler.core.distributed): the global counts kept apart from this rank's (split),
+        # the record being charged to them (to_global), the DTensor ops being run (inner), the global stream's
+        # attention bookkeeping, and the collectives met: (path, phase, kind, group size) -> CommStat.
+        self.split = False
+        self.to_global = False
+        self.inner = 0
+        self.global_attn: tuple = (None, False)
+        self.global_scale = 1  # the logical model's share of a plain op on local shards (all ranks' together)
+        self.comm: dict | None = None
 
     def running(self) -> tuple[str, Any] | None:
         """(path, args) of the innermost running module, if any."""
@@ -283,12 +293,17 @@ class _State:
         """(name, rule or None, free) of an op overload."""
         entry = self.cache.get(id(func))  # by id: an OpOverload's __hash__ is Python code
         if entry is None:
-            entry = self.cache[id(func)] = (_op_name(func), counters.lookup(func), counters.is_free(func))
+            name = _op_name(func)
+            # a collective is free of compute; its Collective (truthy, not True) tells record() to keep its bytes
+            free = COLLECTIVES.get(name) or counters.is_free(func)
+            entry = self.cache[id(func)] = (name, counters.lookup(func), free)
         return entry
 
     def record(self, func, args, kwargs, out):
         name, rule, free = self._op(func)
         if free:
+            if free is not True and not self.to_global:  # a collective: communication, not compute
+                distributed.collective(self, free, name, args, kwargs, out)
             return
         if self.meta and name in _NOOPS_ON_THE_HOST and _NOOPS_ON_THE_HOST[name](args, out):
             return
@@ -348,7 +363,12 @@ class _State:
             counts = self._relabel(name, counts, ctx, args)
         if phase == "optimizer":
             counts = _as_optimizer(counts)
-        ops = layer.ops if phase == "forward" else layer.step_ops.setdefault(phase, {})
+        if self.to_global:  # the logical model's count of a distributed pass (profiler.core.distributed)
+            ops = layer.global_ops.setdefault(phase, {})
+            if self.global_scale != 1:
+                counts, read, written = distributed.scaled(self.global_scale, counts, read, written)
+        else:
+            ops = layer.ops if phase == "forward" else layer.step_ops.setdefault(phase, {})
         st = ops.get(name)
         if st is None:
             st = ops[name] = OpStat()
@@ -458,6 +478,8 @@ class _State:
 
     def _uncovered(self, name: str, path: str, error: str | None = None):
         """An op without a rule (or whose rule failed with ``error``) met in ``path``."""
+        if self.to_global:  # coverage is of this rank's ops: the logical model's record of one is not another
+            return
         u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
         u["calls"] += 1
         if error is not None:
@@ -494,6 +516,7 @@ class _State:
 class _Observer(TorchDispatchMode):
     def __init__(self, state: _State, fast_meta: dict | None = None):
         super().__init__()
+        self.state = state
         self.record = state.record
         # On a meta pass: aten op -> direct shape function (profiler.core.meta_kernels), skipping torch's slow
         # Python meta kernels; NotImplemented from it means "not the simple case", run torch's kernel.
@@ -506,6 +529,10 @@ class _Observer(TorchDispatchMode):
         return False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if types:  # a tensor subclass among the arguments: a DTensor's op is counted twice, globally and locally
+            out = distributed.dispatch(self, func, types, args, kwargs or {})
+            if out is not distributed.PLAIN:
+                return out
         kwargs = kwargs or {}
         out = NotImplemented
         if self.fast_meta is not None:
@@ -642,6 +669,8 @@ class _ModuleTree:
             if mod._modules:
                 prefix = f"{path}." if path else ""
                 stack.extend((prefix + n, c, layer) for n, c in reversed(mod._modules.items()) if c is not None)
+        # DTensor parameters counted by this rank's shards, the global counts kept (profiler.core.distributed)
+        self.dtensors = distributed.shard_params(self)
 
 
 def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
@@ -929,6 +958,7 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
         buffers=tree.buffers,
         device=str(target),
     )
+    prof.distributed = distributed.result(state, tree)
     if backward:
         prof.phases = ["forward", "loss", "backward"] + (["recompute"] if state.recomputing else []) + \
             (["optimizer"] if optimizer is not None else [])
@@ -979,6 +1009,8 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
 
         state = _State(tree.modules, bias_ids)
         state.meta = target.type == "meta"
+        if tree.dtensors:  # global and local counts apart; each module's own hooks run as part of it
+            distributed.begin(state, tree, undo)
         params = []
         if backward:
             for mod in tree.order:
@@ -997,7 +1029,7 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
             undo.enter_context(torch.jit.optimized_execution(False))
         t0 = time.perf_counter()
         meta = target.type == "meta"
-        fast = _meta_kernels.kernels() if meta and not outer else None
+        fast = _meta_kernels.kernels() if meta and not outer and not tree.dtensors else None
         if meta:
             # A GPU model's attention would run the GPU's kernels: the CPU's are asked for a CPU (or meta) model.
             shim_notes = undo.enter_context(meta_shims.shapes_only(tree.order, home.type in ("cpu", "meta")))
@@ -1018,7 +1050,7 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
                     torch._C._autograd._pop_node_creation_hook()
             else:
                 observer = _Observer(state, fast)
-                state.mode, state.fast = observer, not meta
+                state.mode, state.fast = observer, not meta and not state.split
                 if fast is not None:
                     undo.callback(_remove_shortcuts, _install_shortcuts(tree.order, state, fast))
                 with torch.no_grad(), observer:
@@ -1055,7 +1087,8 @@ class _MetaLeaf:
     def __call__(self, *args, **kwargs):
         mod, state = self.module, self.state
         forward = type(mod).forward
-        if kwargs or state.capture is not None or state.phase != "forward" or threading.get_ident() != self.owner:
+        if kwargs or state.capture is not None or state.phase != "forward" or state.split or \
+                threading.get_ident() != self.owner:
             return forward(mod, *args, **kwargs)
         k = leaf_paths.key(mod, args, instance_forward_ok=True)
         if k is None:

@@ -48,6 +48,11 @@ class Layer:
     # Token-expert pairs each of the E experts received, summed over the layer's forward calls (their sum is
     # tokens x k per call): data of a real pass, read from its grouped matmuls' offsets; empty on meta.
     expert_tokens: list[int] = field(default_factory=list)
+    # A distributed pass (DTensor parameters or ops; profiler.core.distributed): ``ops``/``step_ops``/``params``
+    # are this rank's (the local shards' kernels and elements), these the logical model's: phase -> own ops of
+    # the DTensor-level calls, and the own parameters' global elements. None: the same as this rank's.
+    global_ops: dict[str, dict[str, OpStat]] | None = None
+    params_global: int | None = None
 
     @property
     def name(self) -> str:
@@ -107,6 +112,34 @@ class Layer:
 
 
 @dataclass
+class CommStat:
+    """One kind of collective one module ran in one phase, summed over its calls, as this rank sees it: bytes
+    under the ring / pipeline conventions of :mod:`profiler.counters.comm`."""
+    path: str  # the module ("" for the root)
+    phase: str  # forward, loss, backward, recompute, optimizer
+    kind: str  # profiler.counters.comm.KINDS: all_reduce, all_gather, reduce_scatter, all_to_all, broadcast ...
+    group_size: int  # ranks in the collective's process group
+    calls: int = 0
+    bytes: int = 0  # the collectives' size S (comm's convention: an all_gather's output, a reduce_scatter's input)
+    sent: int | float = 0  # bytes this rank sends
+    received: int | float = 0  # bytes this rank receives
+    ops: list[str] = field(default_factory=list)  # the ops met: _c10d_functional.all_reduce, c10d.allreduce_ ...
+
+
+@dataclass
+class Distributed:
+    """What a distributed pass adds to a :class:`Profile`: who this rank is, the logical model's parameters and
+    the communication of the step. The logical model's compute is per layer (``Layer.global_ops``); the
+    profile's own figures (``macs``, ``params``, every table) are this rank's."""
+    rank: int  # this process's rank in the default group (0 where none is initialised)
+    world_size: int
+    params_global_trainable: int  # the logical model's parameters (DTensor parameters at their global shape)
+    params_global_frozen: int
+    communication: list[CommStat] = field(default_factory=list)  # per module, phase and kind, in module order
+    dtensor: bool = False  # DTensors met (parameters, inputs or ops): the global figures may differ from the local
+
+
+@dataclass
 class UncoveredOp:
     """An op met during the pass that has no counting rule (its cost is unknown, not zero)."""
     op: str
@@ -157,6 +190,8 @@ class Profile:
     # The phases this profile ran: ["forward"], or a training step's "forward", "loss", "backward" and
     # (with an optimizer) "optimizer"; a backward that recomputed checkpointed modules also ran "recompute".
     phases: list[str] = field(default_factory=lambda: ["forward"])
+    # A pass that met DTensors or collectives (profiler.core.distributed); None for every other model.
+    distributed: Distributed | None = None
 
     def __post_init__(self):
         self._by_path = {layer.path: layer for layer in self.layers}
@@ -185,6 +220,61 @@ class Profile:
         profile's convention (that one's figure is :meth:`total`)."""
         cats = self.by_category
         return sum(cats[c] for c in MAC_CATEGORIES)
+
+    # -- distributed: this rank's figures (the ones above) and the logical model's ------------------------
+    @property
+    def is_sharded(self) -> bool:
+        """The pass met DTensors whose global figures differ from this rank's (:meth:`global_view`)."""
+        d = self.distributed
+        if d is None or not d.dtensor:
+            return False
+        return self.params_global != self.params or self.global_view().by_category != self.by_category
+
+    @property
+    def params_global(self) -> int:
+        """The logical model's parameters: DTensor parameters at their global shape (:attr:`params`: this
+        rank's shards)."""
+        d = self.distributed
+        return self.params if d is None else d.params_global_trainable + d.params_global_frozen
+
+    @property
+    def macs_global(self) -> int:
+        """The logical model's MACs: the DTensor-level ops (as the unsharded model computes), where
+        :attr:`macs` is this rank's own (the local shards' kernels)."""
+        return self.macs if self.distributed is None else self.global_view().macs
+
+    def total_global(self, convention: Convention | str | None = None) -> int:
+        """:meth:`total` of the logical model (:meth:`global_view`)."""
+        return self.global_view().total(convention)
+
+    @property
+    def communication(self) -> list[CommStat]:
+        """The collectives of the pass per module, phase and kind (bytes under the conventions of
+        :mod:`profiler.counters.comm`); empty for a model that ran none."""
+        return [] if self.distributed is None else self.distributed.communication
+
+    def global_view(self) -> "Profile":
+        """This profile as the logical model counts: each layer's DTensor-level ops and global parameters in
+        place of this rank's, every view of it (``table()``, ``to_dict()`` ...) showing the global figures; the
+        profile itself where the pass met no DTensor."""
+        d = self.distributed
+        if d is None or not d.dtensor:
+            return self
+        from dataclasses import replace
+
+        layers = []
+        for layer in self.layers:
+            g = layer.global_ops if layer.global_ops is not None else layer.phase_ops()
+            params = layer.params if layer.params_global is None else layer.params_global
+            trainable = layer.params_trainable + (params - layer.params if layer.params_trainable else 0)
+            layers.append(replace(layer, ops=g.get("forward", {}),
+                                  step_ops={k: v for k, v in g.items() if k != "forward"},
+                                  params=params, params_trainable=trainable, global_ops=None, params_global=None))
+        view = replace(self, layers=layers, params_trainable=d.params_global_trainable,
+                       params_frozen=d.params_global_frozen, distributed=None, notes=list(self.notes))
+        if hasattr(self, "elapsed_s"):
+            view.elapsed_s = self.elapsed_s
+        return view
 
     @property
     def pass_kind(self) -> str:
@@ -328,5 +418,9 @@ class Profile:
     def __repr__(self) -> str:
         """One line (``print(p)`` too): model, total with unit and convention, params, modules, coverage; the
         per-layer table is ``print(p.table())``, the torchsummary view ``print(p.summary())``."""
-        return (f"Profile({self.model}: {self.total():,} {self.unit} [{self.convention}], "
-                f"{self.params:,} params, {len(self.layers)} modules, {len(self.coverage)} uncovered ops)")
+        if self.is_sharded:  # a DTensor model: this rank's figures, then the logical model's
+            figures = (f"{self.total():,} {self.unit} [{self.convention}] this rank, {self.total_global():,} global, "
+                       f"{self.params:,} params this rank, {self.params_global:,} global")
+        else:
+            figures = f"{self.total():,} {self.unit} [{self.convention}], {self.params:,} params"
+        return f"Profile({self.model}: {figures}, {len(self.layers)} modules, {len(self.coverage)} uncovered ops)"

@@ -4,7 +4,7 @@
 allocation). Everything else met during a pass is reported as uncovered by the engine.
 """
 from profiler.counters import activation, attention, conv, detection, elementwise, linear, memory  # noqa: F401
-from profiler.counters import moe, norm, pooling, recurrent, spectral  # noqa: F401
+from profiler.counters import comm, moe, norm, pooling, recurrent, spectral  # noqa: F401
 from profiler.counters import backward  # noqa: F401  - after the forward families: it reuses their rules
 from profiler.counters.registry import RULES, FREE, is_free, lookup, register, register_free  # noqa: F401
 

@@ -44,6 +44,15 @@ def describe_device(device: str) -> str:
 
 
 def describe_pass(profile) -> str:
+    text = _describe_pass(profile)
+    d = profile.distributed
+    if d is not None and profile.is_sharded:
+        text += (f"; DTensor model: every figure is rank {d.rank} of {d.world_size}'s (its shards' kernels and "
+                 "elements) but the footer's 'global' (the logical model)")
+    return text
+
+
+def _describe_pass(profile) -> str:
     text = describe_device(profile.device)
     if profile.is_step:  # "training step" once: "cpu: one training step (forward, ...) on random inputs"
         step = ", ".join(p for p in profile.phases if p != "recompute")
@@ -104,6 +113,8 @@ def _same_or_scaled(n: int) -> str:
 def footer_items(profile, extra_notes=()) -> list[tuple[str, str]]:
     conv = get_convention(profile.convention)
     total = profile.total(conv)
+    if profile.distributed is not None:
+        return _distributed_footer(profile, conv, extra_notes)
     items = [
         ("total", f"{exact_and_scaled(total, conv.unit, f' [{conv.name}]')}; "
                   f"{exact_and_scaled(profile.params, 'params')} "
@@ -121,6 +132,53 @@ def footer_items(profile, extra_notes=()) -> list[tuple[str, str]]:
     for note in list(profile.notes) + list(extra_notes):
         items.append(("note", note))
     return items
+
+
+def _distributed_footer(profile, conv, extra_notes) -> list[tuple[str, str]]:
+    """The footer of a distributed pass: the totals of this rank and of the logical model, each named, and the
+    communication (:mod:`profiler.core.distributed`); the rest as for any model."""
+    d = profile.distributed
+    items = footer_items(_plain(profile), extra_notes)
+    who = f"rank {d.rank} of {d.world_size}"
+    if profile.is_sharded:
+        total, params = profile.total(conv), profile.params
+        glob = profile.global_view()
+        items[0] = ("total", f"this rank ({who}): {exact_and_scaled(total, conv.unit, f' [{conv.name}]')}; "
+                             f"{exact_and_scaled(params, 'params')} (its shards); global (the logical model): "
+                             f"{exact_and_scaled(glob.total(conv), conv.unit)}; "
+                             f"{exact_and_scaled(glob.params, 'params')}; {F.count(profile.buffers)} buffer elements")
+    items.insert(1, ("communication", communication_line(profile, who)))
+    return items
+
+
+def _bytes(n) -> str:
+    return f"{_same_or_scaled(int(round(n)))} bytes"
+
+
+def _plain(profile):
+    from dataclasses import replace
+
+    return replace(profile, distributed=None)
+
+
+def communication_line(profile, who: str = "this rank") -> str:
+    """The collectives of the pass per kind: calls, size and the bytes this rank sends and receives."""
+    kinds: dict[str, list] = {}
+    for c in profile.communication:
+        k = kinds.setdefault(c.kind, [0, 0, 0, 0, set(), set()])
+        k[0] += c.calls
+        k[1] += c.bytes
+        k[2] += c.sent
+        k[3] += c.received
+        k[4].add(c.group_size)
+        k[5].add(c.phase)
+    if not kinds:
+        return f"no collective ran on {who}"
+    parts = [f"{kind} x{k[0]} ({', '.join(sorted(k[5]))}; {'/'.join(map(str, sorted(k[4])))} ranks): "
+             f"{_bytes(k[1])} in all, {_bytes(k[2])} sent and {_bytes(k[3])} received"
+             for kind, k in kinds.items()]
+    return (f"{who}: " + "; ".join(parts) + " (bytes per rank under ring / pipeline algorithms: an all_reduce of S "
+            "bytes on n ranks sends 2(n-1)/n S; per module and phase: --format json, 'distributed')")
 
 
 def experts_line(profile) -> str:
