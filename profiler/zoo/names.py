@@ -416,7 +416,9 @@ def _create_resolved(spec: str, zoo: str, name: str, task: str | None, kwargs: d
         kind, size = hf.input_of(model, model.config)
         # tokens (alone, with an image, or a decoder's after audio features), an image (pixel_values, "tensor" as
         # every other zoo's), or another main input (input_values ...) that profile_model cannot make
-        return model, ModelInfo("hf", name, size, "tensor" if kind in hf.TENSOR_KINDS else kind, task)
+        # (a tensor kind with no shape is an argument of that name not made: Mimi's decoder takes ``latents`` too)
+        made = kind in hf.TENSOR_KINDS and bool(size)
+        return model, ModelInfo("hf", name, size, "tensor" if made else kind, task)
     if zoo == "user":
         model = _build_user(name, kwargs)
         model.eval()

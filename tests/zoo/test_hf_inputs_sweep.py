@@ -4,6 +4,7 @@ channels, and the image size a config gives a sub-config. Each type is counted (
 allow, on meta) and a layer, or the whole pass, checked against its closed form computed here."""
 import math
 
+from profiler.studies.sweep import profile_row
 from profiler.zoo import hf
 from profiler.zoo.build import profile_model
 from profiler.zoo.hf_registry import FEATURE_FRAMES, SAMPLING_RATE
@@ -106,3 +107,10 @@ def test_text_towers_and_audio_beside_tokens():
     # CLAP's audio tower: the spectrogram as a one-channel image (no fusion)
     clap = profile_model("hf:clap_audio_model", device="meta")
     assert clap.source.input_size == (1, FEATURE_FRAMES, 64) and not clap.coverage
+
+
+def test_an_argument_named_like_a_tensor_kind_is_not_made_without_a_shape():
+    # Mimi's decoder takes ``latents`` from its codec's quantizer; nothing here sizes them (its first layer is a
+    # Linear, not VibeVoice's Conv1d over hidden_size latent channels): named, never a tensor of shape (1,)
+    row = profile_row("hf", "mimi_decoder")
+    assert row["status"] == "needs-inputs" and "latents" in row["error"], row
