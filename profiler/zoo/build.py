@@ -101,6 +101,7 @@ def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
     if task is not None:
         kwargs["task"] = task
     notes: list[str] = []
+    failed = None  # the last construction that failed
     for build in builds:
         ctx = {"meta": lambda: torch.device("meta"), "meta-params": _params_on_meta,
                "cpu": lambda: _cpu_build_guard(spec)}[build]
@@ -118,8 +119,11 @@ def _create(spec: str, task: str | None, kwargs: dict, builds: tuple) -> Built:
                 blame = _blame_kwargs(spec, task, kwargs, exc, builds)
                 if blame is not None:
                     raise blame from None
+                if isinstance(exc, memory.TooBigError) and failed is not None:
+                    raise exc from failed  # refused for memory: why the ways before failed is the reason
                 raise
             notes.append(f"construction on meta ({build}) failed: {short_error(exc)}")
+            failed = exc
             continue
         if build == "meta" and any(t.device.type != "meta" for t in model.parameters()):
             # Legacy constructors (torch.Tensor(*shape)) ignore the default device: this model is ours, so the

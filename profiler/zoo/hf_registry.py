@@ -340,6 +340,10 @@ def classify(exc: BaseException, name: str) -> tuple[str, str]:
     made = _MAKE.search(msg)
     if made:
         return "needs-inputs", f"input kind not made yet: {input_words(made.group(1))}"
+    if isinstance(exc, TooBigError) and exc.__cause__ is not None and not isinstance(exc.__cause__, ProfilingError):
+        # the construction failed on meta, and the CPU construction tried next would not fit: the first is why
+        status, error = classify(exc.__cause__, name)
+        return status, f"{error} (the CPU construction tried next would not fit in memory)"
     if isinstance(exc, TooBigError) and isinstance(exc.__context__, ProfilingError):
         # the pass failed on meta and the real CPU pass it falls back to would not fit: the meta failure is why
         status, error = classify(exc.__context__, name)

@@ -136,3 +136,15 @@ def test_a_type_with_only_a_classification_head_is_counted_with_it():
     assert p.source.task == "classification"
     assert p.layer("last_convolution").counts()["conv"] == 512 * 1280
     assert p.layer("head").counts()["linear"] == 1280 * 2
+
+
+def test_a_construction_refused_for_memory_after_failing_on_meta_is_classified_by_the_meta_failure():
+    # granite4_vision's default config fails its own construction on meta (a field left None); the guarded CPU
+    # construction tried next is refused before it allocates: the reason is transformers' error, said with both
+    from profiler.zoo.memory import TooBigError
+
+    refused = TooBigError("hf:x: its construction failed on meta; the construction on the CPU had allocated 4.7 GiB")
+    refused.__cause__ = TypeError("object of type 'NoneType' has no len()")
+    status, error = hf_registry.classify(refused, "x")
+    assert status == "hf-error"
+    assert "NoneType' has no len()" in error and "would not fit in memory" in error
