@@ -803,6 +803,9 @@ def _outside_modes():
 # id(module) -> nothing: every module of every pass running in the process (see ConcurrentProfileError).
 _BUSY: set[int] = set()
 _BUSY_LOCK = threading.Lock()
+# Passes ended so far (under _BUSY_LOCK). A pass swaps copies into the model's modules: another thread that read
+# the model while one ran and got the lock after it ended read the copies, and reads the model again.
+_ENDED = [0]
 
 
 @contextlib.contextmanager
@@ -822,6 +825,7 @@ def _exclusive(tree: "_ModuleTree"):
     finally:
         with _BUSY_LOCK:
             _BUSY.difference_update(ids)
+            _ENDED[0] += 1
 
 
 def _observer_back(observer: TorchDispatchMode) -> None:
@@ -911,6 +915,7 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
                         "torch.optim.AdamW), not an optimizer already holding parameters")
     if backward:
         check_can_step()
+    ended = _ENDED[0]
     home = model_device(model)
     auto = device is None or device == "auto"
     # auto: shapes only where the model lives on the CPU (or meta), whose kernel choices the meta pass takes
@@ -918,6 +923,11 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     tree = _ModuleTree(model)
     fallback = None
     with _exclusive(tree):
+        if _ENDED[0] != ended:  # another thread's pass ended meanwhile: what was read may have been its copies
+            home = model_device(model)
+            if auto:
+                target = _META if home.type in ("cpu", "meta") else home
+            tree = _ModuleTree(model)
         try:
             try:
                 state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,
