@@ -538,6 +538,11 @@ def input_of(model_or_class, config) -> tuple[str, tuple[int, ...]]:
             if "decoder_input_ids" in params:  # an encoder-decoder: the audio plus T decoder tokens
                 return "speech-text", _tokens(getattr(config, "max_target_positions", None))
             return audio
+    bare = isinstance(model_or_class, nn.Module) and getattr(model_or_class, "input_preprocessor", False) is None
+    if main == "inputs" and bare and isinstance(getattr(config, "d_model", None), int):
+        # Perceiver's bare model, built without a modality's preprocessor: its inputs are already d_model-wide
+        # embeddings, T of them (T as for tokens)
+        return "features", (*_tokens(getattr(config, "max_position_embeddings", None)), config.d_model)
     return main, ()
 
 

@@ -114,3 +114,13 @@ def test_an_argument_named_like_a_tensor_kind_is_not_made_without_a_shape():
     # Linear, not VibeVoice's Conv1d over hidden_size latent channels): named, never a tensor of shape (1,)
     row = profile_row("hf", "mimi_decoder")
     assert row["status"] == "needs-inputs" and "latents" in row["error"], row
+
+
+def test_perceivers_bare_model_takes_d_model_wide_embeddings():
+    # PerceiverModel without a modality preprocessor reads `inputs` as T embeddings of d_model (768) features; its
+    # cross-attention projects them to keys and values of kv channels (d_model by default): T x 768 x 768 each
+    row = profile_row("hf", "perceiver")
+    assert row["status"] == "ok" and row["input"] == "128x768", row
+    p = profile_model("hf:perceiver")
+    for name in ("key", "value"):
+        assert p.layer(f"encoder.cross_attention.attention.self.{name}").counts()["linear"] == 128 * 768 * 768
