@@ -279,14 +279,17 @@ def collective(state, c, name: str, args, kwargs, out) -> None:
     if c.splits is not None and len(args) > max(c.splits):
         out_splits, in_splits = args[c.splits[0]], args[c.splits[1]]
         if out_splits and in_splits and len(out_splits) == n == len(in_splits):
-            t_in = args[0] if c.splits == (2, 1) else args[1]
-            t_out = out if c.splits == (2, 1) else args[0]
+            functional = c.splits == (1, 2)  # (input, output splits, input splits, group) -> output
+            t_in = args[0] if functional else args[1]
+            t_out = out if functional else args[0]
             sent, received = all_to_all_split(_row_bytes(t_in), in_splits, _row_bytes(t_out), out_splits, rank)
     phase = state.phase
     if phase == "forward":
         entry = state.stack[-1][0] if state.stack else state.root
     else:
         entry, phase = state._step_entry(phase, args)
+    if state.owner is not None:
+        entry = state.owner
     key = (entry[0], phase, c.kind, n)
     st = state.comm.get(key)
     if st is None:
@@ -319,3 +322,112 @@ def result(state, tree) -> Distributed | None:
     return Distributed(rank=dist.get_rank() if ready else 0, world_size=dist.get_world_size() if ready else 1,
                        params_global_trainable=trainable, params_global_frozen=frozen, communication=comm,
                        dtensor=bool(state.split))
+
+
+# -- FSDP2 (torch.distributed.fsdp.fully_shard) ------------------------------------------------------------------
+# FSDP2 keeps its own references to a module's sharded parameters (``FSDPParam.sharded_param`` and the padded
+# 1-d ``_sharded_param_data`` its all-gather reads) and sets the unsharded (or sharded) parameters on the modules
+# itself around each forward and backward. For a pass on copies (a training step, another device), each FSDPParam
+# is pointed at the copy swapped in for its parameter, with a padded shard of that copy: the all-gathers read the
+# copies (meta copies on a meta pass), the reduce-scatters write the copies' gradients, and the user's parameters,
+# their ``.grad`` and FSDP's state (the lazy initialisation a first forward does, the unsharded parameters, the
+# gradient buffers) come back as they were: every FSDP object's attributes are put back after the pass.
+# Each parameter group's unshard (all-gather, copy-in, copy-out) and post-backward (reduce-scatter of its gradients)
+# is charged to the module the group belongs to (``state.owner``), also when another module runs it: the backward
+# prefetch of the next group's all-gather, the root's final callback that reduces the gradients of a module whose
+# input needs no gradient.
+_OWNED = ("unshard", "wait_for_unshard", "post_backward", "finalize_backward")
+
+
+class FSDPOnMeta(RuntimeError):
+    """An FSDP2 model asked to run on meta copies."""
+
+
+# Why not on meta (torch 2.x): FSDP makes its all-gather and reduce-scatter buffers on the device it was given
+# (the mesh's), and waits on its streams and events through ``torch.<device type>`` (``_get_device_handle``),
+# which meta has none of; its lazy initialisation also refuses sharded parameters on meta
+# (``_validate_no_meta_params``).
+FSDP_ON_META = ("FSDP2 (fully_shard) modules cannot run on meta copies: FSDP allocates its all-gather and "
+                "reduce-scatter buffers on its mesh's device and drives them through that device's streams and "
+                "events, which meta has none of; profile on the parameters' device (device='cpu' or the GPU)")
+
+
+def _fsdp_module_type():
+    mod = sys.modules.get("torch.distributed.fsdp._fully_shard._fully_shard")
+    return getattr(mod, "FSDPModule", None) if mod is not None else None
+
+
+def _snapshot(obj) -> tuple:
+    """An object's attributes, containers copied one level (FSDP appends to its lists in place)."""
+    return obj, {k: (type(v)(v) if type(v) in (list, dict, set) else v) for k, v in obj.__dict__.items()}
+
+
+def _restore(saved) -> None:
+    for obj, attrs in saved:
+        obj.__dict__.clear()
+        obj.__dict__.update(attrs)
+
+
+class _Owned:
+    """A parameter group's method, run with the group's module as the owner of its ops and collectives."""
+    __slots__ = ("state", "entry", "fn")
+
+    def __init__(self, state, entry, fn):
+        self.state, self.entry, self.fn = state, entry, fn
+
+    def __call__(self, *args, **kwargs):
+        state = self.state
+        prev, state.owner = state.owner, self.entry
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            state.owner = prev
+
+
+def fsdp(state, tree, undo) -> bool:
+    """Prepare the FSDP2 modules of ``tree`` for the pass (after the copies are swapped in): whether any."""
+    cls = _fsdp_module_type()
+    if cls is None:
+        return False
+    wrapped = [mod for mod in tree.order if isinstance(mod, cls)]
+    if wrapped and state.meta:
+        raise FSDPOnMeta(FSDP_ON_META)
+    saved: list = []
+    undo.callback(_restore, saved)
+    seen: set[int] = set()
+    for mod in wrapped:
+        fstate = mod._get_fsdp_state()
+        if id(fstate) in seen:
+            continue
+        seen.add(id(fstate))
+        groups = list(fstate._fsdp_param_groups)
+        for obj in (fstate, fstate._state_ctx, fstate._comm_ctx, *groups,
+                    *(p for g in groups for p in g.fsdp_params)):
+            if id(obj) not in seen or obj is fstate:
+                seen.add(id(obj))
+                saved.append(_snapshot(obj))
+        entry = tree.modules[id(mod)]
+        for group in groups:
+            for name in _OWNED:
+                setattr(group, name, _Owned(state, entry, getattr(group, name)))
+            for fp in group.fsdp_params:
+                _point_at_copy(fp)
+    return bool(seen)
+
+
+@torch.no_grad()
+def _point_at_copy(fp) -> None:
+    """Make an FSDPParam shard the parameter its module now holds (the pass's copy), padded as FSDP pads."""
+    info = fp._module_info
+    new = info.module._parameters.get(info.param_name)
+    if new is None or new is fp.sharded_param or not hasattr(new, "_local_tensor"):
+        return
+    local = new._local_tensor
+    dim = fp.fsdp_placement.dim
+    padded = local.new_zeros(fp.padded_sharded_param_size)
+    length = local.size(dim) if local.numel() > 0 else 0
+    if length and local.device.type != "meta":
+        padded.narrow(dim, 0, length).copy_(local)
+    fp._sharded_param_data = padded.view(-1)
+    new._local_tensor = padded.narrow(dim, 0, length)
+    fp.sharded_param = new

@@ -237,6 +237,7 @@ class _State:
         self.global_attn: tuple = (None, False)
         self.global_scale = 1  # the logical model's share of a plain op on local shards (all ranks' together)
         self.comm: dict | None = None
+        self.owner: tuple[str, Layer, str] | None = None  # the module an FSDP group's collectives run for
 
     def running(self) -> tuple[str, Any] | None:
         """(path, args) of the innermost running module, if any."""
@@ -312,6 +313,8 @@ class _State:
             entry = self.stack[-1][0] if self.stack else self.root
         else:
             entry, phase = self._step_entry(phase, args)
+        if self.owner is not None:  # FSDP's own work for a module's parameters (profiler.core.distributed.fsdp)
+            entry = self.owner
         if name in _GROUPED_MM:  # independent of the op's rule
             self._expert_tokens(args, kwargs, entry[1], phase)
         if rule is None:
@@ -1051,6 +1054,8 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
             undo.callback(_swap_back, swapped)
             _swap_in(tree.order, copies, swapped)
         try:
+            if tree.dtensors:  # FSDP2's modules shard the copies (and are put back as they were)
+                distributed.fsdp(state, tree, undo)
             if backward:
                 torch._C._autograd._push_node_creation_hook(state.tag_node)
                 try:

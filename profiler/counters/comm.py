@@ -99,7 +99,10 @@ def _nbytes(t) -> int:
 
 class Collective:
     """How to read one collective op: its kind, its size S, its group argument and, where it has one, the
-    root (a group rank) or the splits of an all_to_all."""
+    root (a group rank) or the splits of an all_to_all: (index of the output splits, index of the input splits)
+    among the op's arguments; (1, 2) is the functional form (input, output_split_sizes, input_split_sizes, group:
+    the output is the op's result), any other the c10d form (output, input, group, output_split_sizes,
+    input_split_sizes)."""
     __slots__ = ("kind", "size", "group", "root", "splits")
 
     def __init__(self, kind, size, group, root=None, splits=None):
@@ -133,7 +136,7 @@ _FUNCTIONAL = {
     "reduce_scatter_tensor_out": Collective("reduce_scatter", _a(0), _arg(3)),
     "reduce_scatter_tensor_coalesced": Collective("reduce_scatter", _a(0), _arg(3)),
     # (Tensor input, output_split_sizes, input_split_sizes, group_name)
-    "all_to_all_single": Collective("all_to_all", _a(0), _arg(3), splits=(2, 1)),
+    "all_to_all_single": Collective("all_to_all", _a(0), _arg(3), splits=(1, 2)),
     # (Tensor input, int src, group_name)
     "broadcast": Collective("broadcast", _a(0), _arg(2), root=1),
     "broadcast_": Collective("broadcast", _a(0), _arg(2), root=1),

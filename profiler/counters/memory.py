@@ -4,7 +4,7 @@ padding, gathers, embedding lookups). Pure views and allocations are free and ne
 from __future__ import annotations
 
 from profiler.counters.elementwise import per_output
-from profiler.counters.registry import ops_named, register_free
+from profiler.counters.registry import numel, ops_named, register, register_free
 
 per_output(
     "memory",
@@ -37,3 +37,23 @@ register_free(*ops_named(
     "_nested_tensor_from_mask_left_aligned", "_nested_tensor_size", "_nested_tensor_strides",
     "_nested_tensor_storage_offsets", "_nested_get_values", "_nested_view_from_buffer",
 ))
+
+
+# FSDP2's copy-in / copy-out ops (torch.distributed.fsdp, library "fsdp"): memory moves around its collectives,
+# counted as the elements they copy. all_gather_copy_in(inputs[], output, split_sizes, input_numel, rank) copies
+# this rank's padded shards into its slot of the all-gather buffer; split_with_sizes_copy(all_gather_output,
+# sizes, dim, *, out[]) copies the whole gathered buffer out into the unsharded parameters; chunk_cat(tensors[],
+# dim, num_chunks, *, out) copies the gradients into the (padded) reduce-scatter input.
+@register("fsdp::all_gather_copy_in")
+def _fsdp_all_gather_copy_in(inputs, output, split_sizes, input_numel, rank, out=None, **kwargs):
+    return {"memory": int(input_numel)}
+
+
+@register("fsdp::split_with_sizes_copy")
+def _fsdp_split_with_sizes_copy(output, sizes, dim=0, out=None, **kwargs):
+    return {"memory": numel(output)}
+
+
+@register("fsdp::chunk_cat")
+def _fsdp_chunk_cat(tensors, dim, num_chunks, out=None, **kwargs):
+    return {"memory": sum(numel(t) for t in tensors)}
