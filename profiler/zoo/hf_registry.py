@@ -29,45 +29,15 @@ from profiler.errors import UsageError
 #: kernels) stays ``failed``: ours, or not told apart.
 HF_STATUSES = ("not-buildable", "remote-code", "hf-error", "hf-forward")
 
-_MROPE = ("rope_parameters give no partial_rotary_factor (1.0) and no mrope_section: the rotary half of head_dim "
-          "4096 // 32 = 128 is 64 frequencies, the modeling code's default mrope_section [8, 12, 12] covers 32 "
-          "(GLM-4.1V's published config sets partial_rotary_factor 0.5)")
-_MROPE_MOE = ("no head_dim: hidden_size // num_attention_heads = 4096 // 96 = 42, half of it rotary "
-              "(partial_rotary_factor 0.5) is 11 frequencies, the default mrope_section [8, 12, 12] covers 32 "
-              "(GLM-4.5V's published config sets head_dim 128)")
-_EDGETAM = ("the backbone sub-config's default init_kwargs misspell its architecture ('archirecture': 'repvit_m1'), "
-            "so timm_wrapper builds its own default resnet50 (1024 channels at the neck's first level) before a "
-            "neck made for RepViT-M1's backbone_channel_list [384, 192, 96, 48]")
-_QWEN_OMNI = ("no head_dim: hidden_size // num_attention_heads = 2048 // 28 = 73, an odd head dim whose rotary "
-              "cos/sin (73 rounded up to 74) cannot multiply it (the published thinker sets head_dim 128)")
 #: Default configs of transformers that contradict themselves: two parts built from different fields that cannot
 #: meet whatever the input (a neck made for 384 channels behind a backbone giving 1024). Model type -> (the error
 #: the pass raises, a regular expression; what disagrees). Each was proved by a real CPU pass failing with the
-#: same error: the default config, or a small one keeping the disagreeing fields (GLM-4V's text model with
-#: hidden_size 256 and 2 heads keeps head_dim 128: tests/studies/test_hf_sweep.py). A repair of the default
+#: same error: the default config, or a small one keeping the disagreeing fields. A repair of the default
 #: config (profiler.zoo.hf_repairs) supersedes an entry: the pass then runs, and the error no longer matches.
 CONFIG_CONFLICTS: dict[str, tuple[str, str]] = {
-    **{t: (r"split_with_sizes expects split_sizes to sum exactly to 64\b.*\[8, 12, 12\]", _MROPE)
-       for t in ("glm46v", "glm4v", "glm4v_text", "glmga", "glm_image", "glm_image_text")},
-    **{t: (r"split_with_sizes expects split_sizes to sum exactly to 11\b.*\[8, 12, 12\]", _MROPE_MOE)
-       for t in ("glm4v_moe", "glm4v_moe_text")},
-    **{t: (r"expected input\[1, 1024, \d+, \d+\] to have 384 channels", _EDGETAM)
-       for t in ("edgetam", "edgetam_vision_model")},
-    **{t: (r"size of tensor a \(73\) must match the size of tensor b \(74\)", _QWEN_OMNI)
-       for t in ("qwen3_omni_moe_text", "qwen3_omni_moe_thinker")},
-    "uvdoc": (r"weight of size \[128, 768, 1, 1\], expected input\[1, 128,",
-              "the backbone's default out_indices keep its last stage only ([6]: 128 channels), the head's "
-              "bridge_connector is made for all 6 bridge outputs concatenated (6 x 128 = 768 channels)"),
     "pp_ocrv6_small_det": (r"weight of size \[96, 12, 1, 1\], expected input\[1, 384,",
                            "the neck's first insert convolution takes layer_list_out_channels[0] = 12 channels, "
                            "the backbone's default out_indices [4] give its last stage, stage_out_channels[-1] = 384"),
-    "llama4_vision_model": (r"\d+x3072 and 5632x4096",
-                            "hidden_size 768 pixel-shuffled at ratio 0.5 makes 768 x 4 = 3072 features a patch, the "
-                            "vision adapter's fc1 is made for intermediate_size 5632 (= 1408 x 4: Llama 4's published "
-                            "vision hidden_size is 1408)"),
-    "lw_detr": (r"torch\.cat\(\): expected a non-empty list of Tensors",
-                "projector_scale_factors defaults to () (its docstring: [], of 0.5, 1.0, 2.0), so num_feature_levels "
-                "is 0: the multi-scale projector makes no feature map and the model concatenates none"),
     "deepseek_ocr2_vision": (r"Expected size 896 but got size 4096",
                              "the SAM encoder's last downsample_channels (896, the published encoder width) are "
                              "concatenated with learned queries of encoder_config.hidden_size 4096"),
@@ -85,6 +55,7 @@ INPUT_WORDS = {
     "pixel_values+task_inputs": "an image and task tokens", "point_cloud": "point clouds",
     "bbox": "bbox inputs", "audio_codes": "audio codes", "input_ids": "token ids beside the image",
     "image": "an image under another argument name (image)", "query_embeds": "query embeddings (a Q-Former)",
+    "inputs_embeds+shared_kv_states": "another model's embeddings and KV states (an assistant/draft model)",
 }
 
 #: One second of audio at this rate when the config gives none.
@@ -312,6 +283,7 @@ _REQUIRES = re.compile(r"requires the (\w+) library")
 _META_LIMIT = re.compile(r"torch\.nonzero\(\)|Cannot copy out of meta tensor|aten::\w+: attempted to run this "
                          r"operator with Meta tensors|_local_scalar_dense|\.item\(\)")
 _SPECIFY = re.compile(r"You (?:have|need) to (?:specify|provide|pass) `?(\w+)`?")
+_SHARED_KV = re.compile(r"inputs_embeds and shared_kv_states cannot be None")
 _MISSING = re.compile(r"forward\(\) missing \d+ required positional arguments?: (.+)$")
 
 
@@ -359,6 +331,8 @@ def classify(exc: BaseException, name: str) -> tuple[str, str]:
         if "in module '(root)'" in msg and _NO_FORWARD.search(str(cause or "")):
             return "not-buildable", (f"hf:{name}: {type(cause).__name__}: its model class has no forward of its "
                                      "own (sub-models run by generate or by a pipeline)")
+        if _SHARED_KV.search(str(cause or "")):  # Gemma 4's assistant: the target model's embeddings and KV cache
+            return "needs-inputs", f"input kind not made yet: {input_words('inputs_embeds+shared_kv_states')}"
         missing = _MISSING.search(str(cause or ""))
         if missing and "in module '(root)'" in msg:  # the model's forward wants an input we do not make
             args = [a.strip(" '") for a in re.split(r",|\band\b", missing.group(1)) if a.strip(" '")]

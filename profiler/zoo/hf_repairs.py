@@ -61,6 +61,56 @@ def _lfm2_moe_layers(config, out: dict) -> list[str]:
     return ["full_attention" if i % 24 in _LFM2_MOE_ATTENTION else "conv" for i in range(config.num_hidden_layers)]
 
 
+def _glm4v_rope(config, out: dict) -> dict | None:
+    """GLM-4.1V's partial rotary factor (0.5) added to the config's rope_parameters, where they give none."""
+    rope = dict(config.rope_parameters or {})
+    return None if "partial_rotary_factor" in rope else {**rope, "partial_rotary_factor": 0.5}
+
+
+def _xd_rope(config, out: dict) -> dict | None:
+    """tencent/HunyuanOCR's XD-RoPE sections (xdrope_section [16, 16, 16, 16]: half of head_dim 128 in four equal
+    parts), scaled to the head_dim set (half of it in four parts), added to the config's rope_parameters."""
+    rope = dict(config.rope_parameters or {})
+    head_dim = out.get("head_dim") or config.head_dim or config.hidden_size // config.num_attention_heads
+    if rope.get("mrope_section") is not None or (head_dim // 2) % 4:
+        return None
+    return {**rope, "mrope_section": [head_dim // 8] * 4}
+
+
+def _first_dense(config, out: dict) -> list[str]:
+    """deepseek-community/DeepSeek-OCR-2's MLP pattern (a dense first layer, sparse after) over num_hidden_layers."""
+    return ["dense"] + ["sparse"] * (config.num_hidden_layers - 1)
+
+
+_GLM4V_WHY = ("partial_rotary_factor 0.5 as zai-org/GLM-4.1V-9B-Thinking's config.json (its text_config; transformers "
+              "keeps it in rope_parameters): the rotary half of head_dim 128 is then 32 frequencies, as the modeling "
+              "code's default mrope_section [8, 12, 12] covers")
+_GLM4V_ERR = ("RuntimeError: split_with_sizes expects split_sizes to sum exactly to 64, but got split_sizes=[8, 12, 12] "
+              "(rope_parameters give no partial_rotary_factor)")
+_GLM4V_MOE_WHY = ("head_dim 128 as zai-org/GLM-4.5V's config.json (its text_config): half of it rotary is the 32 "
+                  "frequencies the default mrope_section [8, 12, 12] covers (the default derives 4096 // 96 = 42)")
+_GLM4V_MOE_ERR = ("RuntimeError: split_with_sizes expects split_sizes to sum exactly to 11, but got split_sizes="
+                  "[8, 12, 12] (no head_dim: 4096 // 96 = 42)")
+_EDGETAM_BACKBONE = {"model_type": "timm_wrapper", "architecture": "repvit_m1", "num_classes": 2,
+                     "model_args": {"in_chans": 3, "features_only": True, "out_indices": [0, 1, 2, 3]}}
+_EDGETAM_WHY = ("the backbone sub-config's own default init_kwargs (and the num_classes 2 they end with), their misspelled key 'archirecture' spelled "
+                "'architecture' (RepViT-M1, as yonigozlan/EdgeTAM-hf, the config class's checkpoint; its channels "
+                "[384, 192, 96, 48] are the neck's backbone_channel_list); timm builds it, no weights loaded")
+_EDGETAM_ERR = ("RuntimeError: Given groups=1, weight of size [256, 384, 1, 1], expected input[1, 1024, 14, 14] to "
+                "have 384 channels (timm_wrapper's default resnet50 behind a neck made for RepViT-M1)")
+_QWEN_OMNI_WHY = "head_dim 128 as Qwen/Qwen3-Omni-30B-A3B-Instruct's config.json (thinker_config.text_config)"
+_QWEN_OMNI_ERR = ("RuntimeError: The size of tensor a (73) must match the size of tensor b (74) (no head_dim: "
+                  "2048 // 28 = 73, an odd head dim)")
+_COMPASS_ROPE = {"sliding_attention": {"mrope_interleaved": True, "mrope_section": [24, 20, 20], "rope_type": "default",
+                                       "rope_theta": 50000.0},
+                 "full_attention": None}
+_COMPASS_WHY = ("rope_parameters keyed by layer type, as CohereLabs/North-Micro-Vision-Instruct's config.json (its "
+                "text_config, as third-party ports quote it, the file itself not seen here): interleaved M-RoPE of "
+                "theta 50000 on sliding-window layers, none (NoPE) on full-attention ones; the default layer_types "
+                "are all full_attention (no rotary MACs either way)")
+_COMPASS_ERR = "KeyError: 'full_attention' (CohereCompassRotaryEmbedding reads rope_parameters[layer_type])"
+
+
 _HEAD_DIM = "hidden_size // num_attention_heads, the default the config's docstring gives for None"
 _POW = "TypeError: unsupported operand type(s) for ** or pow(): 'NoneType' and 'float'"
 _QSA = {"indexer_n_heads": 4, "indexer_kv_heads": 1, "indexer_head_dim": 128, "indexer_budget": 2048,
@@ -72,6 +122,10 @@ _QSA_WHY = ("the QSA indexer fields and partial rotary factor of the released Qw
 _MUSICGEN = ("the auto mapping gives the composite {cfg} to {cls}, whose config_class is {sub}: built from the "
              "composite's own decoder sub-config, as {cls} expects (the text encoder and audio codec are not part "
              "of the causal LM)")
+
+_HUNYUAN_VL_WHY = (_HEAD_DIM + " (128, as tencent/HunyuanOCR's config.json); then the rotary's mrope_section "
+                   "(len(None) else), as its xdrope_section [16, 16, 16, 16] (quoted by ports of tencent/HunyuanOCR): "
+                   "half of head_dim in four equal parts (no MAC count changes)")
 
 #: model type -> its repair. Values are those of the family's published config unless ``why`` says otherwise.
 REPAIRS: dict[str, Repair] = {
@@ -144,6 +198,56 @@ REPAIRS: dict[str, Repair] = {
         "indexer_compress_ratio)",
         _QSA_WHY,
         {**_QSA, "rope_parameters": _qwen4_rope}),
+    "glm4v_text": Repair(_GLM4V_ERR, _GLM4V_WHY, {"rope_parameters": _glm4v_rope}, stage="run"),
+    "glm_image_text": Repair(_GLM4V_ERR, _GLM4V_WHY, {"rope_parameters": _glm4v_rope}, stage="run"),
+    **{t: Repair(_GLM4V_ERR, _GLM4V_WHY, {"text_config": {"rope_parameters": _glm4v_rope}}, stage="run")
+       for t in ("glm46v", "glm4v", "glmga", "glm_image")},
+    "glm4v_moe_text": Repair(_GLM4V_MOE_ERR, _GLM4V_MOE_WHY, {"head_dim": 128}, stage="run"),
+    "glm4v_moe": Repair(_GLM4V_MOE_ERR, _GLM4V_MOE_WHY, {"text_config": {"head_dim": 128}}, stage="run"),
+    "edgetam_vision_model": Repair(_EDGETAM_ERR, _EDGETAM_WHY, {"backbone_config": _EDGETAM_BACKBONE}, stage="run"),
+    "edgetam": Repair(_EDGETAM_ERR, _EDGETAM_WHY, {"vision_config": {"backbone_config": _EDGETAM_BACKBONE}},
+                      stage="run"),
+    "uvdoc": Repair(
+        "RuntimeError: Given groups=1, weight of size [128, 768, 1, 1], expected input[1, 128, 14, 14] to have 768 "
+        "channels (the backbone's default out_indices keep its last stage only)",
+        "the backbone's out_indices for all 6 bridge stages, the 6 x 128 = 768 channels the head's bridge_connector "
+        "(the config's own default) concatenates, as PaddlePaddle/UVDoc_safetensors (the config class's checkpoint) "
+        "must have them for its weights (the file itself not seen here)",
+        {"backbone_config": {"model_type": "uvdoc_backbone", "out_indices": [1, 2, 3, 4, 5, 6]}}, stage="run"),
+    "lw_detr": Repair(
+        "ValueError: torch.cat(): expected a non-empty list of Tensors (projector_scale_factors () makes no "
+        "feature level)",
+        "projector_scale_factors [1.0] (one P4 level) as transformers' LW-DETR conversion script gives its 'small' "
+        "size, the config class's checkpoint AnnaZhang/lwdetr_small_60e_coco",
+        {"projector_scale_factors": [1.0]}, stage="run"),
+    "llama4_vision_model": Repair(
+        "RuntimeError: mat1 and mat2 shapes cannot be multiplied (256x3072 and 5632x4096) (hidden_size 768 pixel-"
+        "shuffled is 3072 features, the adapter's fc1 takes intermediate_size 5632)",
+        "hidden_size 1408 as meta-llama/Llama-4-Scout-17B-16E's config.json (vision_config): pixel-shuffled at 0.5 "
+        "it is the 5632 (= intermediate_size) features the vision adapter's fc1 takes",
+        {"hidden_size": 1408}, stage="run"),
+    "qwen3_omni_moe_text": Repair(_QWEN_OMNI_ERR, _QWEN_OMNI_WHY, {"head_dim": 128}, stage="run"),
+    "qwen3_omni_moe_thinker": Repair(_QWEN_OMNI_ERR, _QWEN_OMNI_WHY, {"text_config": {"head_dim": 128}}, stage="run"),
+    "qwen3_omni_moe": Repair(
+        "AttributeError: 'Qwen3OmniMoeTalkerTextConfig' object has no attribute 'shared_expert_intermediate_size' "
+        "(then the thinker's head_dim 2048 // 28 = 73)",
+        "shared_expert_intermediate_size 768 (talker_config.text_config), the talker's spatial_merge_size 2 and "
+        "head_dim 128 "
+        "(thinker_config.text_config) as Qwen/Qwen3-Omni-30B-A3B-Instruct's config.json",
+        {"thinker_config": {"text_config": {"head_dim": 128}},
+         "talker_config": {"spatial_merge_size": 2, "text_config": {"shared_expert_intermediate_size": 768}}}),
+    "hunyuan_vl_text": Repair(_POW, _HUNYUAN_VL_WHY, {"head_dim": _head_dim, "rope_parameters": _xd_rope}),
+    "hunyuan_vl": Repair(_POW, _HUNYUAN_VL_WHY, {"text_config": {"head_dim": _head_dim, "rope_parameters": _xd_rope}}),
+    "cohere_compass_text": Repair(_COMPASS_ERR, _COMPASS_WHY, {"rope_parameters": _COMPASS_ROPE}),
+    "cohere_compass": Repair(_COMPASS_ERR, _COMPASS_WHY, {"text_config": {"rope_parameters": _COMPASS_ROPE}}),
+    "deepseek_ocr2": Repair(
+        "TypeError: 'NoneType' object is not subscriptable (config.mlp_layer_types[layer_idx]: mlp_layer_types is "
+        "None)",
+        "deepseek-community/DeepSeek-OCR-2's text_config, as third-party ports quote it (the file itself not seen "
+        "here): a dense first layer then sparse ones over num_hidden_layers (the default's 32 exceed the published "
+        "12), top-6 experts, expert width 896 (the default's num_experts_per_tok None fails topk, and its 1407 the "
+        "grouped_mm strides, as deepseek_v2's)",
+        {"text_config": {"mlp_layer_types": _first_dense, "num_experts_per_tok": 6, "moe_intermediate_size": 896}}),
     # -- the default config builds, but transformers' forward raises on it ------------------------------------
     "bamba": Repair(
         "ValueError: `get_mask_sizes` can only be called on Attention layers, and the current Cache seem to "
@@ -189,42 +293,60 @@ def _given(cls, kwargs: dict) -> set:
     return given
 
 
-def fields_for(model_type: str, cls, kwargs: dict) -> tuple[dict, dict]:
-    """``(config arguments, repaired fields)`` of registry type ``model_type`` (config class ``cls``) given the
-    user's ``kwargs``: ``kwargs`` plus the repair's fields the user did not give (a nested dict completed key by
-    key). No repair for the type: ``(kwargs, {})``."""
-    repair = REPAIRS.get(model_type)
-    if repair is None or not repair.fields:
-        return dict(kwargs), {}
-    given = _given(cls, kwargs)
-    probe: Any = ...
+def _sub(probe, key):
+    """``probe``'s sub-config ``key`` (None where ``probe`` is None or has none)."""
+    return getattr(probe, key, None) if probe is not None else None
+
+
+def _fill(fields: dict, kwargs: dict, given: set, probe) -> tuple[dict, dict]:
+    """``kwargs`` completed with ``fields`` (see :func:`fields_for`); ``probe()``: the config the user's fields
+    alone build (None where they do not), for the values that are functions of it."""
     out, added = dict(kwargs), {}
-    for key, value in repair.fields.items():
+    for key, value in fields.items():
         if isinstance(value, dict):
             user = kwargs.get(key)
+            nested = key.endswith("config")  # a sub-config: completed key by key, at any depth
             if user is None and key not in given:
-                out[key] = added[key] = dict(value)
-            elif isinstance(user, dict):
-                extra = {k: v for k, v in value.items() if k not in user}
+                sub, extra = _fill(value, {}, set(), lambda: _sub(probe(), key)) if nested else (dict(value), value)
                 if extra:
-                    out[key] = {**user, **extra}
-                    added[key] = extra
-            continue  # a sub-config object the user built: theirs
+                    out[key], added[key] = sub, extra
+            elif isinstance(user, dict) and nested:
+                sub, extra = _fill(value, user, set(user), lambda: _sub(probe(), key))
+                if extra:
+                    out[key], added[key] = sub, extra
+            continue  # a sub-config object the user built, or a whole dict field they gave: theirs
         if key in given:
             continue
         if callable(value):
-            if probe is ...:
-                try:
-                    probe = cls(**kwargs)
-                except Exception:  # noqa: BLE001 - the user's fields alone do not build: nothing to derive from
-                    probe = None
-            if probe is None:
+            config = probe()
+            if config is None:
                 continue
-            value = value(probe, out)
+            value = value(config, out)
             if value is None:
                 continue
         out[key] = added[key] = value
     return out, added
+
+
+def fields_for(model_type: str, cls, kwargs: dict) -> tuple[dict, dict]:
+    """``(config arguments, repaired fields)`` of registry type ``model_type`` (config class ``cls``) given the
+    user's ``kwargs``: ``kwargs`` plus the repair's fields the user did not give (a sub-config's dict, a key
+    ending in ``config``, completed key by key at any depth; a function of a nested field gets that sub-config).
+    No repair for the type: ``(kwargs, {})``."""
+    repair = REPAIRS.get(model_type)
+    if repair is None or not repair.fields:
+        return dict(kwargs), {}
+    built: list = []
+
+    def probe():
+        if not built:
+            try:
+                built.append(cls(**kwargs))
+            except Exception:  # noqa: BLE001 - the user's fields alone do not build: nothing to derive from
+                built.append(None)
+        return built[0]
+
+    return _fill(repair.fields, kwargs, _given(cls, kwargs), probe)
 
 
 def sub_config(model_type: str) -> str | None:

@@ -105,26 +105,36 @@ def test_only_and_resume_for_the_hf_zoo(tmp_path, capsys):
 
 def test_a_default_config_that_contradicts_itself_is_hf_forward_with_its_proof():
     from profiler.core.engine import ProfilingError
-    from profiler.zoo.build import profile_model
 
-    # GLM-4V's text model: its rope_parameters give no partial_rotary_factor, so head_dim 128 (hidden 4096 over
-    # 32 heads) rotates 64 frequencies, against the modeling code's default mrope_section [8, 12, 12] (32). A small
-    # config keeping head_dim 128 (hidden 256, 2 heads) fails the same on a real CPU pass: the default config's
-    # fault, not our meta pass nor our input
-    with pytest.raises(ProfilingError) as info:
-        profile_model("hf:glm4v_text", input=8, device="cpu", num_hidden_layers=1, hidden_size=256,
-                      num_attention_heads=2, num_key_value_heads=2, intermediate_size=256, vocab_size=100)
-    assert "sum exactly to 64" in str(info.value)
-    status, error = hf_registry.classify(info.value, "glm4v_text")
+    # DeepSeek-OCR-2's vision tower: the SAM encoder's 896 channels meet learned queries of the encoder's 4096 (a
+    # real CPU pass fails the same); its error, as the meta pass raises it, is named as the default config's fault
+    cause = RuntimeError("Sizes of tensors must match except in dimension 1. Expected size 896 but got size 4096")
+    exc = ProfilingError(f"forward pass failed in module 'model' (X): RuntimeError: {cause}")
+    exc.__cause__ = cause
+    status, error = hf_registry.classify(exc, "deepseek_ocr2_vision")
     assert status == "hf-forward" and error.startswith("transformers' default config is self-inconsistent: ")
     assert "a real CPU pass fails the same" in error
-    # the sweep's row of the default config (on meta) names it so, and the report groups it as such
-    row = profile_row("hf", "glm4v_text")
-    assert row["status"] == "hf-forward" and "mrope_section [8, 12, 12]" in row["error"]
-    assert hf_registry.reason(row).startswith("hf-forward: the default config contradicts itself")
+    assert hf_registry.reason({"status": status, "error": error}).startswith(
+        "hf-forward: the default config contradicts itself")
     # another error of that type is not taken for the contradiction
     other = ProfilingError("forward pass failed in module 'rotary_emb': RuntimeError: something else")
-    assert hf_registry.classify(other, "glm4v_text")[0] == "failed"
+    assert hf_registry.classify(other, "deepseek_ocr2_vision")[0] == "failed"
+
+
+def test_a_repaired_contradiction_is_counted_and_its_entry_gone():
+    # GLM-4V's text model: partial_rotary_factor 0.5 (GLM-4.1V's published config) repairs its rotary sections
+    row = profile_row("hf", "glm4v_text")
+    assert row["status"] == "ok" and "partial_rotary_factor=0.5" in row["notes"]
+    from profiler.zoo import hf_repairs
+
+    assert not set(hf_registry.CONFIG_CONFLICTS) & set(hf_repairs.REPAIRS)
+
+
+def test_an_assistant_model_needs_its_target_models_states():
+    row = profile_row("hf", "gemma4_assistant")
+    assert row["status"] == "needs-inputs"
+    assert row["error"].startswith("input kind not made yet: another model's embeddings and KV states (an "
+                                   "assistant/draft model) (inputs_embeds+shared_kv_states)")
 
 
 def test_a_type_with_only_a_classification_head_is_counted_with_it():

@@ -179,3 +179,51 @@ def test_musicgen_is_built_from_its_decoder_config():
     assert type(model.config).__name__ == "MusicgenDecoderConfig" and model.config.num_hidden_layers == 2
     (note,) = hf_repairs.notes_of(model)
     assert "model built from config.decoder" in note
+
+
+# -- self-contradictory defaults repaired from published configs: GLM-4.1V, Llama 4 vision, Qwen3-Omni ---------------
+def test_glm4v_text_partial_rotary_factor_is_repaired_and_said():
+    # hidden 256 over 2 heads keeps head_dim 128 (the default's): without the factor 0.5 its 64 rotary frequencies
+    # miss the default mrope_section [8, 12, 12]; the repaired pass runs, q/k/v/o as their closed forms at 128 tokens
+    t, d = 128, 256
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = profile_model("hf:glm4v_text", input=t, device="meta", num_hidden_layers=1, hidden_size=d,
+                          num_attention_heads=2, num_key_value_heads=2, intermediate_size=256, vocab_size=100)
+    assert not p.coverage
+    for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        assert p.layer(f"layers.0.self_attn.{proj}").counts()["linear"] == t * d * 2 * 128, proj
+    (note,) = _repair_notes(p)
+    assert note.startswith("hf:glm4v_text: ") and "partial_rotary_factor=0.5" in note and "GLM-4.1V" in note
+
+
+def test_llama4_vision_hidden_size_is_repaired_and_said():
+    # 112 px in patches of 14: 8 x 8 = 64 patches, pixel-shuffled at 0.5 to 16 tokens of 1408 x 4 = 5632 features
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = profile_model("hf:llama4_vision_model", device="meta", num_hidden_layers=1, image_size=112,
+                          projector_input_dim=64, projector_output_dim=64)
+    assert p.layer("vision_adapter.mlp.fc1").counts()["linear"] == 16 * 5632 * 64
+    (note,) = _repair_notes(p)
+    assert "repaired: hidden_size=1408 " in note and "Llama-4" in note
+
+
+def test_qwen3_omni_text_head_dim_is_repaired_and_said():
+    kw = dict(num_hidden_layers=1, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, vocab_size=100)
+    p = _profile("hf:qwen3_omni_moe_text", **kw)  # 28 heads of 128 (published), not 2048 // 28 = 73
+    assert p.layer("layers.0.self_attn.q_proj").counts()["linear"] == T * 2048 * 28 * 128
+    (note,) = _repair_notes(p)
+    assert "repaired: head_dim=128 " in note and "Qwen3-Omni" in note
+
+
+def test_nested_sub_configs_are_completed_at_any_depth():
+    from transformers import AutoConfig
+
+    cls = type(AutoConfig.for_model("qwen3_omni_moe"))
+    args, added = hf_repairs.fields_for("qwen3_omni_moe", cls, {"thinker_config": {"text_config": {"head_dim": 64}}})
+    assert args["thinker_config"] == {"text_config": {"head_dim": 64}}  # the user's head_dim stands
+    assert added == {"talker_config": {"spatial_merge_size": 2, "text_config": {"shared_expert_intermediate_size": 768}}}
+    # a function of a nested field gets that sub-config: HunYuanVL's head_dim from the user's text widths
+    cls = type(AutoConfig.for_model("hunyuan_vl"))
+    args, _ = hf_repairs.fields_for("hunyuan_vl", cls, {"text_config": {"hidden_size": 256, "num_attention_heads": 4}})
+    assert args["text_config"]["head_dim"] == 64 and args["text_config"]["rope_parameters"]["mrope_section"] == [8] * 4
