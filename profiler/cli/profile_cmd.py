@@ -46,6 +46,8 @@ EPILOG = """examples:
   profile-model hf:mixtral --kwargs experts_implementation=batched_mm dtype=bfloat16 num_hidden_layers=2
                                                        from_config's arguments beside config fields
   profile-model hf:whisper --input 64                  80x3000 log-mel features and 64 decoder tokens
+  profile-model hf:llama --tp 8 --train --input 8192   one rank of TP=8 (the config's plan, simulated): its MACs,
+                                                       the global model's, and the collectives' bytes
 
 MACs under the default convention 'macs' = multiply-accumulates of conv + linear + attention + recurrent,
 bias not counted (the papers' FLOPs / Mult-Adds); --convention flops doubles them."""
@@ -103,6 +105,14 @@ def build_parser(subcommands: dict, extensions: list):
     lm.add_argument("--generate", type=positive_int, default=None, metavar="N",
                     help="count greedy generation of N tokens after the --input prompt: the prefill, then N-1 decode "
                          "steps with the KV cache (per-token table; --plot draws MACs per token)")
+    d = p.add_argument_group("tensor parallelism (simulated)")
+    d.add_argument("--tp", type=positive_int, default=None, metavar="N",
+                   help="count one rank of N tensor-parallel ranks: the model (hf:) sharded with its config's own "
+                        "tensor-parallel plan (transformers' apply_tensor_parallelism) under torch's fake process "
+                        "group, in this process; the table is this rank's, the footer adds the global (logical) "
+                        "model and the communication per collective kind")
+    d.add_argument("--rank", type=non_negative_int, default=None, metavar="R",
+                   help="which rank --tp counts (default 0)")
     t = p.add_argument_group("training step")
     t.add_argument("--train", action="store_true",
                    help="count a training step: forward, loss, the backward autograd runs and, with --optimizer, "
@@ -259,6 +269,25 @@ def _text_width(args) -> int | None:
     return None if args.wide or args.output else TEXT_WIDTH
 
 
+def _tp_options(args, mode) -> dict:
+    """``--tp N [--rank R]`` as profile_model's ``tp``/``rank``; the fix named for values that cannot go together."""
+    from profiler.errors import UsageError
+
+    if args.tp is None:
+        if args.rank is not None:
+            raise UsageError("--rank R picks a tensor-parallel rank: add --tp N (e.g. --tp 8 --rank 3)")
+        return {}
+    rank = args.rank or 0
+    if rank >= args.tp:
+        raise UsageError(f"--rank {rank} is not a rank of --tp {args.tp}: give --rank 0..{args.tp - 1}")
+    if mode is not None:
+        raise UsageError(f"--tp counts one forward pass or training step: leave out "
+                         f"{'--generate' if mode == 'generate' else 'the several --input lengths'}")
+    if args.device not in ("auto", "meta", "cpu"):
+        raise UsageError(f"--tp simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
+    return {"tp": args.tp, "rank": rank}
+
+
 def _view_depth(args, fmt: str):
     """The depth the report folds to: ``--depth N``; every module for ``--depth all``, files and formats other
     than the text table; else ``auto`` (the terminal table: the deepest depth that keeps it to ~60 rows).
@@ -312,6 +341,7 @@ def _run(args, extensions: list) -> int:
     task = {"task": args.task} if args.task else {}
     model = args.model
     mode = _language_mode(args)
+    tp = _tp_options(args, mode)
     if mode is not None:
         text, built = _language_model(args, mode, fmt, kwargs)
         if text is not None:
@@ -322,7 +352,7 @@ def _run(args, extensions: list) -> int:
     depth = _view_depth(args, fmt)
     step = dict(backward=True, loss=args.loss, optimizer=args.optimizer) if args.train else {}
     prof = zoo.profile_model(model, input=args.input, batch=args.batch, convention=conv.name,
-                             device=args.device, strict=args.strict, **step, **task, **kwargs)
+                             device=args.device, strict=args.strict, **step, **tp, **task, **kwargs)
 
     ctx = Context(args=args, profile=prof)
     if args.step_time is not None:

@@ -391,7 +391,7 @@ def _dependence_notes(model: nn.Module, prof: Profile) -> list[str]:
 
 def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs", device: str = "auto",
                   strict: bool = False, backward: bool = False, loss=None, optimizer=None, task: str | None = None,
-                  **kwargs) -> Profile:
+                  tp: int | None = None, rank: int = 0, **kwargs) -> Profile:
     """Build ``model`` and profile one forward pass; the Profile's ``source`` says how.
 
     model: a zoo name (``mixnet_s``, ``torchvision:resnet50``, ``hf:gpt2``, ``path/to/net.py:build``; see
@@ -410,8 +410,18 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     ``loss`` may also be ``"sum"`` or ``"cross-entropy"`` (random class targets of the output's shape), and
     ``optimizer`` a name: ``"sgd"``, ``"adam"``, ``"adamw"``.
     task: the head of an ``hf:`` model: base, causal-lm, masked-lm, seq2seq-lm, classification.
+    tp, rank: simulate rank ``rank`` of ``tp`` tensor-parallel ranks: the model sharded with its config's own
+    tensor-parallel plan under torch's fake process group (:mod:`profiler.zoo.sharded`); ``macs``/``params``
+    are then this rank's, ``macs_global``/``params_global`` the logical model's, ``communication`` the collectives.
     kwargs: constructor arguments (``num_classes=10`` ...; an ``hf:`` model's config fields).
     """
+    if tp is not None:
+        from profiler.zoo.sharded import profile_tp
+
+        return profile_tp(model, tp=tp, rank=rank, input=input, batch=batch, convention=convention, device=device,
+                          strict=strict, backward=backward, loss=loss, optimizer=optimizer, task=task, **kwargs)
+    if rank != 0:
+        raise UsageError(f"rank={rank} is a tensor-parallel rank: give tp= too (e.g. tp=8)")
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
     if backward or loss is not None or optimizer is not None:

@@ -1,0 +1,161 @@
+"""reports/distributed.md: one rank of tensor parallelism, simulated in one process on meta.
+
+    python benchmarks/distributed_report.py [--out reports/distributed.md] [--tokens 8192] [--tp 8]
+
+Llama-3-8B and Llama-3-70B configs (LlamaConfig fields, no weights) under TP=8 at 8192 tokens, sharded with
+the config's own tensor-parallel plan (transformers' apply_tensor_parallelism) under torch's fake process group
+(``profile_model("hf:llama", tp=8, ...)``, :mod:`profiler.zoo.sharded`): the forward pass and the training step
+(forward + backward, loss = sum of the logits), each in a fresh process (wall time and peak RSS of that
+process). Per rank: MACs, the logical model's MACs, bytes this rank sends per collective kind, bytes per MAC;
+beside them Megatron-LM's ``num_floating_point_operations`` / tp (its per-GPU figure under tensor parallelism).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+ROPE = {"rope_type": "default", "rope_theta": 500000.0}
+CONFIGS = {
+    "Llama-3-8B": dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                       intermediate_size=14336, vocab_size=128256, rope_parameters=ROPE),
+    "Llama-3-70B": dict(hidden_size=8192, num_hidden_layers=80, num_attention_heads=64, num_key_value_heads=8,
+                        intermediate_size=28672, vocab_size=128256, rope_parameters=ROPE),
+}
+
+
+def one(name: str, step: bool, tp: int, tokens: int) -> dict:
+    """Profile one case in this process; what the report needs, as JSON-ready data."""
+    import profiler.zoo as zoo
+
+    t0 = time.perf_counter()
+    prof = zoo.profile_model("hf:llama", input=tokens, tp=tp, rank=0, backward=step, **CONFIGS[name])
+    seconds = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    kinds: dict = {}
+    for c in prof.communication:
+        k = kinds.setdefault(c.kind, {"calls": 0, "bytes": 0, "sent": 0, "received": 0})
+        k["calls"] += c.calls
+        k["bytes"] += c.bytes
+        k["sent"] += c.sent
+        k["received"] += c.received
+    return {"name": name, "step": step, "tp": tp, "tokens": tokens, "macs": prof.macs,
+            "macs_global": prof.macs_global, "params": prof.params, "params_global": prof.params_global,
+            "comm": kinds, "seconds": seconds, "peak_rss": rss}
+
+
+def megatron_per_gpu(name: str, tp: int, tokens: int) -> float:
+    """Megatron-LM's training-step FLOPs of the config (forward + backward) / tp: its per-GPU figure."""
+    from transformers import LlamaConfig
+
+    from profiler.formulas import megatron_flops, shape_of
+
+    return megatron_flops(shape_of(LlamaConfig(**CONFIGS[name])), batch=1, seq=tokens).flops / tp
+
+
+def _g(x: float) -> str:
+    return f"{x / 1e9:,.1f} G"
+
+
+def _gib(x: float) -> str:
+    return f"{x / 2**30:.2f} GiB"
+
+
+def markdown(rows: list[dict], tp: int, tokens: int, wall: float) -> str:
+    out = [f"# One rank of tensor parallelism, simulated on meta (TP={tp}, {tokens} tokens)", "",
+           "Regenerate: `python benchmarks/distributed_report.py` "
+           f"(torch {_version('torch')}, transformers {_version('transformers')}, {platform.machine()}, "
+           f"{os.cpu_count()} cores; {wall:.0f} s in all).", "",
+           f"`profile_model(\"hf:llama\", tp={tp}, rank=0, input={tokens}, backward=...)` builds a LlamaConfig on "
+           "meta (no weights), shards it with the config's own tensor-parallel plan applied by transformers' "
+           "`apply_tensor_parallelism` (q/k/v, gate, up colwise; o, down rowwise; the input embeddings "
+           "`embedding_rowwise`, sharded on the vocabulary; `lm_head` `colwise_gather_output`) under torch's fake "
+           "process group (`backend=\"fake\"`: one process, no data moved), and counts rank 0's pass: its kernels "
+           "on its shards (per-rank MACs), the logical model's (global MACs, equal to the unsharded count) and "
+           "every collective with its size S and the bytes this rank sends (nccl-tests' ring factors: all_reduce "
+           "2(n-1)/n S, all_gather (n-1)/n S). fp32 activations (the config's default dtype): bf16 halves every "
+           "byte figure. Each case runs in a fresh process: wall time of the call (build, sharding, pass) and "
+           "that process's peak RSS.", "",
+           "| model | pass | per-rank MACs | global MACs | global / rank | Megatron per GPU (MACs) | "
+           "all_reduce sent (calls) | all_gather sent (calls) | bytes sent per MAC | time | peak RSS |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        comm = r["comm"]
+        sent = sum(k["sent"] for k in comm.values())
+
+        def kind(k):
+            c = comm.get(k)
+            return f"{_gib(c['sent'])} ({c['calls']})" if c else "-"
+
+        mega = _g(r["megatron_per_gpu"] / 2) if r["step"] else "-"
+        out.append(f"| {r['name']} | {'training step' if r['step'] else 'forward'} | {_g(r['macs'])} | "
+                   f"{_g(r['macs_global'])} | {r['macs_global'] / r['macs']:.2f} | {mega} | {kind('all_reduce')} | "
+                   f"{kind('all_gather')} | {sent / r['macs']:.2e} | {r['seconds']:.1f} s | {_gib(r['peak_rss'])} |")
+    other = sorted({k for r in rows for k in r["comm"]} - {"all_reduce", "all_gather"})
+    out += ["", "G = 10^9 MACs. Megatron's figure is `num_floating_point_operations` (FLOPs of forward + backward, "
+            "vocabulary padded to a multiple of 128) / 2 for MACs / tp for one GPU: it counts no elementwise work and "
+            "assumes an exact 1/tp split; the per-rank count here is the kernels rank 0 runs (its MACs, linear and "
+            "attention, split exactly 1/tp: 'global / rank' = tp; the work every rank repeats, norms, the rotary "
+            "embedding, the loss over the gathered logits, is elementwise, outside MACs). The gap to Megatron's "
+            "figure is the formula's, not the sharding's: the unsharded step differs from it by the same factor "
+            "(term by term: profiler.analysis.formula_check)." + (f" Other kinds met: {', '.join(other)}." if other
+                                                                     else ""), "",
+            "Communication per kind (S = the collectives' summed size, what this rank sends and receives):", "",
+            "| model | pass | kind | calls | S | sent | received |", "|---|---|---|--:|--:|--:|--:|"]
+    for r in rows:
+        for k, c in sorted(r["comm"].items()):
+            out.append(f"| {r['name']} | {'training step' if r['step'] else 'forward'} | {k} | {c['calls']} | "
+                       f"{_gib(c['bytes'])} | {_gib(c['sent'])} | {_gib(c['received'])} |")
+    out += ["", "Per decoder layer the forward pass all-reduces the two rowwise outputs (o_proj, down_proj: T x hidden "
+            "each); the vocabulary-sharded embedding adds one all_reduce of T x hidden and the gathered logits one "
+            "all_gather of T x vocab. The backward pass all-reduces each colwise layer's input gradient (q, k, v, "
+            "gate, up and lm_head: transformers' DTensor styles reduce each one apart, where Megatron fuses q/k/v and "
+            "gate/up into one reduction each).", ""]
+    return "\n".join(out)
+
+
+def _version(mod: str) -> str:
+    import importlib.metadata as md
+
+    return md.version(mod)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.path.join(ROOT, "reports", "distributed.md"))
+    ap.add_argument("--tokens", type=int, default=8192)
+    ap.add_argument("--tp", type=int, default=8)
+    ap.add_argument("--one", nargs=2, metavar=("NAME", "STEP"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one[0], args.one[1] == "1", args.tp, args.tokens)))
+        return
+    t0 = time.perf_counter()
+    rows = []
+    for name in CONFIGS:
+        for step in (False, True):
+            res = subprocess.run([sys.executable, __file__, "--one", name, "1" if step else "0", "--tp",
+                                  str(args.tp), "--tokens", str(args.tokens)], capture_output=True, text=True,
+                                 cwd=ROOT)
+            if res.returncode:
+                raise SystemExit(f"{name} step={step} failed:\n{res.stderr[-3000:]}")
+            row = json.loads(res.stdout.strip().splitlines()[-1])
+            row["megatron_per_gpu"] = megatron_per_gpu(name, args.tp, args.tokens)
+            rows.append(row)
+            print(f"{name} {'step' if step else 'forward'}: {row['seconds']:.1f} s, "
+                  f"{row['peak_rss'] / 2**30:.2f} GiB", file=sys.stderr)
+    with open(args.out, "w") as f:
+        f.write(markdown(rows, args.tp, args.tokens, time.perf_counter() - t0))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
