@@ -985,8 +985,12 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     if tree.experts:
         prof.notes.extend(_route_experts(model, tree))
         if target.type == "meta" and prof.is_moe:
+            # under assumed routing choices (meta_shims.routing_values) a capacity limit may drop tokens a real
+            # pass drops: that note says so, and "exact" would not hold
+            assumed = any(n.startswith(meta_shims.ROUTING_NOTE.split("{")[0]) for n in prof.notes)
             prof.notes.append("on meta the tokens each expert received are unknown (they depend on the router's "
-                              "values): every count is exact, expert_tokens needs a real pass (device='cpu')")
+                              "values): " + ("" if assumed else "every count is exact, ") +
+                              "expert_tokens needs a real pass (device='cpu')")
     prof.elapsed_s = elapsed
     return prof
 

@@ -327,6 +327,7 @@ def test_where_meta_cannot_match_auto_falls_back_to_the_real_pass(name):
         assert own and all(".experts" in d.split("'")[1] for d in own), own[:10]
         assert meta["macs"] >= cpu["macs"]  # an upper bound: no token dropped
         assert auto.device == "meta" and any("capacity limit drops no token" in n for n in auto.notes), auto.notes
+        assert not any("every count is exact" in n for n in auto.notes), auto.notes  # not under a capacity limit
         return
     if name in ROUTED:
         # The meta pass runs: its document differs by the routing data alone.
