@@ -324,6 +324,115 @@ def torch_attention_fast_paths():
         torch._native_multi_head_attention = fused
 
 
+def _mkldnn_dtype_ok(x: torch.Tensor) -> bool:
+    """ATen's ``use_mkldnn`` dtype test (aten/src/ATen/native/RNN.cpp) for an LSTM input."""
+    if x.dtype == torch.float32:
+        return True
+    if x.dtype == torch.bfloat16:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if x.dtype == torch.float16:
+        return not torch.is_grad_enabled() and bool(torch.ops.mkldnn._is_mkldnn_fp16_supported())
+    return False
+
+
+def _lstm_mkldnn(input, hx, params, has_biases, num_layers, dropout_p, train, bidirectional, batch_first):
+    """ATen's ``mkldnn_rnn`` (aten/src/ATen/native/mkldnn/RNN.cpp), op for op: the input made time-major and
+    contiguous, one ``mkldnn_rnn_layer`` per layer and direction (zeros for the biases when there are none, the
+    second one made first, as C++ evaluates the arguments), the directions' outputs concatenated, the final
+    states stacked."""
+    x = input.transpose(0, 1) if batch_first else input
+    x = x.contiguous()
+    h, c = hx[0].contiguous(), hx[1].contiguous()
+    hidden = h.size(2)
+    stride = 4 if has_biases else 2
+    directions = 2 if bidirectional else 1
+    hy, cy = [], []
+    for layer in range(num_layers):
+        outs = []
+        for direction in range(directions):
+            index = layer * directions + direction
+            w = params[index * stride:(index + 1) * stride]
+            layer_h, layer_c = h[index], c[index]
+            if has_biases:
+                b0, b1 = w[2], w[3]
+            else:
+                b1 = torch.zeros(w[1].shape, dtype=w[1].dtype, layout=torch.strided, device=w[1].device)
+                b0 = torch.zeros(w[0].shape, dtype=w[0].dtype, layout=torch.strided, device=w[0].device)
+            out, layer_hy, layer_cy, _ = aten.mkldnn_rnn_layer(
+                x, w[0], w[1], b0, b1, layer_h, layer_c, direction > 0, [], 2, hidden, num_layers, has_biases,
+                bidirectional, batch_first, train)
+            outs.append(out)
+            hy.append(layer_hy)
+            cy.append(layer_cy)
+        x = outs[0] if directions == 1 else torch.cat(outs, -1)
+        if dropout_p != 0 and train and layer < num_layers - 1:
+            x = torch.dropout(x, dropout_p, True)
+    hy, cy = torch.stack(hy, 0), torch.stack(cy, 0)
+    return (x.transpose(0, 1) if batch_first else x), hy, cy
+
+
+@contextlib.contextmanager
+def lstm_as_on_cpu():
+    """For the duration of a meta pass: ``nn.LSTM`` (``torch._VF.lstm`` of a padded input) takes the path it takes
+    on the CPU. There ``at::lstm`` hands a float input (bfloat16 / half where oneDNN supports them) of a layer
+    without projections to oneDNN: one ``mkldnn_rnn_layer`` per layer and direction; on meta ATen's
+    ``use_mkldnn`` refuses a non-CPU tensor and the generic decomposition runs (addmm, sigmoid, tanh per step,
+    the steps' outputs stacked): the same MACs, other element ops and bytes. In a pass that records gradients
+    the generic path stays: oneDNN's training workspace has a size meta cannot tell."""
+    from torch import _VF
+    owner = threading.get_ident()
+    had = "lstm" in vars(_VF)
+    lstm = _VF.lstm
+
+    def shim(input, *args):
+        # the padded overload: (input, (hx, cx), params, has_biases, layers, dropout, train, bidirectional,
+        # batch_first); a packed one passes batch_sizes second, which oneDNN's path does not take
+        if threading.get_ident() == owner and len(args) == 8 and isinstance(args[0], (list, tuple)) and \
+                isinstance(input, torch.Tensor) and input.device.type == "meta" and input.numel() != 0 and \
+                not torch.is_grad_enabled() and torch.backends.mkldnn.is_available() and \
+                torch._C._get_mkldnn_enabled() and _mkldnn_dtype_ok(input):
+            hx, params = args[0], args[1]
+            tensors = [input, *hx, *params]
+            if len(hx) == 2 and hx[0].size(2) == hx[1].size(2) and \
+                    all(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in tensors):
+                return _lstm_mkldnn(input, *args)
+        return lstm(input, *args)
+
+    _VF.lstm = shim
+    try:
+        yield
+    finally:
+        if had:
+            _VF.lstm = lstm
+        else:
+            del _VF.lstm
+
+
+@contextlib.contextmanager
+def one_hot_as_on_cpu():
+    """For the duration of a meta pass: ``F.one_hot`` of meta ids with a given ``num_classes`` runs the CPU's ops
+    (``aminmax`` of the ids for its range checks, then ``zeros`` and ``scatter_``), not the data-independent path
+    ATen takes on meta (``eq`` against an ``arange``, then a copy to long). Without ``num_classes`` the classes
+    are data: it fails as before (and :func:`routing_values` works them out)."""
+    import torch.nn.functional as F
+    owner = threading.get_ident()
+    hot = F.one_hot
+
+    def one_hot(t, num_classes=-1):
+        if not isinstance(t, torch.Tensor) or t.device.type != "meta" or threading.get_ident() != owner or \
+                t.dtype != torch.long or t.numel() == 0 or num_classes < 0:
+            return hot(t, num_classes)
+        torch.aminmax(t)  # the CPU's checks read its values: meta has none, the op runs all the same
+        out = torch.zeros((*t.shape, num_classes), dtype=torch.long, layout=torch.strided, device=t.device)
+        return out.scatter_(-1, t.unsqueeze(-1), 1)
+
+    F.one_hot = one_hot
+    try:
+        yield
+    finally:
+        F.one_hot = hot
+
+
 _ONE_AT_A_TIME = threading.RLock()  # re-entrant: a model may profile a submodule inside its forward
 
 
@@ -333,14 +442,17 @@ def shapes_only(modules, cpu_attention: bool = True):
     mask checks answered, experts loops run grouped and, with ``cpu_attention`` (the model would run on the
     CPU), attention on the CPU's kernel. Yields a list that holds, once the block is left, the notes the pass
     must carry (what was assumed or run instead). With ``cpu_attention``, torch's own attention modules also
-    take their CPU fast paths."""
+    take their CPU fast paths, and nn.LSTM and F.one_hot run the CPU's ops (:func:`lstm_as_on_cpu`,
+    :func:`one_hot_as_on_cpu`)."""
     notes: list[str] = []
     # The shims patch module globals and configs of the process: passes of several threads take turns (each
     # puts back what it found, so overlapping ones would leave a shim installed), and a shim answers only the
     # thread that installed it.
     with _ONE_AT_A_TIME, transformers_checks() as answered, data_independent_experts(modules) as (experts, was), \
             (sdpa_as_on_cpu() if cpu_attention else contextlib.nullcontext()), \
-            (torch_attention_fast_paths() if cpu_attention else contextlib.nullcontext()):
+            (torch_attention_fast_paths() if cpu_attention else contextlib.nullcontext()), \
+            (lstm_as_on_cpu() if cpu_attention else contextlib.nullcontext()), \
+            (one_hot_as_on_cpu() if cpu_attention else contextlib.nullcontext()):
         try:
             yield notes
         finally:

@@ -184,15 +184,7 @@ CASES = {
 SLOW = {"torchvision:mvit_v2_s", "pytorchcv:ntsnet_cub"}
 
 #: Discrepancies of our meta path: the documents could be equal and are not (strict xfails).
-KNOWN_BUGS = {
-    "timm:sequencer2d_s": "nn.LSTM runs oneDNN's aten.mkldnn_rnn_layer on the CPU (one op per layer and direction, "
-                          "plus a clone of a non-contiguous input) but torch's generic decomposition on meta "
-                          "(addmm, sigmoid, tanh per step, stacking per-step outputs): recurrent, bias, activation "
-                          "and elementwise agree, memory differs in every rnn_v/rnn_h",
-    "pytorchcv:voca8flame": "F.one_hot takes the data-independent path on meta (eq against an arange, then "
-                            "_to_copy) and the checking path on the CPU (aminmax of the ids, then scatter_): 8 "
-                            "elementwise at the root on meta against 1 on the CPU",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 _ROUTING = ("routed experts (grouped matmuls): a real pass adds expert_tokens, the tokens each expert received, "
             "which depend on the router's values; every count and per-layer record is the same")
