@@ -32,12 +32,20 @@ CONFIGS = {
 }
 
 
-def one(name: str, step: bool, tp: int, tokens: int) -> dict:
-    """Profile one case in this process; what the report needs, as JSON-ready data."""
+MIXTRAL = dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+               intermediate_size=14336, num_local_experts=8, num_experts_per_tok=2, vocab_size=32000)
+
+
+def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0) -> dict:
+    """Profile one case in this process; what the report needs, as JSON-ready data (``ep``: Mixtral-8x7B at
+    that expert parallelism instead of a Llama config under tensor parallelism)."""
     import profiler.zoo as zoo
 
     t0 = time.perf_counter()
-    prof = zoo.profile_model("hf:llama", input=tokens, tp=tp, rank=0, backward=step, **CONFIGS[name])
+    if ep:
+        prof = zoo.profile_model("hf:mixtral", input=tokens, ep=ep, rank=0, backward=step, **MIXTRAL)
+    else:
+        prof = zoo.profile_model("hf:llama", input=tokens, tp=tp, rank=0, backward=step, **CONFIGS[name])
     seconds = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
     kinds: dict = {}
@@ -122,6 +130,27 @@ def markdown(rows: list[dict], tp: int, tokens: int, wall: float) -> str:
     return "\n".join(out)
 
 
+def ep_markdown(row: dict, ep: int, tokens: int) -> str:
+    """The expert-parallel section: Mixtral-8x7B's forward pass, one rank of ``ep``."""
+    sent = sum(k["sent"] for k in row["comm"].values())
+    out = ["", f"## One rank of expert parallelism (Mixtral-8x7B, EP={ep}, {tokens} tokens, forward)", "",
+           f"`profile_model(\"hf:mixtral\", ep={ep}, rank=0, input={tokens})`: the config's expert-parallel plan "
+           "(`grouped_gemm` expert weights, `ep_dispatch_experts`) applied by transformers' "
+           "`apply_expert_parallelism` with its all_to_all implementation under the fake process group; the ranks "
+           "share one batch, routing balanced (the meta pass's assumption: every rank receives what it sends). "
+           "Global = the same model unsharded, counted apart. The training step is not simulated under EP yet.", "",
+           "| per-rank MACs | global MACs | per-rank params | global params | bytes sent | bytes sent per MAC | time "
+           "| peak RSS |", "|--:|--:|--:|--:|--:|--:|--:|--:|",
+           f"| {_g(row['macs'])} | {_g(row['macs_global'])} | {row['params']:,} | {row['params_global']:,} | "
+           f"{_gib(sent)} | {sent / row['macs']:.3g} | {row['seconds']:.1f} s | {_gib(row['peak_rss'])} |", "",
+           "| kind | calls | S | sent | received |", "|---|--:|--:|--:|--:|"]
+    for kind, k in sorted(row["comm"].items()):
+        out.append(f"| {kind} | {k['calls']} | {_gib(k['bytes'])} | {_gib(k['sent'])} | {_gib(k['received'])} |")
+    out += ["", "Per MoE layer: three all_to_alls (the per-expert row counts, the (token, expert) rows out to their "
+            "experts' ranks, the results back) and one all_gather of the token slices' outputs (T x hidden).", ""]
+    return "\n".join(out)
+
+
 def _version(mod: str) -> str:
     import importlib.metadata as md
 
@@ -133,10 +162,12 @@ def main() -> None:
     ap.add_argument("--out", default=os.path.join(ROOT, "reports", "distributed.md"))
     ap.add_argument("--tokens", type=int, default=8192)
     ap.add_argument("--tp", type=int, default=8)
+    ap.add_argument("--ep", type=int, default=8, help="expert parallelism of the Mixtral-8x7B case")
     ap.add_argument("--one", nargs=2, metavar=("NAME", "STEP"), help=argparse.SUPPRESS)
+    ap.add_argument("--one-ep", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one[0], args.one[1] == "1", args.tp, args.tokens)))
+        print(json.dumps(one(args.one[0], args.one[1] == "1", args.tp, args.tokens, args.ep if args.one_ep else 0)))
         return
     t0 = time.perf_counter()
     rows = []
@@ -152,8 +183,15 @@ def main() -> None:
             rows.append(row)
             print(f"{name} {'step' if step else 'forward'}: {row['seconds']:.1f} s, "
                   f"{row['peak_rss'] / 2**30:.2f} GiB", file=sys.stderr)
+    res = subprocess.run([sys.executable, __file__, "--one", "Mixtral-8x7B", "0", "--one-ep", "--ep", str(args.ep),
+                          "--tokens", str(args.tokens)], capture_output=True, text=True, cwd=ROOT)
+    if res.returncode:
+        raise SystemExit(f"Mixtral-8x7B ep={args.ep} failed:\n{res.stderr[-3000:]}")
+    moe = json.loads(res.stdout.strip().splitlines()[-1])
+    print(f"Mixtral-8x7B ep={args.ep} forward: {moe['seconds']:.1f} s, {moe['peak_rss'] / 2**30:.2f} GiB", file=sys.stderr)
     with open(args.out, "w") as f:
         f.write(markdown(rows, args.tp, args.tokens, time.perf_counter() - t0))
+        f.write(ep_markdown(moe, args.ep, args.tokens))
     print(f"wrote {args.out}", file=sys.stderr)
 
 

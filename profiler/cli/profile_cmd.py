@@ -112,7 +112,11 @@ def build_parser(subcommands: dict, extensions: list):
                         "group, in this process; the table is this rank's, the footer adds the global (logical) "
                         "model and the communication per collective kind")
     d.add_argument("--rank", type=non_negative_int, default=None, metavar="R",
-                   help="which rank --tp counts (default 0)")
+                   help="which rank --tp or --ep counts (default 0)")
+    d.add_argument("--ep", type=int, default=None, metavar="N",
+                   help="count one rank of N expert-parallel ranks sharing one batch (hf: MoE): the config's "
+                        "expert-parallel plan with transformers' all_to_all dispatch, simulated like --tp, balanced "
+                        "routing")
     t = p.add_argument_group("training step")
     t.add_argument("--train", action="store_true",
                    help="count a training step: forward, loss, the backward autograd runs and, with --optimizer, "
@@ -273,6 +277,21 @@ def _tp_options(args, mode) -> dict:
     """``--tp N [--rank R]`` as profile_model's ``tp``/``rank``; the fix named for values that cannot go together."""
     from profiler.errors import UsageError
 
+    ep = getattr(args, "ep", None)
+    if ep is not None:
+        if args.tp is not None:
+            raise UsageError("--ep and --tp together are not simulated: give one of them")
+        if ep < 1:
+            raise UsageError(f"--ep must be at least 1 (the expert-parallel ranks, e.g. --ep 8), got {ep}")
+        rank = args.rank or 0
+        if rank >= ep:
+            raise UsageError(f"--rank {rank} is not a rank of --ep {ep}: give --rank 0..{ep - 1}")
+        if mode is not None:
+            raise UsageError(f"--ep counts one forward pass or training step: leave out "
+                             f"{'--generate' if mode == 'generate' else 'the several --input lengths'}")
+        if args.device not in ("auto", "meta", "cpu"):
+            raise UsageError(f"--ep simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
+        return {"ep": ep, "rank": rank}
     if args.tp is None:
         if args.rank is not None:
             raise UsageError("--rank R picks a tensor-parallel rank: add --tp N (e.g. --tp 8 --rank 3)")

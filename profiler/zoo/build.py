@@ -391,7 +391,7 @@ def _dependence_notes(model: nn.Module, prof: Profile) -> list[str]:
 
 def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs", device: str = "auto",
                   strict: bool = False, backward: bool = False, loss=None, optimizer=None, task: str | None = None,
-                  tp: int | None = None, rank: int = 0, **kwargs) -> Profile:
+                  tp: int | None = None, rank: int = 0, ep: int | None = None, **kwargs) -> Profile:
     """Build ``model`` and profile one forward pass; the Profile's ``source`` says how.
 
     model: a zoo name (``mixnet_s``, ``torchvision:resnet50``, ``hf:gpt2``, ``path/to/net.py:build``; see
@@ -413,8 +413,17 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     tp, rank: simulate rank ``rank`` of ``tp`` tensor-parallel ranks: the model sharded with its config's own
     tensor-parallel plan under torch's fake process group (:mod:`profiler.zoo.sharded`); ``macs``/``params``
     are then this rank's, ``macs_global``/``params_global`` the logical model's, ``communication`` the collectives.
+    ep, rank: simulate rank ``rank`` of ``ep`` expert-parallel ranks sharing one batch: the config's expert-parallel
+    plan with transformers' all_to_all dispatch (:func:`profiler.zoo.sharded.profile_ep`); not together with tp.
     kwargs: constructor arguments (``num_classes=10`` ...; an ``hf:`` model's config fields).
     """
+    if ep is not None:
+        from profiler.zoo.sharded import profile_ep
+
+        if tp is not None:
+            raise UsageError("ep= and tp= together are not simulated: give one of them")
+        return profile_ep(model, ep=ep, rank=rank, input=input, batch=batch, convention=convention, device=device,
+                          strict=strict, backward=backward, loss=loss, optimizer=optimizer, task=task, **kwargs)
     if tp is not None:
         from profiler.zoo.sharded import profile_tp
 

@@ -170,3 +170,137 @@ def bytes_per_mac(prof) -> float | None:
 
 
 _PROFILE_ARGS = frozenset({"input", "batch", "convention", "strict", "backward", "loss", "optimizer"})
+
+
+# -- expert parallelism -----------------------------------------------------------------------------------
+def _num_experts(model) -> int | None:
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for field in ("num_local_experts", "num_experts", "n_routed_experts"):
+        n = getattr(text, field, None)
+        if isinstance(n, int) and n > 0:
+            return n
+    return None
+
+
+def ep_plan(model, ep: int, spec: str) -> dict[str, str]:
+    """The model's resolved expert-parallel plan (its config's ``base_model_ep_plan``) for ``ep`` ranks sharing one
+    batch: transformers' ``DistributedConfig(ep_size=ep, tp_size=ep, tp_plan={})``, the EP plan alone."""
+    n = _num_experts(model)
+    resolve = getattr(model, "_resolve_parallel_plans", None)
+    if n is None or resolve is None or not getattr(model, "ep_plan", None):
+        raise UsageError(f"{spec} has no experts (no expert-parallel plan, a transformers MoE config's "
+                         "base_model_ep_plan): profile it without --ep")
+    if n % ep:
+        raise UsageError(f"{spec}: {n} experts are not divisible by ep={ep}: give an ep that divides {n}")
+    from transformers.distributed.configuration_utils import DistributedConfig
+
+    _, plan, _ = resolve(DistributedConfig(ep_size=ep, tp_size=ep, tp_plan={}))
+    return plan
+
+
+@contextlib.contextmanager
+def _ep_simulation(meta: bool):
+    """What the simulation needs of transformers' ``AllToAllEP``: the per-expert counts each rank receives (an
+    all_to_all the fake process group answers with nothing) taken as the counts this rank sends, which is what
+    balanced routing gives every rank; on meta, the experts' products through transformers' grouped_mm fallback
+    (a custom op with a shape function), since torch's meta ``_grouped_mm`` refuses float32 on DTensor models."""
+    import transformers.distributed.expert_parallel as xp
+    import transformers.integrations.moe as moe
+
+    real, can = xp.all_to_all_single, moe._can_use_grouped_mm
+
+    def counts(output, input, *args, **kwargs):
+        work = real(output, input, *args, **kwargs)
+        output.copy_(input)
+        return work
+
+    xp.all_to_all_single = counts
+    if meta:
+        moe._can_use_grouped_mm = lambda *args: False
+    try:
+        yield
+    finally:
+        xp.all_to_all_single, moe._can_use_grouped_mm = real, can
+
+
+def profile_ep(model, *, ep: int, rank: int = 0, device: str = "auto", task: str | None = None,
+               **kwargs) -> Profile:
+    """:func:`profiler.zoo.profile_model` of one rank (``rank``) of ``ep`` expert-parallel ranks sharing one batch:
+    the config's expert-parallel plan (``grouped_gemm`` expert weights, ``ep_dispatch_experts``) applied by
+    transformers' ``apply_expert_parallelism`` with its ``all_to_all`` implementation under torch's fake process
+    group. Each rank takes 1/ep of the tokens, sends each (token, expert) row to its expert's rank (all_to_all),
+    runs its own ``experts/ep`` experts on the rows it receives, sends the results back (all_to_all) and
+    all-gathers the token slices. Routing is balanced (the meta pass's assumption). ``Profile.macs`` is this
+    rank's; ``macs_global`` the logical model's, from a pass of the same model unsharded (:func:`_logical`)."""
+    from profiler.zoo.build import build_model, profile_model
+
+    ep, rank = _check_ep(ep, rank)
+    device = str(device)
+    if device not in ("auto", "meta", "cpu"):
+        raise UsageError(f"ep= simulates the ranks in this process on meta or the CPU: use device auto, meta or cpu, "
+                         f"not {device}")
+    dev = "meta" if device == "auto" else device
+    build_kwargs = {k: v for k, v in kwargs.items() if k not in _PROFILE_ARGS}
+    run_kwargs = {k: v for k, v in kwargs.items() if k in _PROFILE_ARGS}
+    spec = model if isinstance(model, str) else type(model).__name__
+    built = build_model(model, device=dev, task=task, **build_kwargs)
+    spec = built.info.spec if built.info.zoo != "module" else spec
+    m = built.model
+    plan = ep_plan(m, ep, spec)
+    from transformers.distributed.expert_parallel import apply_expert_parallelism
+
+    with fake_group(ep, rank) as mesh, _ep_simulation(dev == "meta"):
+        apply_expert_parallelism(m, mesh, mesh, plan, ep_implementation="all_to_all")
+        m.forward = _with_grad(m.forward)
+        try:
+            prof = profile_model(built, device=dev, **run_kwargs)
+        finally:
+            del m.forward
+    whole = _logical(model, prof, dev, task, kwargs)
+    prof.notes.append(f"rank {rank} of ep={ep} sharing one batch: the config's expert-parallel plan applied by "
+                      "transformers' apply_expert_parallelism (all_to_all dispatch and combine, the token slices "
+                      "all-gathered) under torch's fake process group; every rank assumed to receive what it sends "
+                      "(balanced routing); macs/params are this rank's, " +
+                      ("macs_global the logical model's (the same model unsharded, counted apart: the experts run "
+                       "on plain local tensors, which the pass cannot see as a share of a whole)" if whole else
+                       "macs_global is not the logical model's (the experts run on plain local tensors)"))
+    ratio = bytes_per_mac(prof)
+    if ratio is not None:
+        prof.notes.append(f"communication per compute: {ratio:.4g} bytes sent by this rank per MAC it runs "
+                          f"({sum(c.sent for c in prof.communication):,.0f} bytes over {prof.macs:,} MACs)")
+    return prof
+
+
+def _logical(model, prof: Profile, device: str, task, kwargs: dict) -> bool:
+    """Give ``prof`` (one EP rank) the logical model's figures: every layer's global ops and parameters from a
+    pass of the same model unsharded. Expert parallelism runs the experts on plain local tensors and slices the
+    batch before any DTensor op, so the rank's own pass cannot tell them. Only for a model named by the zoo (a
+    module given is sharded already) and when both passes have the same layers; else False (nothing changed)."""
+    from profiler.zoo.build import profile_model
+
+    if not isinstance(model, str) or prof.distributed is None:
+        return False
+    whole = profile_model(model, device=device, task=task, **kwargs)
+    paths = {layer.path: layer for layer in whole.layers}
+    if [layer.path for layer in prof.layers] != list(paths):
+        return False
+    for layer in prof.layers:
+        w = paths[layer.path]
+        layer.global_ops, layer.params_global = w.phase_ops(), w.params
+    prof.distributed.params_global_trainable = whole.params_trainable
+    prof.distributed.params_global_frozen = whole.params_frozen
+    return True
+
+
+def _check_ep(ep, rank) -> tuple[int, int]:
+    for name, v in (("ep", ep), ("rank", rank)):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise UsageError(f"{name} must be an integer, got {v!r}")
+    if ep < 1:
+        raise UsageError(f"ep must be at least 1 (the expert-parallel ranks, e.g. --ep 8), got {ep}")
+    if not 0 <= rank < ep:
+        raise UsageError(f"rank must be in 0..{ep - 1} for ep={ep} (--rank R below --ep), got {rank}")
+    return ep, rank
