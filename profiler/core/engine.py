@@ -113,6 +113,7 @@ def _to_shapes(obj, acc: list):
 
 
 _Tensor = torch.Tensor
+_Parameter = nn.Parameter
 _CONVERTED = (torch.Tensor, list, tuple)
 
 
@@ -631,6 +632,7 @@ class _ModuleTree:
         self.trainable = self.frozen = self.buffers = 0
         self.experts: list[tuple[str, nn.Module]] = []  # modules that may hold routed experts (profiler.core.moe)
         seen: set[int] = set()  # parameter and buffer ids
+        subclassed = False  # a parameter or buffer of a tensor subclass (a DTensor?) met
         stack: list[tuple[str, nn.Module, Layer | None]] = [("", model, None)]
         modules = self.modules
         while stack:
@@ -651,6 +653,8 @@ class _ModuleTree:
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
+                if type(p) is not _Parameter:
+                    subclassed = True
                 if _is_bias_name(name):
                     self.bias_ids.add(id(p))
                 n = p.numel()
@@ -666,14 +670,17 @@ class _ModuleTree:
                 if b is None or id(b) in seen:
                     continue
                 seen.add(id(b))
+                if type(b) is not _Tensor:
+                    subclassed = True
                 self.unique_buffers.append(b)
                 layer.buffers += b.numel()
                 self.buffers += b.numel()
             if mod._modules:
                 prefix = f"{path}." if path else ""
                 stack.extend((prefix + n, c, layer) for n, c in reversed(mod._modules.items()) if c is not None)
-        # DTensor parameters counted by this rank's shards, the global counts kept (profiler.core.distributed)
-        self.dtensors = distributed.shard_params(self)
+        # DTensor parameters counted by this rank's shards, the global counts kept (profiler.core.distributed);
+        # a model of plain tensors is not walked again for them
+        self.dtensors = subclassed and distributed.shard_params(self)
 
 
 def _device_copy(t: torch.Tensor, target: torch.device) -> torch.Tensor:
