@@ -27,16 +27,56 @@ from profiler.core.profile import Profile
 from profiler.errors import UsageError
 
 
-def check_tp(tp, rank) -> tuple[int, int]:
-    """``tp`` and ``rank`` as integers, or a UsageError naming the fix."""
-    for name, v in (("tp", tp), ("rank", rank)):
+_WORDS = {"tp": "tensor-parallel", "ep": "expert-parallel"}
+
+
+def check_ranks(kind: str, n, rank) -> tuple[int, int]:
+    """``n`` (the ``kind`` ranks: tp or ep) and ``rank`` as integers, or a UsageError naming the fix."""
+    for name, v in ((kind, n), ("rank", rank)):
         if not isinstance(v, int) or isinstance(v, bool):
             raise UsageError(f"{name} must be an integer, got {v!r}")
-    if tp < 1:
-        raise UsageError(f"tp must be at least 1 (the tensor-parallel ranks, e.g. --tp 8), got {tp}")
-    if not 0 <= rank < tp:
-        raise UsageError(f"rank must be in 0..{tp - 1} for tp={tp} (--rank R below --tp), got {rank}")
-    return tp, rank
+    if n < 1:
+        raise UsageError(f"{kind} must be at least 1 (the {_WORDS[kind]} ranks, e.g. --{kind} 8), got {n}")
+    if not 0 <= rank < n:
+        raise UsageError(f"rank must be in 0..{n - 1} for {kind}={n} (--rank R below --{kind}), got {rank}")
+    return n, rank
+
+
+def _build(kind: str, model, device, task, kwargs: dict):
+    """(built model, its spec, the device of the pass, profile_model's own arguments) of a simulated rank: built
+    on meta (``device`` auto) or the CPU, the only devices the ranks are simulated on."""
+    from profiler.zoo.build import build_model
+
+    device = str(device)
+    if device not in ("auto", "meta", "cpu"):
+        raise UsageError(f"{kind}= simulates the ranks in this process on meta or the CPU: use device auto, meta or "
+                         f"cpu, not {device}")
+    dev = "meta" if device == "auto" else device
+    build_kwargs = {k: v for k, v in kwargs.items() if k not in _PROFILE_ARGS}
+    run_kwargs = {k: v for k, v in kwargs.items() if k in _PROFILE_ARGS}
+    built = build_model(model, device=dev, task=task, **build_kwargs)
+    spec = built.info.spec if built.info.zoo != "module" else model if isinstance(model, str) else \
+        type(model).__name__
+    return built, spec, dev, run_kwargs
+
+
+def _rank_pass(built, device: str, run_kwargs: dict) -> Profile:
+    """profile_model of the sharded model, its forward run with autograd on (transformers' DTensor path)."""
+    from profiler.zoo.build import profile_model
+
+    m = built.model
+    m.forward = _with_grad(m.forward)
+    try:
+        return profile_model(built, device=device, **run_kwargs)
+    finally:
+        del m.forward
+
+
+def _ratio_note(prof: Profile) -> None:
+    ratio = bytes_per_mac(prof)
+    if ratio is not None:
+        prof.notes.append(f"communication per compute: {ratio:.4g} bytes sent by this rank per MAC it runs "
+                          f"({sum(c.sent for c in prof.communication):,.0f} bytes over {prof.macs:,} MACs)")
 
 
 @contextlib.contextmanager
@@ -131,36 +171,19 @@ def profile_tp(model, *, tp: int, rank: int = 0, device: str = "auto", task: str
     """:func:`profiler.zoo.profile_model` of one rank (``rank``) of ``model`` sharded ``tp`` ways with its config's
     tensor-parallel plan; the other keyword arguments are profile_model's. ``Profile.macs``/``params`` are this
     rank's, ``macs_global``/``params_global`` the logical model's, ``communication`` the step's collectives."""
-    from profiler.zoo.build import build_model, profile_model
-
-    tp, rank = check_tp(tp, rank)
-    device = str(device)
-    if device not in ("auto", "meta", "cpu"):
-        raise UsageError(f"tp= simulates the ranks in this process on meta or the CPU: use device auto, meta or cpu, "
-                         f"not {device}")
-    build_kwargs = {k: v for k, v in kwargs.items() if k not in _PROFILE_ARGS}
-    run_kwargs = {k: v for k, v in kwargs.items() if k in _PROFILE_ARGS}
-    spec = model if isinstance(model, str) else type(model).__name__
-    built = build_model(model, device="meta" if device == "auto" else device, task=task, **build_kwargs)
-    spec = built.info.spec if built.info.zoo != "module" else spec
+    tp, rank = check_ranks("tp", tp, rank)
+    built, spec, dev, run_kwargs = _build("tp", model, device, task, kwargs)
     m = built.model
     plan = tp_plan(m, tp, spec)
     _heads_check(m, tp, spec)
     with fake_group(tp, rank) as mesh:
         shard(m, mesh, plan)
-        m.forward = _with_grad(m.forward)
-        try:
-            prof = profile_model(built, device="meta" if device == "auto" else device, **run_kwargs)
-        finally:
-            del m.forward
+        prof = _rank_pass(built, dev, run_kwargs)
     kinds = sorted(set(plan.values()))
     prof.notes.append(f"rank {rank} of tp={tp}: the config's tensor-parallel plan ({', '.join(kinds)}) applied by "
                       "transformers' apply_tensor_parallelism under torch's fake process group (one process, no "
                       "data moved); counted with autograd on (transformers' DTensor path)")
-    ratio = bytes_per_mac(prof)
-    if ratio is not None:
-        prof.notes.append(f"communication per compute: {ratio:.4g} bytes sent by this rank per MAC it runs "
-                          f"({sum(c.sent for c in prof.communication):,.0f} bytes over {prof.macs:,} MACs)")
+    _ratio_note(prof)
     return prof
 
 
@@ -235,30 +258,15 @@ def profile_ep(model, *, ep: int, rank: int = 0, device: str = "auto", task: str
     runs its own ``experts/ep`` experts on the rows it receives, sends the results back (all_to_all) and
     all-gathers the token slices. Routing is balanced (the meta pass's assumption). ``Profile.macs`` is this
     rank's; ``macs_global`` the logical model's, from a pass of the same model unsharded (:func:`_logical`)."""
-    from profiler.zoo.build import build_model, profile_model
-
-    ep, rank = _check_ep(ep, rank)
-    device = str(device)
-    if device not in ("auto", "meta", "cpu"):
-        raise UsageError(f"ep= simulates the ranks in this process on meta or the CPU: use device auto, meta or cpu, "
-                         f"not {device}")
-    dev = "meta" if device == "auto" else device
-    build_kwargs = {k: v for k, v in kwargs.items() if k not in _PROFILE_ARGS}
-    run_kwargs = {k: v for k, v in kwargs.items() if k in _PROFILE_ARGS}
-    spec = model if isinstance(model, str) else type(model).__name__
-    built = build_model(model, device=dev, task=task, **build_kwargs)
-    spec = built.info.spec if built.info.zoo != "module" else spec
+    ep, rank = check_ranks("ep", ep, rank)
+    built, spec, dev, run_kwargs = _build("ep", model, device, task, kwargs)
     m = built.model
     plan = ep_plan(m, ep, spec)
     from transformers.distributed.expert_parallel import apply_expert_parallelism
 
     with fake_group(ep, rank) as mesh, _ep_simulation(dev == "meta"):
         apply_expert_parallelism(m, mesh, mesh, plan, ep_implementation="all_to_all")
-        m.forward = _with_grad(m.forward)
-        try:
-            prof = profile_model(built, device=dev, **run_kwargs)
-        finally:
-            del m.forward
+        prof = _rank_pass(built, dev, run_kwargs)
     whole = _logical(model, prof, dev, task, kwargs)
     prof.notes.append(f"rank {rank} of ep={ep} sharing one batch: the config's expert-parallel plan applied by "
                       "transformers' apply_expert_parallelism (all_to_all dispatch and combine, the token slices "
@@ -267,10 +275,7 @@ def profile_ep(model, *, ep: int, rank: int = 0, device: str = "auto", task: str
                       ("macs_global the logical model's (the same model unsharded, counted apart: the experts run "
                        "on plain local tensors, which the pass cannot see as a share of a whole)" if whole else
                        "macs_global is not the logical model's (the experts run on plain local tensors)"))
-    ratio = bytes_per_mac(prof)
-    if ratio is not None:
-        prof.notes.append(f"communication per compute: {ratio:.4g} bytes sent by this rank per MAC it runs "
-                          f"({sum(c.sent for c in prof.communication):,.0f} bytes over {prof.macs:,} MACs)")
+    _ratio_note(prof)
     return prof
 
 
@@ -293,14 +298,3 @@ def _logical(model, prof: Profile, device: str, task, kwargs: dict) -> bool:
     prof.distributed.params_global_trainable = whole.params_trainable
     prof.distributed.params_global_frozen = whole.params_frozen
     return True
-
-
-def _check_ep(ep, rank) -> tuple[int, int]:
-    for name, v in (("ep", ep), ("rank", rank)):
-        if not isinstance(v, int) or isinstance(v, bool):
-            raise UsageError(f"{name} must be an integer, got {v!r}")
-    if ep < 1:
-        raise UsageError(f"ep must be at least 1 (the expert-parallel ranks, e.g. --ep 8), got {ep}")
-    if not 0 <= rank < ep:
-        raise UsageError(f"rank must be in 0..{ep - 1} for ep={ep} (--rank R below --ep), got {rank}")
-    return ep, rank
