@@ -48,6 +48,7 @@ EPILOG = """examples:
   profile-model hf:whisper --input 64                  80x3000 log-mel features and 64 decoder tokens
   profile-model hf:llama --tp 8 --train --input 8192   one rank of TP=8 (the config's plan, simulated): its MACs,
                                                        the global model's, and the collectives' bytes
+  profile-model hf:llama --tp 8 --dp-shard 64 --train   one rank of TP=8 x FSDP=64 (fake tensors, nothing allocated)
 
 MACs under the default convention 'macs' = multiply-accumulates of conv + linear + attention + recurrent,
 bias not counted (the papers' FLOPs / Mult-Adds); --convention flops doubles them."""
@@ -105,14 +106,19 @@ def build_parser(subcommands: dict, extensions: list):
     lm.add_argument("--generate", type=positive_int, default=None, metavar="N",
                     help="count greedy generation of N tokens after the --input prompt: the prefill, then N-1 decode "
                          "steps with the KV cache (per-token table; --plot draws MACs per token)")
-    d = p.add_argument_group("tensor parallelism (simulated)")
+    d = p.add_argument_group("parallelism (one rank simulated in this process)")
     d.add_argument("--tp", type=positive_int, default=None, metavar="N",
                    help="count one rank of N tensor-parallel ranks: the model (hf:) sharded with its config's own "
                         "tensor-parallel plan (transformers' apply_tensor_parallelism) under torch's fake process "
                         "group, in this process; the table is this rank's, the footer adds the global (logical) "
                         "model and the communication per collective kind")
+    d.add_argument("--dp-shard", type=positive_int, default=None, metavar="M",
+                   help="count one rank of M fully-sharded data-parallel ranks (FSDP2's fully_shard on each decoder "
+                        "layer and the root, hf:), with --tp on a (M, N) mesh; counted on fake tensors, nothing "
+                        "allocated; each data-parallel rank runs its own --batch")
     d.add_argument("--rank", type=non_negative_int, default=None, metavar="R",
-                   help="which rank --tp or --ep counts (default 0)")
+                   help="which rank --tp/--dp-shard or --ep counts (default 0; R = data-parallel rank x N + "
+                        "tensor-parallel rank)")
     d.add_argument("--ep", type=int, default=None, metavar="N",
                    help="count one rank of N expert-parallel ranks sharing one batch (hf: MoE): the config's "
                         "expert-parallel plan with transformers' all_to_all dispatch, simulated like --tp, balanced "
@@ -278,9 +284,11 @@ def _tp_options(args, mode) -> dict:
     from profiler.errors import UsageError
 
     ep = getattr(args, "ep", None)
+    dp = getattr(args, "dp_shard", None)
     if ep is not None:
-        if args.tp is not None:
-            raise UsageError("--ep and --tp together are not simulated: give one of them")
+        if args.tp is not None or dp is not None:
+            raise UsageError(f"--ep and {'--tp' if args.tp is not None else '--dp-shard'} together are not "
+                             "simulated: give one of them")
         if ep < 1:
             raise UsageError(f"--ep must be at least 1 (the expert-parallel ranks, e.g. --ep 8), got {ep}")
         rank = args.rank or 0
@@ -292,19 +300,29 @@ def _tp_options(args, mode) -> dict:
         if args.device not in ("auto", "meta", "cpu"):
             raise UsageError(f"--ep simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
         return {"ep": ep, "rank": rank}
-    if args.tp is None:
+    if args.tp is None and dp is None:
         if args.rank is not None:
-            raise UsageError("--rank R picks a tensor-parallel rank: add --tp N (e.g. --tp 8 --rank 3)")
+            raise UsageError("--rank R picks a rank of a simulated layout: add --tp N, --dp-shard M or --ep N "
+                             "(e.g. --tp 8 --rank 3)")
         return {}
     rank = args.rank or 0
-    if rank >= args.tp:
-        raise UsageError(f"--rank {rank} is not a rank of --tp {args.tp}: give --rank 0..{args.tp - 1}")
+    world = (args.tp or 1) * (dp or 1)
+    opt = "--tp" if dp is None else "--dp-shard" if args.tp is None else "--tp x --dp-shard"
+    if rank >= world:
+        which = f"{opt} ({world} ranks)" if args.tp is not None and dp is not None else \
+            f"{opt} {world}"
+        raise UsageError(f"--rank {rank} is not a rank of {which}: give --rank 0..{world - 1}")
     if mode is not None:
-        raise UsageError(f"--tp counts one forward pass or training step: leave out "
+        raise UsageError(f"{opt} counts one forward pass or training step: leave out "
                          f"{'--generate' if mode == 'generate' else 'the several --input lengths'}")
     if args.device not in ("auto", "meta", "cpu"):
-        raise UsageError(f"--tp simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
-    return {"tp": args.tp, "rank": rank}
+        raise UsageError(f"{opt} simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
+    out = {"rank": rank}
+    if args.tp is not None:
+        out["tp"] = args.tp
+    if dp is not None:
+        out["dp_shard"] = dp
+    return out
 
 
 def _view_depth(args, fmt: str):

@@ -139,7 +139,52 @@ def _split(state, mode) -> None:
 
 
 def _fake_active() -> bool:
+    """Whether an op inside a DTensor op is the sharding propagation's shape inference (no kernel of the model):
+    any op under a fake-tensor mode, except in a fake-tensor simulation (:func:`fake_simulation`), where every
+    op is fake and only the propagation's own inference is told apart."""
+    if _SIMULATION[0] is not None:
+        return _SIMULATION[1] > 0
     return torch._C._get_dispatch_mode(_FAKE_KEY) is not None
+
+
+# [the simulation's FakeTensorMode or None, depth of the sharding propagation's shape inference]
+_SIMULATION: list = [None, 0]
+
+
+class fake_simulation:
+    """A pass on fake tensors (:class:`torch._subclasses.fake_tensor.FakeTensorMode`): tensors that keep their
+    device (the CPU's kernel choices) and allocate nothing. DTensor's sharding propagation runs its shape
+    inference under the fake mode it finds, this one, so its entries are counted here to keep them out of the
+    rank's kernels. Entered around building the fake parameters and the pass; not reentrant."""
+
+    def __enter__(self):
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        from torch.distributed.tensor._sharding_prop import ShardingPropagator
+
+        if _SIMULATION[0] is not None:
+            raise RuntimeError("a fake-tensor simulation is already running in this process")
+        self.cls, self.real = ShardingPropagator, ShardingPropagator._propagate_tensor_meta_non_cached
+        real = self.real
+
+        def inferring(prop, op_schema):
+            _SIMULATION[1] += 1
+            try:
+                return real(prop, op_schema)
+            finally:
+                _SIMULATION[1] -= 1
+
+        self.cls._propagate_tensor_meta_non_cached = inferring
+        self.mode = FakeTensorMode(allow_non_fake_inputs=True)
+        _SIMULATION[:] = [self.mode, 0]
+        self.mode.__enter__()
+        return self.mode
+
+    def __exit__(self, *exc):
+        try:
+            return self.mode.__exit__(*exc)
+        finally:
+            _SIMULATION[:] = [None, 0]
+            self.cls._propagate_tensor_meta_non_cached = self.real
 
 
 def _record_split(state, record, func, args, kwargs, out) -> None:

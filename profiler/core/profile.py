@@ -184,7 +184,7 @@ class Profile:
     params_trainable: int
     params_frozen: int
     buffers: int
-    device: str = "cpu"  # where the pass ran ("meta" = shapes only)
+    device: str = "cpu"  # where the pass ran ("meta" = shapes only; "fake": shapes on fake CPU tensors)
     notes: list[str] = field(default_factory=list)
     source: Source | None = None  # set when the model was built by name (profiler.zoo.profile_model)
     # The phases this profile ran: ["forward"], or a training step's "forward", "loss", "backward" and
@@ -278,9 +278,10 @@ class Profile:
 
     @property
     def pass_kind(self) -> str:
-        """Which pass counted: ``shapes`` (on meta: nothing computed, the counts exact from shapes) or ``real``
-        (kernels run on random inputs on :attr:`device`)."""
-        return "shapes" if self.device == "meta" else "real"
+        """Which pass counted: ``shapes`` (on meta, or on fake tensors (``device == "fake"``, a simulated rank of a
+        sharded model): nothing computed, the counts exact from shapes) or ``real`` (kernels run on random inputs
+        on :attr:`device`)."""
+        return "shapes" if self.device in ("meta", "fake") else "real"
 
     @property
     def is_step(self) -> bool:

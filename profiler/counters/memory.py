@@ -3,6 +3,8 @@ padding, gathers, embedding lookups). Pure views and allocations are free and ne
 """
 from __future__ import annotations
 
+import torch
+
 from profiler.counters.elementwise import per_output
 from profiler.counters.registry import numel, ops_named, register, register_free
 
@@ -37,6 +39,8 @@ register_free(*ops_named(
     "_nested_tensor_from_mask_left_aligned", "_nested_tensor_size", "_nested_tensor_strides",
     "_nested_tensor_storage_offsets", "_nested_get_values", "_nested_view_from_buffer",
 ))
+# A tensor's device, asked of the dispatcher only under a fake-tensor mode (a simulated rank's pass): metadata.
+register_free(*(op for op in (getattr(torch.ops.prim, "device", None),) if op is not None))
 
 
 # FSDP2's copy-in / copy-out ops (torch.distributed.fsdp, library "fsdp"): memory moves around its collectives,

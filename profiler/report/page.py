@@ -40,6 +40,9 @@ def terminal_width() -> int:
 def describe_device(device: str) -> str:
     if str(device) == "meta":
         return "meta device: shapes only, no arithmetic run (the counts are exact: they depend on nothing else)"
+    if str(device) == "fake":
+        return ("fake tensors on the CPU (torch's FakeTensorMode): shapes only, no arithmetic run, nothing "
+                "allocated, the CPU's kernel choices (the counts are exact: they depend on nothing else)")
     return f"{device}: one forward pass on random inputs"
 
 

@@ -391,7 +391,8 @@ def _dependence_notes(model: nn.Module, prof: Profile) -> list[str]:
 
 def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs", device: str = "auto",
                   strict: bool = False, backward: bool = False, loss=None, optimizer=None, task: str | None = None,
-                  tp: int | None = None, rank: int = 0, ep: int | None = None, **kwargs) -> Profile:
+                  tp: int | None = None, rank: int = 0, ep: int | None = None, dp_shard: int | None = None,
+                  **kwargs) -> Profile:
     """Build ``model`` and profile one forward pass; the Profile's ``source`` says how.
 
     model: a zoo name (``mixnet_s``, ``torchvision:resnet50``, ``hf:gpt2``, ``path/to/net.py:build``; see
@@ -415,22 +416,26 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     are then this rank's, ``macs_global``/``params_global`` the logical model's, ``communication`` the collectives.
     ep, rank: simulate rank ``rank`` of ``ep`` expert-parallel ranks sharing one batch: the config's expert-parallel
     plan with transformers' all_to_all dispatch (:func:`profiler.zoo.sharded.profile_ep`); not together with tp.
+    dp_shard, rank: rank ``rank`` of ``tp`` (default 1) x ``dp_shard`` ranks, each decoder layer and the root
+    sharded with FSDP2 over ``dp_shard`` ranks after the tensor-parallel plan, counted on fake tensors (nothing
+    allocated) or with ``device="cpu"`` on real ones (:func:`profiler.zoo.sharded.profile_fsdp`).
     kwargs: constructor arguments (``num_classes=10`` ...; an ``hf:`` model's config fields).
     """
     if ep is not None:
         from profiler.zoo.sharded import profile_ep
 
-        if tp is not None:
-            raise UsageError("ep= and tp= together are not simulated: give one of them")
+        if tp is not None or dp_shard is not None:
+            raise UsageError(f"ep= and {'tp=' if tp is not None else 'dp_shard='} together are not simulated: "
+                             "give one of them")
         return profile_ep(model, ep=ep, rank=rank, input=input, batch=batch, convention=convention, device=device,
                           strict=strict, backward=backward, loss=loss, optimizer=optimizer, task=task, **kwargs)
-    if tp is not None:
+    if tp is not None or dp_shard is not None:
         from profiler.zoo.sharded import profile_tp
 
-        return profile_tp(model, tp=tp, rank=rank, input=input, batch=batch, convention=convention, device=device,
+        return profile_tp(model, tp=1 if tp is None else tp, dp_shard=1 if dp_shard is None else dp_shard, rank=rank, input=input, batch=batch, convention=convention, device=device,
                           strict=strict, backward=backward, loss=loss, optimizer=optimizer, task=task, **kwargs)
     if rank != 0:
-        raise UsageError(f"rank={rank} is a tensor-parallel rank: give tp= too (e.g. tp=8)")
+        raise UsageError(f"rank={rank} is a rank of a simulated layout: give tp=, ep= or dp_shard= too (e.g. tp=8)")
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch!r}")
     if backward or loss is not None or optimizer is not None:

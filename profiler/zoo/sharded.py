@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import warnings
+
+import torch.nn as nn
 
 from profiler.core.profile import Profile
 from profiler.errors import UsageError
 
 
-_WORDS = {"tp": "tensor-parallel", "ep": "expert-parallel"}
+_WORDS = {"tp": "tensor-parallel", "ep": "expert-parallel", "dp_shard": "fully-sharded data-parallel"}
 
 
 def check_ranks(kind: str, n, rank) -> tuple[int, int]:
@@ -54,10 +58,28 @@ def _build(kind: str, model, device, task, kwargs: dict):
     dev = "meta" if device == "auto" else device
     build_kwargs = {k: v for k, v in kwargs.items() if k not in _PROFILE_ARGS}
     run_kwargs = {k: v for k, v in kwargs.items() if k in _PROFILE_ARGS}
+    if isinstance(model, nn.Module):
+        model = _copy(model, kind)  # the simulation shards the model in place: the user's is left as it was
     built = build_model(model, device=dev, task=task, **build_kwargs)
     spec = built.info.spec if built.info.zoo != "module" else model if isinstance(model, str) else \
         type(model).__name__
     return built, spec, dev, run_kwargs
+
+
+def _copy(model, kind: str):
+    """A deep copy of a module handed to a simulation, when it fits in the memory there (free on meta)."""
+    import copy
+
+    from profiler.zoo import memory
+
+    need = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers())
+               if t.device.type != "meta")
+    free = memory.available("cpu")
+    if need and free is not None and need > free:
+        raise UsageError(f"{kind}= shards a copy of the module given, {need / 2**30:.1f} GiB, more than the "
+                         f"{free / 2**30:.1f} GiB free: build it on meta (with torch.device('meta')) or name it "
+                         "(profile_model('hf:...'))")
+    return copy.deepcopy(model)
 
 
 def _rank_pass(built, device: str, run_kwargs: dict) -> Profile:
@@ -80,33 +102,53 @@ def _ratio_note(prof: Profile) -> None:
 
 
 @contextlib.contextmanager
-def fake_group(tp: int, rank: int):
-    """A 1-d ``tp`` device mesh on torch's fake process group of ``tp`` ranks, as rank ``rank``: created (and
-    destroyed on exit) when no process group exists, else the existing group's, which must have ``tp`` ranks."""
+def fake_group(world: int, rank: int, shape: tuple[int, ...] | None = None, names: tuple[str, ...] = ("tp",),
+               kind: str = "tp"):
+    """A device mesh of ``shape`` (default ``(world,)``, dimensions ``names``) on torch's fake process group of
+    ``world`` ranks, as rank ``rank``: created (and destroyed on exit) when no process group exists, else the
+    existing group's, which must have ``world`` ranks (``kind`` names the option that sets it)."""
     import torch.distributed as dist
 
     if not dist.is_available():
-        raise UsageError("tp= needs torch.distributed, which this torch build lacks: profile without --tp")
+        raise UsageError(f"{kind}= needs torch.distributed, which this torch build lacks: profile without --{kind}")
     from torch.distributed.device_mesh import init_device_mesh
 
     created = False
     if dist.is_initialized():
-        if dist.get_world_size() != tp:
-            raise UsageError(f"a process group of {dist.get_world_size()} ranks already exists: tp must equal it "
-                             f"(or destroy it first), got tp={tp}")
+        if dist.get_world_size() != world:
+            raise UsageError(f"a process group of {dist.get_world_size()} ranks already exists: {kind} must equal "
+                             f"it (or destroy it first), got {kind}={world}")
         if dist.get_rank() != rank:
             raise UsageError(f"this process is rank {dist.get_rank()} of the existing process group: "
                              f"give rank={dist.get_rank()} (or leave rank out)")
     else:
         from torch.testing._internal.distributed.fake_pg import FakeStore
 
-        dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=tp)
+        _forget_meshes()
+        dist.init_process_group("fake", store=FakeStore(), rank=rank, world_size=world)
         created = True
     try:
-        yield init_device_mesh("cpu", (tp,), mesh_dim_names=("tp",))
+        yield init_device_mesh("cpu", shape or (world,), mesh_dim_names=names)
     finally:
         if created:
             dist.destroy_process_group()
+            _forget_meshes()
+
+
+def _forget_meshes() -> None:
+    """Empty DTensor's caches of sharding decisions and redistribution plans. Their keys compare meshes by shape,
+    names and ranks, so a cached answer from a destroyed group's mesh would be handed to the next group's equal
+    mesh, with the old subgroups' names in it ("Could not resolve the process group registered under the name
+    3" when a simulation of another rank follows)."""
+    for clear in ("torch.distributed.tensor.debug:_clear_sharding_prop_cache",
+                  "torch.distributed.tensor._redistribute:clear_redistribute_planner_cache",
+                  "torch.distributed.tensor._redistribute:_gen_transform_infos"):
+        mod, _, name = clear.partition(":")
+        try:
+            fn = getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError):  # another torch: the caches it has are named otherwise or absent
+            continue
+        (fn.cache_clear if hasattr(fn, "cache_clear") else fn)()
 
 
 def _heads_check(model, tp: int, spec: str) -> None:
@@ -166,11 +208,14 @@ def _with_grad(forward):
     return run
 
 
-def profile_tp(model, *, tp: int, rank: int = 0, device: str = "auto", task: str | None = None,
-               **kwargs) -> Profile:
+def profile_tp(model, *, tp: int = 1, rank: int = 0, dp_shard: int = 1, device: str = "auto",
+               task: str | None = None, **kwargs) -> Profile:
     """:func:`profiler.zoo.profile_model` of one rank (``rank``) of ``model`` sharded ``tp`` ways with its config's
-    tensor-parallel plan; the other keyword arguments are profile_model's. ``Profile.macs``/``params`` are this
-    rank's, ``macs_global``/``params_global`` the logical model's, ``communication`` the step's collectives."""
+    tensor-parallel plan, and ``dp_shard`` ways with FSDP2 (:func:`profile_fsdp`) when that is above 1; the other
+    keyword arguments are profile_model's. ``Profile.macs``/``params`` are this rank's,
+    ``macs_global``/``params_global`` the logical model's, ``communication`` the step's collectives."""
+    if dp_shard != 1:
+        return profile_fsdp(model, tp=tp, dp_shard=dp_shard, rank=rank, device=device, task=task, **kwargs)
     tp, rank = check_ranks("tp", tp, rank)
     built, spec, dev, run_kwargs = _build("tp", model, device, task, kwargs)
     m = built.model
@@ -179,10 +224,90 @@ def profile_tp(model, *, tp: int, rank: int = 0, device: str = "auto", task: str
     with fake_group(tp, rank) as mesh:
         shard(m, mesh, plan)
         prof = _rank_pass(built, dev, run_kwargs)
-    kinds = sorted(set(plan.values()))
-    prof.notes.append(f"rank {rank} of tp={tp}: the config's tensor-parallel plan ({', '.join(kinds)}) applied by "
-                      "transformers' apply_tensor_parallelism under torch's fake process group (one process, no "
-                      "data moved); counted with autograd on (transformers' DTensor path)")
+    prof.notes.append(f"rank {rank} of tp={tp}: {_plan_words(plan)}; counted with autograd on (transformers' "
+                      "DTensor path)")
+    _ratio_note(prof)
+    return prof
+
+
+def _plan_words(plan: dict[str, str]) -> str:
+    return (f"the config's tensor-parallel plan ({', '.join(sorted(set(plan.values())))}) applied by transformers' "
+            "apply_tensor_parallelism under torch's fake process group (one process, no data moved)")
+
+
+# -- fully-sharded data parallelism (FSDP2), with or without tensor parallelism --------------------------------
+def fsdp_units(model, spec: str) -> list:
+    """The modules FSDP2 shards one by one: the model's decoder (or encoder) layers, the classes transformers
+    names in ``_no_split_modules`` (what its own FSDP wrapping policy takes); the root is sharded last."""
+    names = set(getattr(model, "_no_split_modules", None) or ())
+    units = [mod for mod in model.modules() if type(mod).__name__ in names and mod is not model]
+    if not units:
+        raise UsageError(f"{spec} names no layer class to shard one by one (a transformers model's "
+                         "_no_split_modules): dp_shard= wraps each decoder layer with FSDP2; give a transformers "
+                         "model (hf:...), or apply fully_shard yourself and pass the module to profiler.profile")
+    return units
+
+
+def profile_fsdp(model, *, tp: int = 1, dp_shard: int, rank: int = 0, device: str = "auto",
+                 task: str | None = None, **kwargs) -> Profile:
+    """One rank of ``tp`` x ``dp_shard`` ranks: the config's tensor-parallel plan on the ``tp`` dimension (when above
+    1), then FSDP2 (``fully_shard``) over ``dp_shard`` ranks on each decoder layer (:func:`fsdp_units`) and on the
+    root, as torchtitan and transformers' FSDP policy wrap them. Rank ``r`` is ``(r // tp, r % tp)`` on the
+    ``(dp_shard, tp)`` mesh of torch's fake process group. Each data-parallel rank runs its own batch: ``macs`` is
+    this rank's, ``macs_global`` the logical model's on this rank's batch (the step's whole compute is
+    ``dp_shard`` times that).
+
+    ``device`` auto or meta: the model is built on meta, sharded, and its parameters made fake tensors on the CPU
+    (:class:`profiler.core.distributed.fake_simulation`): FSDP's all-gather and reduce-scatter buffers are made
+    and its collectives issued as on a real rank, nothing is allocated or computed, and the pass counts shapes
+    (``Profile.device == "fake"``). ``cpu``: built and run on real CPU tensors (small models)."""
+    for name, v in (("tp", tp), ("dp_shard", dp_shard)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise UsageError(f"{name} must be a positive integer (e.g. --{name.replace('_', '-')} 8), got {v!r}")
+    world = tp * dp_shard
+    if not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank < world:
+        raise UsageError(f"rank must be in 0..{world - 1} for tp={tp} x dp_shard={dp_shard} (--rank R), got {rank!r}")
+    built, spec, dev, run_kwargs = _build("dp_shard", model, device, task, kwargs)
+    m = built.model
+    plan = tp_plan(m, tp, spec) if tp > 1 else None
+    if plan is not None:
+        _heads_check(m, tp, spec)
+    units = fsdp_units(m, spec)
+    kind = type(units[0]).__name__  # before fully_shard renames the classes (FSDPLlamaDecoderLayer)
+    from torch.distributed.fsdp import fully_shard
+
+    from profiler.core.distributed import fake_simulation
+
+    with fake_group(world, rank, (dp_shard, tp), ("dp_shard", "tp"), kind="dp_shard") as mesh, \
+            warnings.catch_warnings():
+        # FSDP warns of a root returning a view (the logits' slice): nothing a count depends on
+        warnings.filterwarnings("ignore", message="FSDP2-wrapped module")
+        if plan is not None:
+            shard(m, mesh["tp"], plan)
+        for unit in units:
+            fully_shard(unit, mesh=mesh["dp_shard"])
+        fully_shard(m, mesh=mesh["dp_shard"])
+        if dev == "meta":
+            with fake_simulation():
+                m.to_empty(device="cpu")
+                # FSDP's lazy initialisation re-pads a shorter last shard unless it finds the padded storage is
+                # the parameter's already, which it tells by data_ptr(): 0 on fake tensors, so it would copy
+                # (an op a real rank does not run in its step). Done here, before the pass, it is not counted.
+                m._get_fsdp_state()._lazy_init()
+                prof = _rank_pass(built, "cpu", run_kwargs)
+            prof.device = "fake"
+            if prof.source is not None:
+                prof.source.device = device
+        else:
+            prof = _rank_pass(built, dev, run_kwargs)
+    dp_rank, tp_rank = divmod(rank, tp)
+    prof.notes.append(
+        f"rank {rank} of tp={tp} x dp_shard={dp_shard} (tensor-parallel rank {tp_rank}, data-parallel rank "
+        f"{dp_rank}): " + (f"{_plan_words(plan)}, then " if plan else "") +
+        f"FSDP2 (fully_shard, reshard after forward) on each of the {len(units)} {kind} and on the root over "
+        f"{dp_shard} ranks; each data-parallel rank runs its own batch (the step's whole compute is {dp_shard} "
+        "times macs_global)" + ("; counted on fake tensors on the CPU (FakeTensorMode: the CPU's kernel choices, "
+                                "nothing allocated or computed)" if dev == "meta" else ""))
     _ratio_note(prof)
     return prof
 
@@ -264,7 +389,7 @@ def profile_ep(model, *, ep: int, rank: int = 0, device: str = "auto", task: str
     plan = ep_plan(m, ep, spec)
     from transformers.distributed.expert_parallel import apply_expert_parallelism
 
-    with fake_group(ep, rank) as mesh, _ep_simulation(dev == "meta"):
+    with fake_group(ep, rank, kind="ep") as mesh, _ep_simulation(dev == "meta"):
         apply_expert_parallelism(m, mesh, mesh, plan, ep_implementation="all_to_all")
         prof = _rank_pass(built, dev, run_kwargs)
     whole = _logical(model, prof, dev, task, kwargs)
