@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from profiler.conventions import get_convention
 from profiler.core.rows import AUTO_ROWS, auto_depth, layer_rows, percent_strings
+from profiler.report import comm as C
 from profiler.report import format as F
 
 #: The class of the outermost element; every CSS rule is scoped to it (a notebook keeps its own styles).
@@ -233,6 +234,7 @@ def _folded_line(profile, unfold: int | None, *, explicit: bool, max_rows: int) 
 
 def _legend(profile) -> str:
     unit = get_convention(profile.convention).unit
+    comm = bool(profile.communication)  # a distributed pass: the tree has the bytes-sent column too
     return (
         '<div class="legend">'
         f"<p><b>own</b> ({unit}, params, % columns): what the module registers and computes itself; a blank cell "
@@ -244,7 +246,9 @@ def _legend(profile) -> str:
         f'<span class="key s"></span> its subtree\'s share (both of the whole bar = 100 %). '
         "\u25b8 / \u25be: a folded / unfolded container; click to toggle. Shapes: first call, batch first; "
         "hover a cell for the full text. A narrow window leaves out the kernel and % params columns, then the "
-        "type, [\u03a3 params] and the bar.</p></div>")
+        f"type, [\u03a3 params]{', comm sent' if comm else ''} and the bar.</p>"
+        + (f"<p><b>{_e(C.SENT_HEADER)}</b>: {_e(C.SENT_LEGEND)}; a container shows its own bytes (blank when 0), "
+           "then its subtree's total in brackets (<i>italic</i>).</p>" if comm else "") + "</div>")
 
 
 @dataclass
@@ -262,7 +266,7 @@ class _Col:
 PAD_CH, GAP_CH = 1, 1.2
 
 
-def _columns(profile, rows) -> list[_Col]:
+def _columns(profile, rows, sent=None) -> list[_Col]:
     """The tree's columns: number columns as wide as their widest value (``ch``, tabular figures), the text
     columns as wide as their text up to a cap (longer text is ellipsized, its whole in the cell's tooltip), the
     module and the bar sharing what is left. Levels say which columns a narrow report leaves out."""
@@ -285,7 +289,7 @@ def _columns(profile, rows) -> list[_Col]:
                         + (3 if r.calls > 1 else 0) for r in rows])
     names = min(30, round(names, 1))
     pct = 7
-    return [
+    cols = [
         _Col("name", "module", "the module's name (hover: its path)", f"minmax({names}ch,2fr)", names, names, 0),
         _Col("type", "type", "the module's class (hover: its kind)", f"minmax(8ch,{types}ch)", 8, types, 2),
         _Col("kernel", "kernel", "kernel size, s = stride, g = groups, d = dilation", f"minmax(0,{kernel}ch)", 0,
@@ -304,6 +308,23 @@ def _columns(profile, rows) -> list[_Col]:
         _Col("num sum cost-sum", f"[\u03a3 {unit}]", f"the subtree's {unit} (a total, not a share)",
              f"{cost_sum}ch", cost_sum, cost_sum, 0),
     ]
+    if sent is not None:  # a distributed pass: after the cost, what the rank sends (left out with the bar)
+        width = num([_sent_cell(r, o, i) for r, (o, i) in zip(rows, sent)] + [F.count(C.sent_total(profile))], 9)
+        cols.append(_Col("num comm-sent", C.SENT_HEADER, C.SENT_LEGEND, f"{width}ch", width, width, 2))
+    return cols
+
+
+def _sent_cell(r, own: float, inclusive: float, markup: bool = False) -> str:
+    """A row's bytes sent: its own; a container's own (blank when 0) and, apart, its subtree's in brackets
+    (the text tables' mark of a total; the exact count, as the [\u03a3] columns beside it), in italics as
+    those with ``markup`` (without: the plain text, whose length sizes the column)."""
+    if not r.has_shown_children:
+        return F.count(own)
+    own_text = F.count(own) if own else ""
+    if round(own) == round(inclusive):
+        return own_text
+    total = f'<span class="sum">{_sub(inclusive)}</span>' if markup else _sub(inclusive)
+    return (own_text + " " if own_text else "") + total
 
 
 def _levels(cols: list[_Col]) -> tuple[list[str], list[float]]:
@@ -346,7 +367,8 @@ def _tree(profile, unfold: int | None) -> tuple[str, str]:
     total_params = profile.params
     p_params = percent_strings([r.params for r in rows], total_params)
     p_cost = percent_strings([r.cost for r in rows], total_cost)
-    cols = _columns(profile, rows)
+    sent = C.row_sent(profile, rows)  # None: no collective ran, no column
+    cols = _columns(profile, rows, sent)
     templates, widths = _levels(cols)
     key = "w" + "-".join(f"{round(w * 10)}" for w in widths)
     classes = [(f"l{c.level} " if c.level else "") + c.cls for c in cols]
@@ -391,6 +413,10 @@ def _tree(profile, unfold: int | None) -> tuple[str, str]:
         ]
         attrs = [f' style="--d:{r.depth}" title="{_e(name_tip)}"', f' title="{_e(r.kind)}"', "",
                  f' title="{_e(shapes_tip)}"', "", "", "", "", "", f' title="{_e(tip_bar)}"', ""]
+        if sent is not None:
+            own_sent, sub_sent = sent[i]
+            values.append(_sent_cell(r, own_sent, sub_sent, markup=True))
+            attrs.append(f' title="{_e(F.count(sub_sent))} bytes sent by the subtree"' if container else "")
         data = f'data-path="{_e(r.path)}" data-depth="{r.depth}"'
         if container:
             is_open = unfold is None or r.depth < unfold
@@ -403,6 +429,8 @@ def _tree(profile, unfold: int | None) -> tuple[str, str]:
     full = '<div class="bar"><div class="o" style="width:100%"></div></div>' if total_cost else ""
     totals = ["total", "", "", "", F.count(total_params), "100.00" if total_params else "-", "",
               F.count(total_cost), "100.00" if total_cost else "-", full, ""]
+    if sent is not None:
+        totals.append(F.count(C.sent_total(profile)))
     out.append(f'<div class="row total" data-path="(total)">{row_cells(totals, [""] * len(cols))}</div>')
     out.append("</div>")
     return "\n".join(out), _level_css(key, widths)

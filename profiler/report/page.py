@@ -6,6 +6,7 @@ import json
 import textwrap
 
 from profiler.conventions import get_convention
+from profiler.report import comm as C
 from profiler.report import format as F
 from profiler.core.rows import AUTO_ROWS, auto_depth, folded_modules, rows_for
 from profiler.report.tables import fit, render_table
@@ -251,7 +252,8 @@ def _main_table(profile, by, depth, top, summary):
     if by in ("kind", "type"):
         return group_table(profile, by), GROUP_LEGEND.format(unit=unit, by=by), f"by {by}", [], None
     rows = rows_for(profile, depth, top)
-    return layer_table(profile, rows, indent=not top), LAYER_LEGEND.format(unit=unit), "per layer", [], rows
+    legend = LAYER_LEGEND.format(unit=unit) + C.legend(profile)
+    return layer_table(profile, rows, indent=not top), legend, "per layer", [], rows
 
 
 def folded_item(profile, rows, depth, auto: bool, max_rows: int = AUTO_ROWS) -> tuple[str, str] | None:
@@ -289,6 +291,8 @@ def _columns_item(profile, table, dropped, width) -> tuple[str, str]:
                      + ("; 'shape (+N)': the first of N + 1 tensors" if several else ""))
     if "activations" in shown:
         parts.append(f"{shown['activations'].header}: elements of the output tensors (first call)")
+    if "comm_sent" in shown:
+        parts.append(f"{shown['comm_sent'].header}: {C.SENT_LEGEND}, the unit B = bytes")
     zero = [c.header for c in dropped if c.drop_zero]
     if zero:
         parts.append(f"not shown, 0 in every row: {', '.join(zero)}")
@@ -306,9 +310,11 @@ def _key_item(profile, table, dropped, width) -> tuple[str, str]:
     shown = {c.key: c for c in table.columns if c.visible}
     parts = []
     key = conv.unit.lower()
-    counts = [i for i, c in enumerate(table.columns) if c.visible and c.key in ("params", key)]
+    counts = [i for i, c in enumerate(table.columns) if c.visible and c.key in ("params", key, "comm_sent")]
     if any(row[i].endswith("]") for row in table.shown for i in counts):
         parts.append("[x]: the subtree's total")
+    if "comm_sent" in shown:  # its short header needs saying: B = bytes, and whose
+        parts.append(f"{shown['comm_sent'].header}: bytes this rank sends")
     if key in shown and f"[{conv.name}]" not in shown[key].header:
         parts.append(f"{conv.unit} under convention '{conv.name}'")
     zero = [c.short or c.header for c in dropped if c.drop_zero]
@@ -371,7 +377,7 @@ def render(profile, fmt: str = "table", *, by: str = "layer", depth: int | str |
             table, dropped = fit(table, width)
             if legend_wanted:
                 foot.append(_columns_item(profile, table, dropped, width))
-                legend = FIT_LEGEND.format(unit=get_convention(profile.convention).unit)
+                legend = FIT_LEGEND.format(unit=get_convention(profile.convention).unit) + C.legend(profile)
             else:
                 foot.append(_key_item(profile, table, dropped, width))
                 legend = ""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from profiler.conventions import get_convention
 from profiler.counters.registry import numel
 from profiler.report import format as F
+from profiler.report import comm as C
 from profiler.core.rows import GroupRow, Row, group_rows, percent, percent_strings
 from profiler.report.tables import INDENT, Column, Table
 
@@ -31,7 +32,9 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
     Percent columns are shares of the model's totals and, printed, add up to exactly 100.00 (see
     :func:`~profiler.core.rows.percent_strings`); a totals row closes the table. A container whose children
     are rows shows, beside its own params and cost, its subtree's in brackets (``[1.23G]``, same unit) and
-    those as raw numbers in the hidden ``params_inclusive``/``<unit>_inclusive`` columns (CSV).
+    those as raw numbers in the hidden ``params_inclusive``/``<unit>_inclusive`` columns (CSV). A profile with
+    collectives (a distributed pass) also has ``comm sent (bytes)``: each row's bytes sent (:mod:`.comm`),
+    shown the same way, its subtree's raw total in the hidden ``comm_sent_inclusive``.
     """
     unit = get_convention(profile.convention).unit
     key = _cost_key(profile)
@@ -59,13 +62,20 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
         Column("params_inclusive", "params of the subtree", "right", visible=False),
         Column(f"{key}_inclusive", f"{unit} of the subtree", "right", visible=False),
     ]
+    # A distributed pass's collectives: the bytes each row sends (report.comm). Only where some collective ran,
+    # so every other profile's table, and its CSV header, stays as it was; the subtree's raw total goes last.
+    sent = C.row_sent(profile, rows)
+    if sent is not None:
+        at = [c.key for c in cols].index("activations")  # beside the costs: before the output elements
+        cols.insert(at, Column("comm_sent", C.SENT_HEADER, "right", short=C.SENT_SHORT, drop=FIT_ORDER["comm sent"]))
+        cols.append(Column("comm_sent_inclusive", "comm sent of the subtree (bytes)", "right", visible=False))
     total_cost = profile.total(profile.convention)
     by_phase = profile.by_phase if phases else {}
     total_params = profile.params
     p_params = percent_strings([r.params for r in rows], total_params)
     p_cost = percent_strings([r.cost for r in rows], total_cost)
     t = Table(cols)
-    for r, pp, pc in zip(rows, p_params, p_cost):
+    for i, (r, pp, pc) in enumerate(zip(rows, p_params, p_cost)):
         label = r.name if r.synthetic else (INDENT * r.depth if indent else "") + r.name + (
             f" (+{r.folded})" if r.folded else "")
         # A container whose children are rows of their own shows what it owns (blank when 0, so nobody reads
@@ -75,7 +85,7 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
         step_raw = [int(round(_phase_cost(r, p))) for p in phases]
         sub_params = None if r.synthetic else r.params_inclusive
         sub_cost = None if r.synthetic else int(round(r.cost_inclusive))
-        t.add(
+        raw, shown = (
             [r.name, None if r.synthetic else r.depth, r.type, r.kind, F.kernel_stride_groups(r.config),
              F.shapes(r.input_shapes), F.shapes(r.output_shapes), r.params,
              _round(percent(r.params, total_params)), int(round(r.cost)), _round(percent(r.cost, total_cost)),
@@ -89,7 +99,16 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
              *("" if blank and not v else F.count(v) for v in step_raw),
              "" if r.synthetic or not r.output_shapes else F.count(r.activations), str(r.folded), profile.convention,
              "" if sub_params is None else F.count(sub_params), "" if sub_cost is None else F.count(sub_cost)])
-        for col, own, inclusive in (("params", r.params, r.params_inclusive), (key, r.cost, r.cost_inclusive)):
+        inclusive_cols = [("params", r.params, r.params_inclusive), (key, r.cost, r.cost_inclusive)]
+        if sent is not None:  # shown as params and cost are: a container's own bytes, then its subtree's
+            own_sent, sub_sent = sent[i]
+            raw.insert(at, int(round(own_sent)))
+            shown.insert(at, _with_subtree(own_sent, sub_sent) if blank else F.count(own_sent))
+            raw.append(None if r.synthetic else int(round(sub_sent)))
+            shown.append("" if r.synthetic else F.count(sub_sent))
+            inclusive_cols.append(("comm_sent", own_sent, sub_sent))
+        t.add(raw, shown)
+        for col, own, inclusive in inclusive_cols:
             narrow = _with_subtree(own, inclusive, narrow=True) if blank else ""
             if blank and len(narrow) < len(_with_subtree(own, inclusive)):
                 t.narrow.setdefault(col, {})[len(t.shown) - 1] = narrow
@@ -100,6 +119,12 @@ def layer_table(profile, rows: list[Row], indent: bool = True) -> Table:
     t.totals_shown = ["total", "", "", "", "", "", "", F.count(total_params), "100.00" if total_params else "-",
                       F.count(total_cost), "100.00" if total_cost else "-", *map(F.count, step_totals), "", "",
                       profile.convention, "", ""]
+    if sent is not None:
+        total_sent = C.sent_total(profile)
+        t.totals_raw.insert(at, int(round(total_sent)))
+        t.totals_shown.insert(at, F.count(total_sent))
+        t.totals_raw.append(None)
+        t.totals_shown.append("")
     return t
 
 
@@ -127,8 +152,10 @@ STEP_SHORT = {"forward": "fwd", "loss": "loss", "backward": "bwd", "optimizer": 
 #: The order in which the per-layer text table, fitted to a terminal, gives up columns (1 first): the input
 #: shape (mostly the row above's output), the kind (type and kernel say most of it), the convention in the
 #: cost header (the legend still names it), the output elements (the output shape's product), the kernel,
-#: the type. The module, output shape, params, cost and shares always stay; ``--wide`` shows everything.
-FIT_ORDER = {"input": 1, "kind": 2, "cost header": 3, "out elems": 4, "kernel": 5, "type": 6, "phases": 7}
+#: the type, the per-phase costs, last a distributed pass's bytes sent (what a run with --tp/--ep is for, so it
+#: outlasts the rest). The module, output shape, params, cost and shares always stay; ``--wide`` shows everything.
+FIT_ORDER = {"input": 1, "kind": 2, "cost header": 3, "out elems": 4, "kernel": 5, "type": 6, "phases": 7,
+             "comm sent": 8}
 
 
 def _phase_cost(r: Row, phase: str) -> float:
