@@ -810,6 +810,28 @@ def _outside_modes():
         yield
 
 
+@contextlib.contextmanager
+def unobserved():
+    """Ops run inside are not recorded by the profiler's passes on the dispatch stack, which stays as it is (a
+    mode that keeps values, a fake-tensor mode, still answers them): a simulation's own bookkeeping, such as the
+    counts a fake process group does not exchange, written where a real group's collective writes them."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    observers = [m for m in _get_current_dispatch_mode_stack() if isinstance(m, _Observer)]
+    saved = [m.record for m in observers]
+    for m in observers:
+        m.record = _ignore
+    try:
+        yield
+    finally:
+        for m, record in zip(observers, saved):
+            m.record = record
+
+
+def _ignore(func, args, kwargs, out) -> None:
+    return None
+
+
 # id(module) -> nothing: every module of every pass running in the process (see ConcurrentProfileError).
 _BUSY: set[int] = set()
 _BUSY_LOCK = threading.Lock()

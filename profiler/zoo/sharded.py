@@ -354,18 +354,25 @@ def _ep_simulation(meta: bool):
     """What the simulation needs of transformers' ``AllToAllEP``: the per-expert counts each rank receives (an
     all_to_all the fake process group answers with nothing) taken as the counts this rank sends, which is what
     balanced routing gives every rank; on meta, the experts' products through transformers' grouped_mm fallback
-    (a custom op with a shape function), since torch's meta ``_grouped_mm`` refuses float32 on DTensor models."""
+    (a custom op with a shape function), since torch's meta ``_grouped_mm`` refuses float32 on DTensor models.
+    A real process group (torchrun's) answers the counts itself: they are left as it sends them."""
+    import torch.distributed as dist
     import transformers.distributed.expert_parallel as xp
     import transformers.integrations.moe as moe
+
+    from profiler.core.engine import unobserved
 
     real, can = xp.all_to_all_single, moe._can_use_grouped_mm
 
     def counts(output, input, *args, **kwargs):
         work = real(output, input, *args, **kwargs)
-        output.copy_(input)
+        # as a real group writes the received counts: in the collective, not an op of the model the pass sees
+        with unobserved():
+            output.copy_(input)
         return work
 
-    xp.all_to_all_single = counts
+    if dist.get_backend() == "fake":
+        xp.all_to_all_single = counts
     if meta:
         moe._can_use_grouped_mm = lambda *args: False
     try:
@@ -389,14 +396,19 @@ def profile_ep(model, *, ep: int, rank: int = 0, device: str = "auto", task: str
     plan = ep_plan(m, ep, spec)
     from transformers.distributed.expert_parallel import apply_expert_parallelism
 
+    import torch.distributed as dist
+
     with fake_group(ep, rank, kind="ep") as mesh, _ep_simulation(dev == "meta"):
+        simulated = dist.get_backend() == "fake"
         apply_expert_parallelism(m, mesh, mesh, plan, ep_implementation="all_to_all")
         prof = _rank_pass(built, dev, run_kwargs)
     whole = _logical(model, prof, dev, task, kwargs)
     prof.notes.append(f"rank {rank} of ep={ep} sharing one batch: the config's expert-parallel plan applied by "
                       "transformers' apply_expert_parallelism (all_to_all dispatch and combine, the token slices "
-                      "all-gathered) under torch's fake process group; every rank assumed to receive what it sends "
-                      "(balanced routing); macs/params are this rank's, " +
+                      "all-gathered) " + ("under torch's fake process group; every rank assumed to receive what it "
+                                          "sends (balanced routing)" if simulated else
+                                          "on this process group, each rank's rows as its routing sent them") +
+                      "; macs/params are this rank's, " +
                       ("macs_global the logical model's (the same model unsharded, counted apart: the experts run "
                        "on plain local tensors, which the pass cannot see as a share of a whole)" if whole else
                        "macs_global is not the logical model's (the experts run on plain local tensors)"))

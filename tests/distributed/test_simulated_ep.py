@@ -73,3 +73,22 @@ def test_cli_exit_2(args, msg):
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and msg in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("ep,rank", [(2, 1)])
+def test_training_step_of_a_rank(ep, rank):
+    """The step: the rank's experts run forward and backward (weight and input gradients: 3x the forward) on their
+    T*k/ep rows; what every rank runs whole (attention, router, head) is the unsharded step's; the backward sends
+    the rows' gradients back through the two all_to_alls, each T/ep*k rows of hidden fp32."""
+    whole = profile_model("hf:mixtral", device="meta", input=T, backward=True, **KW)
+    p = profile_model("hf:mixtral", ep=ep, rank=rank, input=T, backward=True, **KW)
+    experts = 3 * H * I  # gate, up and down per (token, expert) row
+    assert p.macs == whole.macs - 3 * L * T * K * experts + 3 * L * (T * K // ep) * experts
+    assert (p.macs_global, p.params_global) == (whole.macs, whole.params)
+    assert p.coverage == []
+    rows = T // ep * K
+    for layer in range(L):
+        back = [c for c in p.communication if c.path == f"model.layers.{layer}.mlp.experts"
+                and c.phase == "backward" and c.kind == "all_to_all"]
+        assert [(c.calls, c.bytes, c.sent) for c in back] == [(2, 2 * rows * H * 4, 2 * rows * H * 4 * (ep - 1) // ep)]
+    assert not dist.is_initialized()
