@@ -1,6 +1,6 @@
-"""reports/distributed.md: one rank of tensor parallelism, simulated in one process on meta.
+"""reports/distributed.md: one rank of tensor, fully-sharded data and expert parallelism, simulated in one process.
 
-    python benchmarks/distributed_report.py [--out reports/distributed.md] [--tokens 8192] [--tp 8]
+    python benchmarks/distributed_report.py [--out reports/distributed.md] [--tokens 8192] [--tp 8] [--dp 64] [--ep 8]
 
 Llama-3-8B and Llama-3-70B configs (LlamaConfig fields, no weights) under TP=8 at 8192 tokens, sharded with
 the config's own tensor-parallel plan (transformers' apply_tensor_parallelism) under torch's fake process group
@@ -8,6 +8,8 @@ the config's own tensor-parallel plan (transformers' apply_tensor_parallelism) u
 (forward + backward, loss = sum of the logits), each in a fresh process (wall time and peak RSS of that
 process). Per rank: MACs, the logical model's MACs, bytes this rank sends per collective kind, bytes per MAC;
 beside them Megatron-LM's ``num_floating_point_operations`` / tp (its per-GPU figure under tensor parallelism).
+Then the training step of one rank of TP=8 x FSDP=64 (``dp_shard=64``, on fake tensors) for both configs, and
+Mixtral-8x7B's forward pass and training step at EP=8.
 """
 from __future__ import annotations
 
@@ -36,14 +38,18 @@ MIXTRAL = dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, n
                intermediate_size=14336, num_local_experts=8, num_experts_per_tok=2, vocab_size=32000)
 
 
-def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0) -> dict:
+def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0, dp: int = 0) -> dict:
     """Profile one case in this process; what the report needs, as JSON-ready data (``ep``: Mixtral-8x7B at
-    that expert parallelism instead of a Llama config under tensor parallelism)."""
+    that expert parallelism instead of a Llama config under tensor parallelism; ``dp``: FSDP2 over that many
+    data-parallel ranks beside tp)."""
     import profiler.zoo as zoo
 
     t0 = time.perf_counter()
     if ep:
         prof = zoo.profile_model("hf:mixtral", input=tokens, ep=ep, rank=0, backward=step, **MIXTRAL)
+    elif dp:
+        prof = zoo.profile_model("hf:llama", input=tokens, tp=tp, dp_shard=dp, rank=0, backward=step,
+                                 **CONFIGS[name])
     else:
         prof = zoo.profile_model("hf:llama", input=tokens, tp=tp, rank=0, backward=step, **CONFIGS[name])
     seconds = time.perf_counter() - t0
@@ -55,7 +61,7 @@ def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0) -> dict:
         k["bytes"] += c.bytes
         k["sent"] += c.sent
         k["received"] += c.received
-    return {"name": name, "step": step, "tp": tp, "tokens": tokens, "macs": prof.macs,
+    return {"name": name, "step": step, "tp": tp, "dp": dp, "tokens": tokens, "macs": prof.macs, "device": prof.device,
             "macs_global": prof.macs_global, "params": prof.params, "params_global": prof.params_global,
             "comm": kinds, "seconds": seconds, "peak_rss": rss}
 
@@ -130,24 +136,64 @@ def markdown(rows: list[dict], tp: int, tokens: int, wall: float) -> str:
     return "\n".join(out)
 
 
-def ep_markdown(row: dict, ep: int, tokens: int) -> str:
-    """The expert-parallel section: Mixtral-8x7B's forward pass, one rank of ``ep``."""
-    sent = sum(k["sent"] for k in row["comm"].values())
-    out = ["", f"## One rank of expert parallelism (Mixtral-8x7B, EP={ep}, {tokens} tokens, forward)", "",
+def fsdp_markdown(rows: list[dict], tp: int, dp: int, tokens: int) -> str:
+    """The TP x FSDP2 section: the training step of one rank of ``tp`` x ``dp``."""
+    out = ["", f"## One rank of TP={tp} x FSDP={dp} (training step, {tokens} tokens per data-parallel rank)", "",
+           f"`profile_model(\"hf:llama\", tp={tp}, dp_shard={dp}, rank=0, input={tokens}, backward=True)`: the "
+           f"config's tensor-parallel plan on the `tp` dimension of a ({dp}, {tp}) mesh of the fake process group "
+           f"({tp * dp} ranks), then FSDP2's `fully_shard` on each decoder layer and on the root over the `dp_shard` "
+           "dimension (reshard after forward, fp32: no mixed-precision policy). The parameters are fake CPU tensors "
+           "(torch's FakeTensorMode): FSDP's all-gather and reduce-scatter buffers are made and its collectives "
+           "issued as on a real rank, nothing is allocated or computed (the document equals a real CPU pass of the "
+           "same layout on small configs: tests/distributed/test_simulated_fsdp.py). Each data-parallel rank runs "
+           "its own batch: per-rank MACs are its TP rank's, global MACs the logical model's on that batch (the "
+           f"step's whole compute is {dp} x that). The issue's goal for the 70B case: under 60 s and 4 GiB.", "",
+           "| model | per-rank MACs | global MACs | Megatron per GPU (MACs) | per-rank params | all_gather sent (calls) "
+           "| reduce_scatter sent (calls) | all_reduce sent (calls) | bytes sent per MAC | time | peak RSS |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        comm = r["comm"]
+        sent = sum(k["sent"] for k in comm.values())
+
+        def kind(k):
+            c = comm.get(k)
+            return f"{_gib(c['sent'])} ({c['calls']})" if c else "-"
+
+        out.append(f"| {r['name']} | {_g(r['macs'])} | {_g(r['macs_global'])} | {_g(r['megatron_per_gpu'] / 2)} | "
+                   f"{r['params']:,} | {kind('all_gather')} | {kind('reduce_scatter')} | {kind('all_reduce')} | "
+                   f"{sent / r['macs']:.2e} | {r['seconds']:.1f} s | {_gib(r['peak_rss'])} |")
+    out += ["", f"FSDP per decoder layer: an all_gather of its TP-local parameters (padded to a multiple of {dp} "
+            "rows) in the forward, again in the backward (resharded after forward), and a reduce_scatter of their "
+            "gradients; the root (embeddings, final norm, lm_head) is gathered once and reduce-scattered once. The "
+            "all_gather column also holds the TP plan's gathered logits (one all_gather over the tp ranks). "
+            "bytes are fp32: a bf16 parameter policy halves the all-gathers.", ""]
+    return "\n".join(out)
+
+
+def ep_markdown(rows: list[dict], ep: int, tokens: int) -> str:
+    """The expert-parallel section: Mixtral-8x7B's forward pass and training step, one rank of ``ep``."""
+    out = ["", f"## One rank of expert parallelism (Mixtral-8x7B, EP={ep}, {tokens} tokens)", "",
            f"`profile_model(\"hf:mixtral\", ep={ep}, rank=0, input={tokens})`: the config's expert-parallel plan "
            "(`grouped_gemm` expert weights, `ep_dispatch_experts`) applied by transformers' "
            "`apply_expert_parallelism` with its all_to_all implementation under the fake process group; the ranks "
            "share one batch, routing balanced (the meta pass's assumption: every rank receives what it sends). "
-           "Global = the same model unsharded, counted apart. The training step is not simulated under EP yet.", "",
-           "| per-rank MACs | global MACs | per-rank params | global params | bytes sent | bytes sent per MAC | time "
-           "| peak RSS |", "|--:|--:|--:|--:|--:|--:|--:|--:|",
-           f"| {_g(row['macs'])} | {_g(row['macs_global'])} | {row['params']:,} | {row['params_global']:,} | "
-           f"{_gib(sent)} | {sent / row['macs']:.3g} | {row['seconds']:.1f} s | {_gib(row['peak_rss'])} |", "",
-           "| kind | calls | S | sent | received |", "|---|--:|--:|--:|--:|"]
-    for kind, k in sorted(row["comm"].items()):
-        out.append(f"| {kind} | {k['calls']} | {_gib(k['bytes'])} | {_gib(k['sent'])} | {_gib(k['received'])} |")
-    out += ["", "Per MoE layer: three all_to_alls (the per-expert row counts, the (token, expert) rows out to their "
-            "experts' ranks, the results back) and one all_gather of the token slices' outputs (T x hidden).", ""]
+           "Global = the same model unsharded, counted apart.", "",
+           "| pass | per-rank MACs | global MACs | per-rank params | global params | bytes sent | bytes sent per MAC | "
+           "time | peak RSS |", "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for row in rows:
+        sent = sum(k["sent"] for k in row["comm"].values())
+        out.append(f"| {'training step' if row['step'] else 'forward'} | {_g(row['macs'])} | {_g(row['macs_global'])} "
+                   f"| {row['params']:,} | {row['params_global']:,} | {_gib(sent)} | {sent / row['macs']:.3g} | "
+                   f"{row['seconds']:.1f} s | {_gib(row['peak_rss'])} |")
+    out += ["", "| pass | kind | calls | S | sent | received |", "|---|---|--:|--:|--:|--:|"]
+    for row in rows:
+        for kind, k in sorted(row["comm"].items()):
+            out.append(f"| {'training step' if row['step'] else 'forward'} | {kind} | {k['calls']} | "
+                       f"{_gib(k['bytes'])} | {_gib(k['sent'])} | {_gib(k['received'])} |")
+    out += ["", "Per MoE layer in the forward: three all_to_alls (the per-expert row counts, the (token, expert) rows "
+            "out to their experts' ranks, the results back) and one all_gather of the token slices' outputs (T x "
+            "hidden); the backward sends the rows' gradients back through two all_to_alls, and the gather's "
+            "backward is transformers' own.", ""]
     return "\n".join(out)
 
 
@@ -163,34 +209,41 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=8192)
     ap.add_argument("--tp", type=int, default=8)
     ap.add_argument("--ep", type=int, default=8, help="expert parallelism of the Mixtral-8x7B case")
+    ap.add_argument("--dp", type=int, default=64, help="FSDP ranks beside --tp in the TP x FSDP section")
     ap.add_argument("--one", nargs=2, metavar=("NAME", "STEP"), help=argparse.SUPPRESS)
     ap.add_argument("--one-ep", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--one-dp", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one[0], args.one[1] == "1", args.tp, args.tokens, args.ep if args.one_ep else 0)))
+        print(json.dumps(one(args.one[0], args.one[1] == "1", args.tp, args.tokens, args.ep if args.one_ep else 0,
+                             args.dp if args.one_dp else 0)))
         return
     t0 = time.perf_counter()
-    rows = []
+
+    def run(name: str, step: bool, *extra: str) -> dict:
+        res = subprocess.run([sys.executable, __file__, "--one", name, "1" if step else "0", "--tp", str(args.tp),
+                              "--ep", str(args.ep), "--dp", str(args.dp), "--tokens", str(args.tokens), *extra],
+                             capture_output=True, text=True, cwd=ROOT)
+        if res.returncode:
+            raise SystemExit(f"{name} step={step} {' '.join(extra)} failed:\n{res.stderr[-3000:]}")
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        print(f"{name} {'step' if step else 'forward'} {' '.join(extra)}: {row['seconds']:.1f} s, "
+              f"{row['peak_rss'] / 2**30:.2f} GiB", file=sys.stderr)
+        return row
+
+    rows, fsdp = [], []
     for name in CONFIGS:
         for step in (False, True):
-            res = subprocess.run([sys.executable, __file__, "--one", name, "1" if step else "0", "--tp",
-                                  str(args.tp), "--tokens", str(args.tokens)], capture_output=True, text=True,
-                                 cwd=ROOT)
-            if res.returncode:
-                raise SystemExit(f"{name} step={step} failed:\n{res.stderr[-3000:]}")
-            row = json.loads(res.stdout.strip().splitlines()[-1])
+            row = run(name, step)
             row["megatron_per_gpu"] = megatron_per_gpu(name, args.tp, args.tokens)
             rows.append(row)
-            print(f"{name} {'step' if step else 'forward'}: {row['seconds']:.1f} s, "
-                  f"{row['peak_rss'] / 2**30:.2f} GiB", file=sys.stderr)
-    res = subprocess.run([sys.executable, __file__, "--one", "Mixtral-8x7B", "0", "--one-ep", "--ep", str(args.ep),
-                          "--tokens", str(args.tokens)], capture_output=True, text=True, cwd=ROOT)
-    if res.returncode:
-        raise SystemExit(f"Mixtral-8x7B ep={args.ep} failed:\n{res.stderr[-3000:]}")
-    moe = json.loads(res.stdout.strip().splitlines()[-1])
-    print(f"Mixtral-8x7B ep={args.ep} forward: {moe['seconds']:.1f} s, {moe['peak_rss'] / 2**30:.2f} GiB", file=sys.stderr)
+        row = run(name, True, "--one-dp")
+        row["megatron_per_gpu"] = megatron_per_gpu(name, args.tp, args.tokens)
+        fsdp.append(row)
+    moe = [run("Mixtral-8x7B", step, "--one-ep") for step in (False, True)]
     with open(args.out, "w") as f:
         f.write(markdown(rows, args.tp, args.tokens, time.perf_counter() - t0))
+        f.write(fsdp_markdown(fsdp, args.tp, args.dp, args.tokens))
         f.write(ep_markdown(moe, args.ep, args.tokens))
     print(f"wrote {args.out}", file=sys.stderr)
 
