@@ -391,10 +391,18 @@ class FSDPOnMeta(RuntimeError):
 # Why not on meta (torch 2.x): FSDP makes its all-gather and reduce-scatter buffers on the device it was given
 # (the mesh's), and waits on its streams and events through ``torch.<device type>`` (``_get_device_handle``),
 # which meta has none of; its lazy initialisation also refuses sharded parameters on meta
-# (``_validate_no_meta_params``).
+# (``_validate_no_meta_params``). A model on the CPU asked for meta is counted on fake CPU tensors instead
+# (engine._profile); this refusal is left for FSDP parameters on meta themselves, or on another device.
 FSDP_ON_META = ("FSDP2 (fully_shard) modules cannot run on meta copies: FSDP allocates its all-gather and "
                 "reduce-scatter buffers on its mesh's device and drives them through that device's streams and "
-                "events, which meta has none of; profile on the parameters' device (device='cpu' or the GPU)")
+                "events, which meta has none of; give the parameters a device (model.to_empty(device='cpu'), "
+                "then device='meta' counts shapes on fake CPU tensors) or profile on the parameters' device")
+
+
+def has_fsdp(tree) -> bool:
+    """Whether the module tree holds an FSDP2 (``fully_shard``) module."""
+    cls = _fsdp_module_type()
+    return cls is not None and any(isinstance(mod, cls) for mod in tree.order)
 
 
 def _fsdp_module_type():

@@ -913,7 +913,8 @@ def profile(model: nn.Module, inputs=None, *, input_size=None, convention: str =
     device: ``"auto"`` (the default; None too): count shapes only, on meta copies of the parameters and inputs
     (nothing computed, nothing allocated), for a model on the CPU or on meta; when the model cannot run on meta
     (data-dependent control flow, an op without a meta kernel), a real pass on the CPU, with a note saying why.
-    A model on a GPU runs its real pass there (its fused kernels are its own). ``"meta"``: shapes only, an
+    A model on a GPU runs its real pass there (its fused kernels are its own). An FSDP2 model on the CPU counts
+    shapes on fake CPU tensors instead of meta (``Profile.device == "fake"``). ``"meta"``: shapes only, an
     error instead of the fallback. ``"cpu"``, ``"cuda"``: the real pass there. The model itself stays put;
     ``Profile.device`` says where the pass ran and ``Profile.pass_kind`` which it was (shapes or real).
     strict: raise :class:`UncoveredOpsError` if any op met has no counting rule.
@@ -954,7 +955,13 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     target = (_META if home.type in ("cpu", "meta") else home) if auto else check_device(device, also=("auto",))
     tree = _ModuleTree(model)
     fallback = None
-    with _exclusive(tree):
+    fake = target.type == "meta" and home.type == "cpu" and tree.dtensors and distributed.has_fsdp(tree)
+    if fake:
+        # FSDP2 drives real buffers through its device's streams, which meta has none of: shapes only on fake
+        # CPU tensors instead (the parameters' copies and the inputs stay real; every op's result is fake), where
+        # FSDP runs as on a real rank and nothing is computed.
+        target = home
+    with _exclusive(tree), (distributed.fake_simulation() if fake else contextlib.nullcontext()):
         if _ENDED[0] != ended:  # another thread's pass ended meanwhile: what was read may have been its copies
             home = model_device(model)
             if auto:
@@ -998,7 +1005,7 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
         params_trainable=tree.trainable,
         params_frozen=tree.frozen,
         buffers=tree.buffers,
-        device=str(target),
+        device="fake" if fake else str(target),
     )
     prof.distributed = distributed.result(state, tree)
     if backward:

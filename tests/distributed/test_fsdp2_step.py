@@ -3,8 +3,9 @@ and the root too. Per rank the compute is the whole model's (FSDP all-gathers wh
 the parameters are this rank's shards (dim 0 padded to a multiple of the world size, the last ranks' shards
 shorter or empty), and each wrapped module all-gathers its padded parameters in the forward and again in the
 backward (unless reshard_after_forward=False) and reduce-scatters its padded gradients in the backward. FSDP's
-copy-in / copy-out ops are memory moves, nothing is uncovered, the model is left as it was; meta is refused
-with the reason (FSDP drives its buffers through its device's streams) and device="auto" falls back to the CPU."""
+copy-in / copy-out ops are memory moves, nothing is uncovered, the model is left as it was; on meta (and auto)
+the pass runs on fake CPU tensors (FSDP drives its buffers through its device's streams, which meta lacks) and
+gives the real pass's document."""
 from __future__ import annotations
 
 import contextlib
@@ -140,14 +141,31 @@ def test_comm_debug_mode_counts_the_same_collectives():
     assert mode.get_total_counts() == sum(c.calls for c in prof.communication)
 
 
-def test_meta_is_refused_and_auto_falls_back_to_the_cpu():
-    with fake_mesh(2) as mesh:
+@pytest.mark.parametrize("world, rank", [(4, 3), (2, 0)])
+def test_meta_and_auto_count_on_fake_tensors_as_the_cpu_pass(world, rank):
+    """FSDP cannot run on meta (no streams, no buffers there): meta and auto count shapes on fake CPU tensors
+    instead, the same document as the real pass, and the user's shards stay real and trainable."""
+    from torch._subclasses.fake_tensor import FakeTensor
+    from torch.distributed.tensor import DTensor
+
+    with fake_mesh(world, rank) as mesh:
         model = fsdp_model(mesh)
-        with pytest.raises(profiler.ProfilingError, match="FSDP2 .* cannot run on meta"):
-            profiler.profile(model, inputs(), device="meta", backward=True)
-        prof = profiler.profile(model, inputs(), backward=True)
-        assert prof.device == "cpu" and any("cannot run on meta" in note for note in prof.notes)
-        assert prof.macs == closed_forms(2, 0)["macs"] and prof.coverage == []
+        for backward in (True, False):
+            real = profiler.profile(model, inputs(), device="cpu", backward=backward)
+            for device in ("meta", "auto"):
+                prof = profiler.profile(model, inputs(), device=device, backward=backward)
+                assert (prof.device, prof.pass_kind) == ("fake", "shapes")
+                assert prof.by_category == real.by_category and prof.coverage == []
+                assert sorted(comm_records(prof)) == sorted(comm_records(real))
+                assert (prof.macs, prof.params) == (real.macs, real.params)
+                want = closed_forms(world, rank)
+                assert prof.macs == (want["macs"] if backward else 2 * T * H * H)
+                assert prof.params == want["params"]
+        for p in model.parameters():
+            assert isinstance(p, DTensor) and not isinstance(p._local_tensor, FakeTensor) and p.grad is None
+        model(inputs()).sum().backward()
+        assert all(isinstance(p.grad, DTensor) and not isinstance(p.grad._local_tensor, FakeTensor)
+                   for p in model.parameters())
 
 
 def test_the_model_is_left_as_it_was():
