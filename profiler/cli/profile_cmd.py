@@ -286,9 +286,12 @@ def _tp_options(args, mode) -> dict:
     ep = getattr(args, "ep", None)
     dp = getattr(args, "dp_shard", None)
     if ep is not None:
-        if args.tp is not None or dp is not None:
-            raise UsageError(f"--ep and {'--tp' if args.tp is not None else '--dp-shard'} together are not "
-                             "simulated: give one of them")
+        if dp is not None:
+            raise UsageError("--ep and --dp-shard together are not simulated (FSDP runs on fake tensors, which hold "
+                             "no values for the router's choices): give one of them")
+        if args.tp is not None and args.tp != ep:
+            raise UsageError(f"--tp {args.tp} --ep {ep}: transformers places the experts' ranks in the "
+                             f"tensor-parallel group, so --tp must equal --ep (e.g. --tp {ep} --ep {ep})")
         if ep < 1:
             raise UsageError(f"--ep must be at least 1 (the expert-parallel ranks, e.g. --ep 8), got {ep}")
         rank = args.rank or 0
@@ -299,7 +302,7 @@ def _tp_options(args, mode) -> dict:
                              f"{'--generate' if mode == 'generate' else 'the several --input lengths'}")
         if args.device not in ("auto", "meta", "cpu"):
             raise UsageError(f"--ep simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
-        return {"ep": ep, "rank": rank}
+        return {"ep": ep, "rank": rank, **({"tp": args.tp} if args.tp is not None else {})}
     if args.tp is None and dp is None:
         if args.rank is not None:
             raise UsageError("--rank R picks a rank of a simulated layout: add --tp N, --dp-shard M or --ep N "

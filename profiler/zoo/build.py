@@ -415,7 +415,8 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     tensor-parallel plan under torch's fake process group (:mod:`profiler.zoo.sharded`); ``macs``/``params``
     are then this rank's, ``macs_global``/``params_global`` the logical model's, ``communication`` the collectives.
     ep, rank: simulate rank ``rank`` of ``ep`` expert-parallel ranks sharing one batch: the config's expert-parallel
-    plan with transformers' all_to_all dispatch (:func:`profiler.zoo.sharded.profile_ep`); not together with tp.
+    plan with transformers' all_to_all dispatch (:func:`profiler.zoo.sharded.profile_ep`); with ``tp`` equal to
+    ``ep``, the config's tensor-parallel plan on the same ranks too.
     dp_shard, rank: rank ``rank`` of ``tp`` (default 1) x ``dp_shard`` ranks, each decoder layer and the root
     sharded with FSDP2 over ``dp_shard`` ranks after the tensor-parallel plan, counted on fake tensors (nothing
     allocated) or with ``device="cpu"`` on real ones (:func:`profiler.zoo.sharded.profile_fsdp`).
@@ -424,10 +425,10 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     if ep is not None:
         from profiler.zoo.sharded import profile_ep
 
-        if tp is not None or dp_shard is not None:
-            raise UsageError(f"ep= and {'tp=' if tp is not None else 'dp_shard='} together are not simulated: "
-                             "give one of them")
-        return profile_ep(model, ep=ep, rank=rank, input=input, batch=batch, convention=convention, device=device,
+        if dp_shard is not None:
+            raise UsageError("ep= and dp_shard= together are not simulated (FSDP runs on fake tensors, which hold "
+                             "no values for the router's choices): give one of them")
+        return profile_ep(model, ep=ep, rank=rank, tp=tp, input=input, batch=batch, convention=convention, device=device,
                           strict=strict, backward=backward, loss=loss, optimizer=optimizer, task=task, **kwargs)
     if tp is not None or dp_shard is not None:
         from profiler.zoo.sharded import profile_tp

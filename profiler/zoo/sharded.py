@@ -269,6 +269,10 @@ def profile_fsdp(model, *, tp: int = 1, dp_shard: int, rank: int = 0, device: st
         raise UsageError(f"rank must be in 0..{world - 1} for tp={tp} x dp_shard={dp_shard} (--rank R), got {rank!r}")
     built, spec, dev, run_kwargs = _build("dp_shard", model, device, task, kwargs)
     m = built.model
+    if dev == "meta" and _num_experts(m) is not None:
+        raise UsageError(f"{spec} routes tokens to experts by their values, and dp_shard= counts on fake tensors, "
+                         "which hold none: give device='cpu' (--device cpu: a real pass of the layout, a small "
+                         "config) or simulate the experts with ep=")
     plan = tp_plan(m, tp, spec) if tp > 1 else None
     if plan is not None:
         _heads_check(m, tp, spec)
@@ -381,28 +385,53 @@ def _ep_simulation(meta: bool):
         xp.all_to_all_single, moe._can_use_grouped_mm = real, can
 
 
-def profile_ep(model, *, ep: int, rank: int = 0, device: str = "auto", task: str | None = None,
-               **kwargs) -> Profile:
+def profile_ep(model, *, ep: int, rank: int = 0, tp: int | None = None, device: str = "auto",
+               task: str | None = None, **kwargs) -> Profile:
     """:func:`profiler.zoo.profile_model` of one rank (``rank``) of ``ep`` expert-parallel ranks sharing one batch:
     the config's expert-parallel plan (``grouped_gemm`` expert weights, ``ep_dispatch_experts``) applied by
     transformers' ``apply_expert_parallelism`` with its ``all_to_all`` implementation under torch's fake process
     group. Each rank takes 1/ep of the tokens, sends each (token, expert) row to its expert's rank (all_to_all),
     runs its own ``experts/ep`` experts on the rows it receives, sends the results back (all_to_all) and
     all-gathers the token slices. Routing is balanced (the meta pass's assumption). ``Profile.macs`` is this
-    rank's; ``macs_global`` the logical model's, from a pass of the same model unsharded (:func:`_logical`)."""
+    rank's; ``macs_global`` the logical model's, from a pass of the same model unsharded (:func:`_logical`).
+
+    ``tp`` (equal to ``ep``): the config's tensor-parallel plan on the same ranks too (attention colwise/rowwise,
+    embeddings and head), transformers' layout for ``DistributedConfig(tp_size=n, ep_size=n)``, where the experts'
+    ranks are the tensor-parallel group."""
     ep, rank = check_ranks("ep", ep, rank)
+    if tp is not None and tp != ep:
+        raise UsageError(f"tp={tp} and ep={ep}: transformers places the experts' ranks in the tensor-parallel group, "
+                         f"so tp must equal ep (e.g. tp={ep} ep={ep}), or give one of them")
     built, spec, dev, run_kwargs = _build("ep", model, device, task, kwargs)
     m = built.model
+    dense = None
+    if tp is not None:  # resolved first: resolving the EP plan alone (tp_plan={}) leaves the model's plan empty
+        _num_experts(m) is not None and _heads_check(m, tp, spec)
+        from transformers.distributed.configuration_utils import DistributedConfig
+
+        try:
+            dense, _, _ = m._resolve_parallel_plans(DistributedConfig(ep_size=ep, tp_size=tp))
+        except (ValueError, AttributeError):
+            dense = None  # no plan: named below by ep_plan, or as having no tensor-parallel plan
+        if not dense:
+            raise UsageError(f"{spec} has no tensor-parallel plan to apply beside its experts: give ep= alone")
     plan = ep_plan(m, ep, spec)
+    if dense:
+        dense = {k: v for k, v in dense.items() if k not in plan}
     from transformers.distributed.expert_parallel import apply_expert_parallelism
 
     import torch.distributed as dist
 
     with fake_group(ep, rank, kind="ep") as mesh, _ep_simulation(dev == "meta"):
         simulated = dist.get_backend() == "fake"
+        if dense:
+            shard(m, mesh, dense)
         apply_expert_parallelism(m, mesh, mesh, plan, ep_implementation="all_to_all")
         prof = _rank_pass(built, dev, run_kwargs)
     whole = _logical(model, prof, dev, task, kwargs)
+    if dense:
+        prof.notes.append(f"tp={tp} on the same ranks: {_plan_words(dense)}, the experts left to the "
+                          "expert-parallel plan")
     prof.notes.append(f"rank {rank} of ep={ep} sharing one batch: the config's expert-parallel plan applied by "
                       "transformers' apply_expert_parallelism (all_to_all dispatch and combine, the token slices "
                       "all-gathered) " + ("under torch's fake process group; every rank assumed to receive what it "

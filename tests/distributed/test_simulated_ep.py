@@ -92,3 +92,30 @@ def test_training_step_of_a_rank(ep, rank):
                 and c.phase == "backward" and c.kind == "all_to_all"]
         assert [(c.calls, c.bytes, c.sent) for c in back] == [(2, 2 * rows * H * 4, 2 * rows * H * 4 * (ep - 1) // ep)]
     assert not dist.is_initialized()
+
+
+def test_tensor_and_expert_parallel_on_the_same_ranks():
+    """tp=ep=2: the attention, embeddings and head split by the TP plan, the experts by the EP plan, the router
+    (Linear(H, E), whole on every rank) repeated: each rank's MACs are the logical model's less the router's, over
+    tp, plus the router's; the ranks together compute the logical model plus tp - 1 extra routers."""
+    tp = 2
+    whole = profile_model("hf:mixtral", device="meta", input=T, **KW)
+    ranks = [profile_model("hf:mixtral", tp=tp, ep=tp, rank=r, input=T, **KW) for r in range(tp)]
+    router = L * T * H * E
+    for p in ranks:
+        assert p.macs == (whole.macs - router) // tp + router
+        assert (p.macs_global, p.params_global) == (whole.macs, whole.params)
+        replicated = L * H * E + (2 * L + 1) * H  # routers, two norms per layer and the final norm
+        assert p.params == (whole.params - replicated) // tp + replicated
+        assert p.coverage == []
+        kinds = {(c.path.rsplit(".", 1)[-1], c.kind) for c in p.communication if c.phase == "forward"}
+        assert {("o_proj", "all_reduce"), ("experts", "all_to_all"), ("lm_head", "all_gather")} <= kinds
+    assert sum(p.macs for p in ranks) == whole.macs + (tp - 1) * router
+    assert not dist.is_initialized()
+
+
+def test_tp_must_equal_ep():
+    from profiler.errors import UsageError
+
+    with pytest.raises(UsageError, match="tp must equal ep"):
+        profile_model("hf:mixtral", tp=4, ep=2, input=T, **KW)

@@ -146,6 +146,10 @@ def test_refusals_name_the_fix():
         _profile(tp=2, dp_shard=2, rank=4)
     with pytest.raises(UsageError, match="no layer class to shard"):
         profile_model("torchvision:resnet18", dp_shard=2)
+    moe = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=4,
+               num_key_value_heads=2, num_local_experts=4, vocab_size=256)
+    with pytest.raises(UsageError, match="routes tokens to experts by their values"):
+        profile_model("hf:mixtral", dp_shard=2, input=T, **moe)
     with pytest.raises(UsageError, match="ep= and dp_shard= together are not simulated"):
         profile_model("hf:mixtral", ep=2, dp_shard=2)
     assert not dist.is_initialized()
