@@ -189,3 +189,38 @@ def test_cli_names_the_layout_and_the_pass():
     assert "rank 3 of tp=2 x dp_shard=2 (tensor-parallel rank 1, data-parallel rank 1)" in text
     assert "fake tensors on the CPU" in text and "reduce_scatter x3" in text
     assert not dist.is_initialized()
+
+
+def test_comm_debug_mode_counts_the_same_collectives():
+    """torch's CommDebugMode on the same layout's step (built here as profile_fsdp builds it, run on fake tensors)
+    counts the same collectives per op as the profile; it has no bytes and no owning module."""
+    import torch
+    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor.debug import CommDebugMode
+
+    from profiler.core.distributed import fake_simulation
+    from profiler.zoo.build import build_model
+    from profiler.zoo import sharded
+
+    tp, dp = 2, 2
+    prof = _profile(tp=tp, dp_shard=dp, rank=1, backward=True)
+    ours: dict = {}
+    for c in prof.communication:
+        for op in c.ops:
+            ours[op.split(".")[-1]] = ours.get(op.split(".")[-1], 0) + c.calls
+    m = build_model("hf:llama", device="meta", **CFG).model
+    with sharded.fake_group(tp * dp, 1, (dp, tp), ("dp_shard", "tp")) as mesh:
+        sharded.shard(m, mesh["tp"], sharded.tp_plan(m, tp, "hf:llama"))
+        for unit in sharded.fsdp_units(m, "hf:llama"):
+            fully_shard(unit, mesh=mesh["dp_shard"])
+        fully_shard(m, mesh=mesh["dp_shard"])
+        with fake_simulation():
+            m.to_empty(device="cpu")
+            mode = CommDebugMode()
+            with mode:
+                m(torch.zeros(1, T, dtype=torch.long)).logits.sum().backward()
+    theirs = {str(op).split(".")[-1]: n for op, n in mode.get_comm_counts().items() if n}
+    assert ours == theirs, (ours, theirs)
+    # per layer: forward and backward all-gathers, one reduce-scatter; the root one of each; the TP plan's
+    # reductions and the gathered logits besides
+    assert theirs["_reduce_scatter_base_"] == L + 1
