@@ -14,6 +14,7 @@ Mixtral-8x7B's forward pass and training step at EP=8.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -102,13 +103,8 @@ def markdown(rows: list[dict], tp: int, tokens: int, wall: float) -> str:
            "all_reduce sent (calls) | all_gather sent (calls) | bytes sent per MAC | time | peak RSS |",
            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in rows:
-        comm = r["comm"]
-        sent = sum(k["sent"] for k in comm.values())
-
-        def kind(k):
-            c = comm.get(k)
-            return f"{_gib(c['sent'])} ({c['calls']})" if c else "-"
-
+        sent = sum(k["sent"] for k in r["comm"].values())
+        kind = functools.partial(_sent_cell, r["comm"])
         mega = _g(r["megatron_per_gpu"] / 2) if r["step"] else "-"
         out.append(f"| {r['name']} | {'training step' if r['step'] else 'forward'} | {_g(r['macs'])} | "
                    f"{_g(r['macs_global'])} | {r['macs_global'] / r['macs']:.2f} | {mega} | {kind('all_reduce')} | "
@@ -152,13 +148,8 @@ def fsdp_markdown(rows: list[dict], tp: int, dp: int, tokens: int) -> str:
            "| reduce_scatter sent (calls) | all_reduce sent (calls) | bytes sent per MAC | time | peak RSS |",
            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in rows:
-        comm = r["comm"]
-        sent = sum(k["sent"] for k in comm.values())
-
-        def kind(k):
-            c = comm.get(k)
-            return f"{_gib(c['sent'])} ({c['calls']})" if c else "-"
-
+        sent = sum(k["sent"] for k in r["comm"].values())
+        kind = functools.partial(_sent_cell, r["comm"])
         out.append(f"| {r['name']} | {_g(r['macs'])} | {_g(r['macs_global'])} | {_g(r['megatron_per_gpu'] / 2)} | "
                    f"{r['params']:,} | {kind('all_gather')} | {kind('reduce_scatter')} | {kind('all_reduce')} | "
                    f"{sent / r['macs']:.2e} | {r['seconds']:.1f} s | {_gib(r['peak_rss'])} |")
@@ -195,6 +186,12 @@ def ep_markdown(rows: list[dict], ep: int, tokens: int) -> str:
             "hidden); the backward sends the rows' gradients back through two all_to_alls, and the gather's "
             "backward is transformers' own.", ""]
     return "\n".join(out)
+
+
+def _sent_cell(comm: dict, kind: str) -> str:
+    """A collective kind's bytes sent and calls, as a table cell ("-" where the pass had none)."""
+    c = comm.get(kind)
+    return f"{_gib(c['sent'])} ({c['calls']})" if c else "-"
 
 
 def _version(mod: str) -> str:

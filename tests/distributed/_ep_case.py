@@ -12,7 +12,6 @@ rows as it receives from them, each expert gets T k / E rows, and the real excha
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 
@@ -78,18 +77,8 @@ def unsharded() -> dict:
         return summary(profile_model("hf:mixtral", device="cpu", input=T, **KW))
 
 
-def main(folder: str) -> None:
-    import torch.distributed as dist
-
-    dist.init_process_group("gloo")
-    try:
-        results = rank_results(dist.get_world_size(), dist.get_rank())
-        with open(os.path.join(folder, f"rank{dist.get_rank()}.json"), "w") as f:
-            json.dump(results, f)
-    finally:
-        dist.destroy_process_group()
-
-
 if __name__ == "__main__":
     sys.path.insert(0, os.getcwd())
-    main(sys.argv[1])
+    from _torchrun import rank_main
+
+    rank_main(rank_results, sys.argv[1], mesh=False)

@@ -5,32 +5,10 @@ writes ``rank<r>.json`` into the folder given. The same ``rank_results`` runs un
 test, so the real ranks and their simulation produce the same JSON-ready data."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-import torch
-import torch.nn as nn
-
-H, T = 6, 8
-
-
-def plain() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(H, H), nn.Linear(H, H))
-
-
-def fsdp_model(mesh, reshard_after_forward: bool = True) -> nn.Module:
-    from torch.distributed.fsdp import fully_shard
-
-    model = plain()
-    for layer in model:
-        fully_shard(layer, mesh=mesh, reshard_after_forward=reshard_after_forward)
-    return fully_shard(model, mesh=mesh, reshard_after_forward=reshard_after_forward)
-
-
-def inputs() -> torch.Tensor:
-    return torch.randn(T, H, generator=torch.Generator().manual_seed(1))
+from test_fsdp2_step import H, T, fsdp_model, inputs, plain  # noqa: F401 - the same model as the fake-group tests
 
 
 def comm_records(prof) -> list:
@@ -82,20 +60,8 @@ def rank_results(mesh) -> dict:
     return out
 
 
-def main(folder: str) -> None:
-    import torch.distributed as dist
-    from torch.distributed.device_mesh import init_device_mesh
-
-    dist.init_process_group("gloo")
-    try:
-        mesh = init_device_mesh("cpu", (dist.get_world_size(),))
-        results = rank_results(mesh)
-        with open(os.path.join(folder, f"rank{dist.get_rank()}.json"), "w") as f:
-            json.dump(results, f)
-    finally:
-        dist.destroy_process_group()
-
-
 if __name__ == "__main__":
     sys.path.insert(0, os.getcwd())
-    main(sys.argv[1])
+    from _torchrun import rank_main
+
+    rank_main(rank_results, sys.argv[1])

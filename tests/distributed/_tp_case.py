@@ -3,7 +3,6 @@ tokens, its closed forms, and what a rank's profile of it says. Imported by the 
 torchrun (gloo, CPU) it profiles its rank and writes ``rank<r>.json`` into the folder given."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -77,20 +76,8 @@ def rank_results(mesh) -> dict:
     return out
 
 
-def main(folder: str) -> None:
-    import torch.distributed as dist
-    from torch.distributed.device_mesh import init_device_mesh
-
-    dist.init_process_group("gloo")
-    try:
-        mesh = init_device_mesh("cpu", (dist.get_world_size(),))
-        results = rank_results(mesh)
-        with open(os.path.join(folder, f"rank{dist.get_rank()}.json"), "w") as f:
-            json.dump(results, f)
-    finally:
-        dist.destroy_process_group()
-
-
 if __name__ == "__main__":
     sys.path.insert(0, os.getcwd())
-    main(sys.argv[1])
+    from _torchrun import rank_main
+
+    rank_main(rank_results, sys.argv[1])

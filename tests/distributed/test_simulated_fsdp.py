@@ -14,6 +14,7 @@ import math
 
 import pytest
 import torch.distributed as dist
+from test_simulated_tp import _exit_code
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="this torch build has no torch.distributed")
 
@@ -153,13 +154,6 @@ def test_refusals_name_the_fix():
     with pytest.raises(UsageError, match="ep= and dp_shard= together are not simulated"):
         profile_model("hf:mixtral", ep=2, dp_shard=2)
     assert not dist.is_initialized()
-
-
-def _exit_code(main, argv) -> int:
-    try:
-        return main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 @pytest.mark.parametrize("argv, says", [

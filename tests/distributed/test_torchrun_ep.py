@@ -19,18 +19,13 @@ compared rank for rank, the experts' received rows (``Layer.expert_tokens``, rea
 included."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch.distributed as dist
 
+from _torchrun import launch
 from _ep_case import E, H, I, K, KW, L, T, balanced_indices, rank_results
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 WORLDS = (2, 4)
 V, KV = KW["vocab_size"], KW["num_key_value_heads"] * H // KW["num_attention_heads"]  # k / v width: 2 heads x 16
 
@@ -92,19 +87,13 @@ def ranks(request, tmp_path_factory) -> tuple[int, list]:
     """(ep, [(real, simulated)] per rank): the JSON each torchrun rank wrote, and the fake-group run of that rank
     (torchrun run once per world size for the module's tests)."""
     ep, folder = request.param, tmp_path_factory.mktemp(f"ep{request.param}")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([ROOT, HERE])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(ep),
-           os.path.join(HERE, "_ep_case.py"), str(folder)]
-    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
-    assert run.returncode == 0, run.stderr[-3000:]
-    pairs = []
-    for rank in range(ep):
-        with open(folder / f"rank{rank}.json") as f:
-            real = json.load(f)
-        simulated = json.loads(json.dumps(rank_results(ep, rank)))
+
+    def simulate(rank):
+        data = rank_results(ep, rank)
         assert not dist.is_initialized()  # the simulation's fake group is gone
-        pairs.append((real, simulated))
-    return ep, pairs
+        return data
+
+    return ep, launch("_ep_case.py", ep, folder, simulate)
 
 
 def test_gloo_ranks_match_the_simulation(ranks):

@@ -17,19 +17,15 @@ failure until the profile leaves a collective's own wait out of the module's ops
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch.distributed as dist
 
+from _torchrun import launch
 import _fsdp_case
 from _fsdp_case import H, T, rank_results
 from test_fsdp2_step import closed_forms, fake_mesh
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="torchrun's ranks talk over gloo, which this torch build lacks")
@@ -42,19 +38,11 @@ def ranks(world: int, folder) -> list:
     """[(real, simulated)] per rank: the JSON each torchrun rank wrote, and the fake-group run of that rank (run
     once per world size for the module's tests)."""
     if world not in _RUNS:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([ROOT, HERE])}
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(world),
-               os.path.join(HERE, "_fsdp_case.py"), str(folder)]
-        run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-        assert run.returncode == 0, run.stderr[-3000:]
-        pairs = []
-        for rank in range(world):
-            with open(os.path.join(folder, f"rank{rank}.json")) as f:
-                real = json.load(f)
+        def simulate(rank):
             with fake_mesh(world, rank) as mesh:
-                simulated = json.loads(json.dumps(rank_results(mesh)))
-            pairs.append((real, simulated))
-        _RUNS[world] = pairs
+                return rank_results(mesh)
+
+        _RUNS[world] = launch("_fsdp_case.py", world, folder, simulate, timeout=180)
     return _RUNS[world]
 
 

@@ -8,19 +8,14 @@ input gradient, all-reduced the same way in the backward. torchrun runs once per
 fixture), and every test reads that run."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch.distributed as dist
 
+from _torchrun import launch
 from _tp_case import H, T, closed_forms, rank_results
 from test_tp_local_global import fake_group
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="torchrun's ranks talk over gloo, which this torch build lacks")
@@ -34,19 +29,12 @@ def ranks(request, tmp_path_factory) -> tuple[int, list]:
     """(world, [(real, simulated)] per rank): the JSON each torchrun rank wrote, and the fake-group run of that rank
     (torchrun run once per world size for the module's tests)."""
     world, folder = request.param, tmp_path_factory.mktemp(f"tp{request.param}")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([ROOT, HERE])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(world),
-           os.path.join(HERE, "_tp_case.py"), str(folder)]
-    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert run.returncode == 0, run.stderr[-3000:]
-    pairs = []
-    for rank in range(world):
-        with open(folder / f"rank{rank}.json") as f:
-            real = json.load(f)
+
+    def simulate(rank):
         with fake_group(world, rank) as mesh:
-            simulated = json.loads(json.dumps(rank_results(mesh)))
-        pairs.append((real, simulated))
-    return world, pairs
+            return rank_results(mesh)
+
+    return world, launch("_tp_case.py", world, folder, simulate)
 
 
 def test_gloo_ranks_match_the_simulation(ranks):
