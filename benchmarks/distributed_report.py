@@ -39,7 +39,7 @@ MIXTRAL = dict(hidden_size=4096, num_hidden_layers=32, num_attention_heads=32, n
                intermediate_size=14336, num_local_experts=8, num_experts_per_tok=2, vocab_size=32000)
 
 
-def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0, dp: int = 0) -> dict:
+def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0, dp: int = 0, param_dtype: str | None = None) -> dict:
     """Profile one case in this process; what the report needs, as JSON-ready data (``ep``: Mixtral-8x7B at
     that expert parallelism instead of a Llama config under tensor parallelism; ``dp``: FSDP2 over that many
     data-parallel ranks beside tp)."""
@@ -50,7 +50,7 @@ def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0, dp: int = 0) -
         prof = zoo.profile_model("hf:mixtral", input=tokens, ep=ep, rank=0, backward=step, **MIXTRAL)
     elif dp:
         prof = zoo.profile_model("hf:llama", input=tokens, tp=tp, dp_shard=dp, rank=0, backward=step,
-                                 **CONFIGS[name])
+                                 param_dtype=param_dtype, **CONFIGS[name])
     else:
         prof = zoo.profile_model("hf:llama", input=tokens, tp=tp, rank=0, backward=step, **CONFIGS[name])
     seconds = time.perf_counter() - t0
@@ -62,7 +62,7 @@ def one(name: str, step: bool, tp: int, tokens: int, ep: int = 0, dp: int = 0) -
         k["bytes"] += c.bytes
         k["sent"] += c.sent
         k["received"] += c.received
-    return {"name": name, "step": step, "tp": tp, "dp": dp, "tokens": tokens, "macs": prof.macs, "device": prof.device,
+    return {"name": name, "step": step, "tp": tp, "dp": dp, "param_dtype": param_dtype or "float32", "tokens": tokens, "macs": prof.macs, "device": prof.device,
             "macs_global": prof.macs_global, "params": prof.params, "params_global": prof.params_global,
             "comm": kinds, "seconds": seconds, "peak_rss": rss}
 
@@ -138,26 +138,30 @@ def fsdp_markdown(rows: list[dict], tp: int, dp: int, tokens: int) -> str:
            f"`profile_model(\"hf:llama\", tp={tp}, dp_shard={dp}, rank=0, input={tokens}, backward=True)`: the "
            f"config's tensor-parallel plan on the `tp` dimension of a ({dp}, {tp}) mesh of the fake process group "
            f"({tp * dp} ranks), then FSDP2's `fully_shard` on each decoder layer and on the root over the `dp_shard` "
-           "dimension (reshard after forward, fp32: no mixed-precision policy). The parameters are fake CPU tensors "
+           "dimension (reshard after forward; fp32 throughout, or `param_dtype=\"bfloat16\"`: FSDP's MixedPrecisionPolicy, "
+           "parameters gathered and computed in bfloat16, gradients reduce-scattered in float32). The parameters are fake CPU tensors "
            "(torch's FakeTensorMode): FSDP's all-gather and reduce-scatter buffers are made and its collectives "
            "issued as on a real rank, nothing is allocated or computed (the document equals a real CPU pass of the "
            "same layout on small configs: tests/distributed/test_simulated_fsdp.py). Each data-parallel rank runs "
            "its own batch: per-rank MACs are its TP rank's, global MACs the logical model's on that batch (the "
            f"step's whole compute is {dp} x that). The issue's goal for the 70B case: under 60 s and 4 GiB.", "",
-           "| model | per-rank MACs | global MACs | Megatron per GPU (MACs) | per-rank params | all_gather sent (calls) "
-           "| reduce_scatter sent (calls) | all_reduce sent (calls) | bytes sent per MAC | time | peak RSS |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+           "| model | FSDP param dtype | per-rank MACs | global MACs | Megatron per GPU (MACs) | per-rank params | "
+           "all_gather sent (calls) | reduce_scatter sent (calls) | all_reduce sent (calls) | bytes sent per MAC | "
+           "time | peak RSS |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for r in rows:
         sent = sum(k["sent"] for k in r["comm"].values())
         kind = functools.partial(_sent_cell, r["comm"])
-        out.append(f"| {r['name']} | {_g(r['macs'])} | {_g(r['macs_global'])} | {_g(r['megatron_per_gpu'] / 2)} | "
+        out.append(f"| {r['name']} | {r['param_dtype']} | {_g(r['macs'])} | {_g(r['macs_global'])} | "
+                   f"{_g(r['megatron_per_gpu'] / 2)} | "
                    f"{r['params']:,} | {kind('all_gather')} | {kind('reduce_scatter')} | {kind('all_reduce')} | "
                    f"{sent / r['macs']:.2e} | {r['seconds']:.1f} s | {_gib(r['peak_rss'])} |")
     out += ["", f"FSDP per decoder layer: an all_gather of its TP-local parameters (padded to a multiple of {dp} "
             "rows) in the forward, again in the backward (resharded after forward), and a reduce_scatter of their "
             "gradients; the root (embeddings, final norm, lm_head) is gathered once and reduce-scattered once. The "
             "all_gather column also holds the TP plan's gathered logits (one all_gather over the tp ranks). "
-            "bytes are fp32: a bf16 parameter policy halves the all-gathers.", ""]
+            "With bfloat16 parameters the all-gathers halve (the gathered logits and the TP all-reduces of "
+            "activations too: the compute runs in bfloat16), the reduce-scatters stay float32.", ""]
     return "\n".join(out)
 
 
@@ -210,10 +214,11 @@ def main() -> None:
     ap.add_argument("--one", nargs=2, metavar=("NAME", "STEP"), help=argparse.SUPPRESS)
     ap.add_argument("--one-ep", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--one-dp", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--one-bf16", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         print(json.dumps(one(args.one[0], args.one[1] == "1", args.tp, args.tokens, args.ep if args.one_ep else 0,
-                             args.dp if args.one_dp else 0)))
+                             args.dp if args.one_dp else 0, "bfloat16" if args.one_bf16 else None)))
         return
     t0 = time.perf_counter()
 
@@ -234,9 +239,10 @@ def main() -> None:
             row = run(name, step)
             row["megatron_per_gpu"] = megatron_per_gpu(name, args.tp, args.tokens)
             rows.append(row)
-        row = run(name, True, "--one-dp")
-        row["megatron_per_gpu"] = megatron_per_gpu(name, args.tp, args.tokens)
-        fsdp.append(row)
+        for extra in ((), ("--one-bf16",)):
+            row = run(name, True, "--one-dp", *extra)
+            row["megatron_per_gpu"] = megatron_per_gpu(name, args.tp, args.tokens)
+            fsdp.append(row)
     moe = [run("Mixtral-8x7B", step, "--one-ep") for step in (False, True)]
     with open(args.out, "w") as f:
         f.write(markdown(rows, args.tp, args.tokens, time.perf_counter() - t0))

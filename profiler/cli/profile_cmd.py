@@ -116,6 +116,9 @@ def build_parser(subcommands: dict, extensions: list):
                    help="count one rank of M fully-sharded data-parallel ranks (FSDP2's fully_shard on each decoder "
                         "layer and the root, hf:), with --tp on a (M, N) mesh; counted on fake tensors, nothing "
                         "allocated; each data-parallel rank runs its own --batch")
+    d.add_argument("--param-dtype", default=None, choices=("bfloat16", "float16", "float32"),
+                   help="FSDP's mixed precision (--dp-shard): parameters all-gathered and computed in this dtype, "
+                        "gradients reduce-scattered in float32 (default: the model's dtype throughout)")
     d.add_argument("--rank", type=non_negative_int, default=None, metavar="R",
                    help="which rank --tp/--dp-shard or --ep counts (default 0; R = data-parallel rank x N + "
                         "tensor-parallel rank)")
@@ -303,6 +306,9 @@ def _tp_options(args, mode) -> dict:
         if args.device not in ("auto", "meta", "cpu"):
             raise UsageError(f"--ep simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
         return {"ep": ep, "rank": rank, **({"tp": args.tp} if args.tp is not None else {})}
+    param_dtype = getattr(args, "param_dtype", None)
+    if param_dtype is not None and dp is None:
+        raise UsageError("--param-dtype is FSDP's mixed precision: add --dp-shard M (e.g. --dp-shard 8)")
     if args.tp is None and dp is None:
         if args.rank is not None:
             raise UsageError("--rank R picks a rank of a simulated layout: add --tp N, --dp-shard M or --ep N "
@@ -325,6 +331,8 @@ def _tp_options(args, mode) -> dict:
         out["tp"] = args.tp
     if dp is not None:
         out["dp_shard"] = dp
+    if param_dtype is not None:
+        out["param_dtype"] = param_dtype
     return out
 
 

@@ -43,6 +43,13 @@ register_free(*ops_named(
 register_free(*(op for op in (getattr(torch.ops.prim, "device", None),) if op is not None))
 
 
+# copy_ over lists of tensors (FSDP2 casts the sharded parameters to its mixed-precision param_dtype with it): the
+# elements written, as copy_'s.
+@register(*ops_named("_foreach_copy_", "_foreach_copy"))
+def _foreach_copy(self, src, non_blocking=False, out=None, **kwargs):
+    return {"memory": sum(numel(s) for s in self)}
+
+
 # FSDP2's copy-in / copy-out ops (torch.distributed.fsdp, library "fsdp"): memory moves around its collectives,
 # counted as the elements they copy. all_gather_copy_in(inputs[], output, split_sizes, input_numel, rank) copies
 # this rank's padded shards into its slot of the all-gather buffer; split_with_sizes_copy(all_gather_output,

@@ -392,7 +392,7 @@ def _dependence_notes(model: nn.Module, prof: Profile) -> list[str]:
 def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs", device: str = "auto",
                   strict: bool = False, backward: bool = False, loss=None, optimizer=None, task: str | None = None,
                   tp: int | None = None, rank: int = 0, ep: int | None = None, dp_shard: int | None = None,
-                  **kwargs) -> Profile:
+                  param_dtype: str | None = None, **kwargs) -> Profile:
     """Build ``model`` and profile one forward pass; the Profile's ``source`` says how.
 
     model: a zoo name (``mixnet_s``, ``torchvision:resnet50``, ``hf:gpt2``, ``path/to/net.py:build``; see
@@ -419,9 +419,12 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     ``ep``, the config's tensor-parallel plan on the same ranks too.
     dp_shard, rank: rank ``rank`` of ``tp`` (default 1) x ``dp_shard`` ranks, each decoder layer and the root
     sharded with FSDP2 over ``dp_shard`` ranks after the tensor-parallel plan, counted on fake tensors (nothing
-    allocated) or with ``device="cpu"`` on real ones (:func:`profiler.zoo.sharded.profile_fsdp`).
+    allocated) or with ``device="cpu"`` on real ones (:func:`profiler.zoo.sharded.profile_fsdp`); ``param_dtype``
+    ("bfloat16") gives FSDP's mixed precision (parameters gathered in it, gradients reduced in float32).
     kwargs: constructor arguments (``num_classes=10`` ...; an ``hf:`` model's config fields).
     """
+    if param_dtype is not None and dp_shard is None:
+        raise UsageError("param_dtype is FSDP's mixed precision: give dp_shard= too (e.g. dp_shard=8)")
     if ep is not None:
         from profiler.zoo.sharded import profile_ep
 
@@ -433,7 +436,8 @@ def profile_model(model, *, input=None, batch: int = 1, convention: str = "macs"
     if tp is not None or dp_shard is not None:
         from profiler.zoo.sharded import profile_tp
 
-        return profile_tp(model, tp=1 if tp is None else tp, dp_shard=1 if dp_shard is None else dp_shard, rank=rank, input=input, batch=batch, convention=convention, device=device,
+        return profile_tp(model, tp=1 if tp is None else tp, dp_shard=1 if dp_shard is None else dp_shard, rank=rank,
+                          param_dtype=param_dtype, input=input, batch=batch, convention=convention, device=device,
                           strict=strict, backward=backward, loss=loss, optimizer=optimizer, task=task, **kwargs)
     if rank != 0:
         raise UsageError(f"rank={rank} is a rank of a simulated layout: give tp=, ep= or dp_shard= too (e.g. tp=8)")

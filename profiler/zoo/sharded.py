@@ -209,13 +209,16 @@ def _with_grad(forward):
 
 
 def profile_tp(model, *, tp: int = 1, rank: int = 0, dp_shard: int = 1, device: str = "auto",
-               task: str | None = None, **kwargs) -> Profile:
+               task: str | None = None, param_dtype: str | None = None, **kwargs) -> Profile:
     """:func:`profiler.zoo.profile_model` of one rank (``rank``) of ``model`` sharded ``tp`` ways with its config's
     tensor-parallel plan, and ``dp_shard`` ways with FSDP2 (:func:`profile_fsdp`) when that is above 1; the other
     keyword arguments are profile_model's. ``Profile.macs``/``params`` are this rank's,
     ``macs_global``/``params_global`` the logical model's, ``communication`` the step's collectives."""
     if dp_shard != 1:
-        return profile_fsdp(model, tp=tp, dp_shard=dp_shard, rank=rank, device=device, task=task, **kwargs)
+        return profile_fsdp(model, tp=tp, dp_shard=dp_shard, rank=rank, device=device, task=task,
+                            param_dtype=param_dtype, **kwargs)
+    if param_dtype is not None:
+        raise UsageError("param_dtype is FSDP's mixed precision: give dp_shard= too (e.g. dp_shard=8)")
     tp, rank = check_ranks("tp", tp, rank)
     built, spec, dev, run_kwargs = _build("tp", model, device, task, kwargs)
     m = built.model
@@ -248,8 +251,11 @@ def fsdp_units(model, spec: str) -> list:
     return units
 
 
+PARAM_DTYPES = ("bfloat16", "float16", "float32")
+
+
 def profile_fsdp(model, *, tp: int = 1, dp_shard: int, rank: int = 0, device: str = "auto",
-                 task: str | None = None, **kwargs) -> Profile:
+                 task: str | None = None, param_dtype: str | None = None, **kwargs) -> Profile:
     """One rank of ``tp`` x ``dp_shard`` ranks: the config's tensor-parallel plan on the ``tp`` dimension (when above
     1), then FSDP2 (``fully_shard``) over ``dp_shard`` ranks on each decoder layer (:func:`fsdp_units`) and on the
     root, as torchtitan and transformers' FSDP policy wrap them. Rank ``r`` is ``(r // tp, r % tp)`` on the
@@ -260,13 +266,20 @@ def profile_fsdp(model, *, tp: int = 1, dp_shard: int, rank: int = 0, device: st
     ``device`` auto or meta: the model is built on meta, sharded, and its parameters made fake tensors on the CPU
     (:class:`profiler.core.distributed.fake_simulation`): FSDP's all-gather and reduce-scatter buffers are made
     and its collectives issued as on a real rank, nothing is allocated or computed, and the pass counts shapes
-    (``Profile.device == "fake"``). ``cpu``: built and run on real CPU tensors (small models)."""
+    (``Profile.device == "fake"``). ``cpu``: built and run on real CPU tensors (small models).
+
+    ``param_dtype`` (``"bfloat16"``, ``"float16"``): FSDP's mixed precision (``MixedPrecisionPolicy``): parameters
+    all-gathered and computed in that dtype, gradients reduce-scattered in float32, torchtitan's defaults; None:
+    the model's own dtype throughout."""
     for name, v in (("tp", tp), ("dp_shard", dp_shard)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise UsageError(f"{name} must be a positive integer (e.g. --{name.replace('_', '-')} 8), got {v!r}")
     world = tp * dp_shard
     if not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank < world:
         raise UsageError(f"rank must be in 0..{world - 1} for tp={tp} x dp_shard={dp_shard} (--rank R), got {rank!r}")
+    if param_dtype is not None and param_dtype not in PARAM_DTYPES:
+        raise UsageError(f"param_dtype must be one of {', '.join(PARAM_DTYPES)} (FSDP's all-gather and compute "
+                         f"dtype), got {param_dtype!r}")
     built, spec, dev, run_kwargs = _build("dp_shard", model, device, task, kwargs)
     m = built.model
     if dev == "meta" and _num_experts(m) is not None:
@@ -278,7 +291,11 @@ def profile_fsdp(model, *, tp: int = 1, dp_shard: int, rank: int = 0, device: st
         _heads_check(m, tp, spec)
     units = fsdp_units(m, spec)
     kind = type(units[0]).__name__  # before fully_shard renames the classes (FSDPLlamaDecoderLayer)
-    from torch.distributed.fsdp import fully_shard
+    import torch
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    policy = MixedPrecisionPolicy() if param_dtype is None else \
+        MixedPrecisionPolicy(param_dtype=getattr(torch, param_dtype), reduce_dtype=torch.float32)
 
     from profiler.core.distributed import fake_simulation
 
@@ -289,8 +306,8 @@ def profile_fsdp(model, *, tp: int = 1, dp_shard: int, rank: int = 0, device: st
         if plan is not None:
             shard(m, mesh["tp"], plan)
         for unit in units:
-            fully_shard(unit, mesh=mesh["dp_shard"])
-        fully_shard(m, mesh=mesh["dp_shard"])
+            fully_shard(unit, mesh=mesh["dp_shard"], mp_policy=policy)
+        fully_shard(m, mesh=mesh["dp_shard"], mp_policy=policy)
         if dev == "meta":
             with fake_simulation():
                 m.to_empty(device="cpu")
@@ -308,7 +325,9 @@ def profile_fsdp(model, *, tp: int = 1, dp_shard: int, rank: int = 0, device: st
     prof.notes.append(
         f"rank {rank} of tp={tp} x dp_shard={dp_shard} (tensor-parallel rank {tp_rank}, data-parallel rank "
         f"{dp_rank}): " + (f"{_plan_words(plan)}, then " if plan else "") +
-        f"FSDP2 (fully_shard, reshard after forward) on each of the {len(units)} {kind} and on the root over "
+        f"FSDP2 (fully_shard, reshard after forward" + (f", parameters gathered and computed in {param_dtype}, "
+                                                         "gradients reduced in float32" if param_dtype else "") +
+        f") on each of the {len(units)} {kind} and on the root over "
         f"{dp_shard} ranks; each data-parallel rank runs its own batch (the step's whole compute is {dp_shard} "
         "times macs_global)" + ("; counted on fake tensors on the CPU (FakeTensorMode: the CPU's kernel choices, "
                                 "nothing allocated or computed)" if dev == "meta" else ""))

@@ -160,6 +160,7 @@ def test_refusals_name_the_fix():
     (["--dp-shard", "2", "--tp", "2", "--rank", "4"], "--rank 4 is not a rank of --tp x --dp-shard (4 ranks)"),
     (["--dp-shard", "2", "--ep", "2"], "--ep and --dp-shard together are not simulated"),
     (["--dp-shard", "2", "--generate", "4"], "--dp-shard counts one forward pass or training step"),
+    (["--tp", "2", "--param-dtype", "bfloat16"], "--param-dtype is FSDP's mixed precision: add --dp-shard M"),
 ])
 def test_cli_refusals_exit_2_in_one_line(argv, says, capsys):
     from profiler.cli import main
@@ -218,3 +219,32 @@ def test_comm_debug_mode_counts_the_same_collectives():
     # per layer: forward and backward all-gathers, one reduce-scatter; the root one of each; the TP plan's
     # reductions and the gathered logits besides
     assert theirs["_reduce_scatter_base_"] == L + 1
+
+
+def test_bfloat16_parameters_halve_the_all_gathers():
+    """param_dtype="bfloat16" (FSDP's MixedPrecisionPolicy, gradients reduced in float32): every all-gather moves
+    2-byte parameters, every reduce-scatter 4-byte gradients; the fake pass still equals the real one, and the
+    cast of the shards to bfloat16 (one _foreach_copy_ per unshard) is a counted memory move."""
+    tp, dp, rank = 2, 2, 1
+    fake = _profile(tp=tp, dp_shard=dp, rank=rank, backward=True, param_dtype="bfloat16")
+    real = _profile(tp=tp, dp_shard=dp, rank=rank, backward=True, param_dtype="bfloat16", device="cpu")
+    assert fake.coverage == [] and [vars(c) for c in fake.communication] == [vars(c) for c in real.communication]
+    assert fake.by_category == real.by_category
+    fp32 = {(path, phase, kind): s for path, phase, kind, _, _, s, _, _ in _fsdp_comm(tp, dp)}
+    got = {(c.path, c.phase, c.kind): c.bytes for c in fake.communication
+           if c.group_size == dp and c.kind in ("all_gather", "reduce_scatter") and not c.path.startswith("lm_head")}
+    assert got == {k: s // 2 if k[2] == "all_gather" else s for k, s in fp32.items()}
+    casts = {(layer.path, phase): (st.calls, st.counts) for layer in fake.layers
+             for phase, ops in layer.phase_ops().items() for name, st in ops.items() if name == "aten._foreach_copy_"}
+    # each unshard casts this rank's padded shards: 1/dp of the padded unit
+    want = {("", "forward"): (1, {"memory": _padded(_root_shapes(tp), dp) // dp})}
+    for i in range(L):
+        for phase in ("forward", "backward"):
+            want[(f"model.layers.{i}", phase)] = (1, {"memory": _padded(_layer_shapes(tp), dp) // dp})
+    assert casts == want
+    from profiler.errors import UsageError
+
+    with pytest.raises(UsageError, match="param_dtype is FSDP's mixed precision"):
+        _profile(tp=2, param_dtype="bfloat16")
+    with pytest.raises(UsageError, match="param_dtype must be one of"):
+        _profile(dp_shard=2, param_dtype="int8")
