@@ -9,7 +9,9 @@ On a forward-only pass with real kernels, torch's own leaf modules (``Conv2d``, 
 activations, pools ...: :mod:`profiler.core.leaf_paths`) run with the observer stepped aside, and their aten
 calls are written from the module and its shapes: observing an op costs more than many small ops do. A path
 is used only for a (class, signature) whose first call in the process gave, observed, the very records the path
-writes; anything else is observed.
+writes; anything else is observed. On a shapes-only pass, timm composites whose forward is known (BatchNormAct2d,
+MixedConv2d, SqueezeExcite and the efficientnet blocks made of them: :mod:`profiler.core.block_paths`) likewise
+write again what their first call of a (configuration, input signature) in the process was observed to do.
 In a training step an autograd node-creation hook also tags each node with the module running when it is
 made, and a backward op is charged to the module of the node autograd is running
 (``torch._C._current_autograd_node``).
@@ -34,7 +36,7 @@ from torch.nn.modules import module as _module_mod
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 from profiler import counters
-from profiler.core import distributed, leaf_paths, meta_kernels as _meta_kernels, meta_shims, moe
+from profiler.core import block_paths, distributed, leaf_paths, meta_kernels as _meta_kernels, meta_shims, moe
 from profiler.counters.registry import NestedShape, numel
 from profiler.conventions import get_convention
 from profiler.core.kinds import conv_kind, is_attention_module, layer_config, layer_kind
@@ -181,6 +183,9 @@ _RUN, _CHECK = "run", "check"
 # leaf_paths.key(...) -> whether the fast path gave the very records the observer saw for that signature.
 # Knowledge of how this torch dispatches stock modules, not of any model: it is kept for the process.
 _LEAF_TRUST: dict[tuple, bool] = {}
+# Events of a composite's trace (_State.trace, _MetaBlock): a module call's start and return, a record, and
+# something that makes the call not replayable (an uncovered op, a collective).
+_PRE, _POST, _CHARGE, _UNREPLAYABLE = "pre", "post", "charge", ("unreplayable", None)
 
 
 def clear_caches() -> None:
@@ -189,6 +194,7 @@ def clear_caches() -> None:
     _LEAF_TRUST.clear()
     _TYPE_INFO.clear()
     leaf_paths.clear_cache()
+    block_paths.clear_cache()
     meta_shims._SDPA_CHOICES.clear()
     _meta_kernels._ONE_IMAGE.clear()
 
@@ -228,6 +234,7 @@ class _State:
         self.meta = False  # a shapes-only pass (see _NOOPS_ON_THE_HOST)
         self.mode: TorchDispatchMode | None = None  # the observer, stepped aside while a fast leaf runs
         self.capture: list | None = None  # the records of a leaf call being checked against its fast path
+        self.trace: list | None = None  # what a composite's first call did, being kept for replay (_MetaBlock)
         self.last_offs: tuple | None = None  # (layer, offsets) of the last grouped matmul whose tokens were kept
         # Distributed passes (profiler.core.distributed): the global counts kept apart from this rank's (split),
         # the record being charged to them (to_global), the DTensor ops being run (inner), the global stream's
@@ -249,6 +256,8 @@ class _State:
         entry = self.modules.get(id(module))
         if entry is None:
             return
+        if self.trace is not None:
+            self.trace.append((_PRE, entry, shapes_of(args)))
         layer = entry[1]
         layer.calls += 1
         if layer.calls == 1:
@@ -282,6 +291,8 @@ class _State:
             return
         self.failure = None  # a normal return: any earlier exception was caught by the model itself
         kwargs, output = rest
+        if self.trace is not None:
+            self.trace.append((_POST, entry, shapes_of((args, kwargs)) if kwargs else None, shapes_of(output)))
         layer = entry[1]
         if flag is not None:
             self._leaf_post(flag, module, args, output if not kwargs else None, entry)
@@ -305,6 +316,8 @@ class _State:
         name, rule, free = self._op(func)
         if free:
             if free is not True and not self.to_global:  # a collective: communication, not compute
+                if self.trace is not None:
+                    self.trace.append(_UNREPLAYABLE)
                 distributed.collective(self, free, name, args, kwargs, out)
             return
         if self.meta and name in _NOOPS_ON_THE_HOST and _NOOPS_ON_THE_HOST[name](args, out):
@@ -359,12 +372,23 @@ class _State:
             return
         if self.capture is not None:
             self.capture.append((name, counts, read, written))
+        if name in _BIAS_ADDS and "elementwise" in counts and any(
+                isinstance(a, torch.Tensor) and id(a) in self.bias_ids for a in args):
+            counts = dict(counts)
+            counts["bias"] = counts.pop("elementwise")
+        if self.trace is not None:
+            self.trace.append((_CHARGE, entry, name, counts, read, written))
+        self.add(name, counts, read, written, entry, phase)
+
+    def add(self, name, counts, read, written, entry, phase):
+        """Add one op's counts (its rule's, bias additions relabelled) to the op stats of ``entry``'s layer."""
+        layer, ctx = entry[1], entry[2]
         if self.pending_av and "linear" in counts:
             counts = dict(counts)
             counts["attention"] = counts.pop("linear")
             self.pending_av = False
-        if ctx or name in _BIAS_ADDS:
-            counts = self._relabel(name, counts, ctx, args)
+        if ctx:
+            counts = self._relabel(name, counts, ctx)
         if phase == "optimizer":
             counts = _as_optimizer(counts)
         if self.to_global:  # the logical model's count of a distributed pass (profiler.core.distributed)
@@ -484,6 +508,8 @@ class _State:
         """An op without a rule (or whose rule failed with ``error``) met in ``path``."""
         if self.to_global:  # coverage is of this rank's ops: the logical model's record of one is not another
             return
+        if self.trace is not None:
+            self.trace.append(_UNREPLAYABLE)
         u = self.uncovered.setdefault(name, {"calls": 0, "modules": [], "error": ""})
         u["calls"] += 1
         if error is not None:
@@ -502,11 +528,8 @@ class _State:
             self.last_product = None
         self.pending_av = True
 
-    def _relabel(self, name, counts, ctx, args):
+    def _relabel(self, name, counts, ctx):
         counts = dict(counts)
-        if name in _BIAS_ADDS and "elementwise" in counts and any(
-                isinstance(a, torch.Tensor) and id(a) in self.bias_ids for a in args):
-            counts["bias"] = counts.pop("elementwise")
         if ctx == "recurrent" and "linear" in counts:
             counts["recurrent"] = counts.pop("linear")
         elif ctx == "attention" and name in _BATCHED_PRODUCTS and "linear" in counts:
@@ -1187,12 +1210,109 @@ class _MetaLeaf:
 _NO_PYTHON_DISPATCH = torch._C._DisableTorchDispatch
 
 
+class _MetaBlock:
+    """The ``forward`` a meta pass puts on a known composite (:mod:`profiler.core.block_paths`) for its duration:
+    the first call of a key in the process runs the class's forward observed and keeps its trace; a later call
+    of that key writes the trace again (its children's module calls, its records) and returns a fresh meta
+    tensor of the output's sizes, the forward itself not run. Anything else runs the forward observed."""
+
+    __slots__ = ("state", "module", "owner")
+
+    def __init__(self, state: _State, module: nn.Module):
+        self.state, self.module = state, module
+        self.owner = threading.get_ident()
+
+    def __call__(self, *args, **kwargs):
+        mod, state = self.module, self.state
+        forward = type(mod).forward
+        stack = state.stack
+        if kwargs or len(args) != 1 or not block_paths.ENABLED or state.capture is not None or \
+                state.phase != "forward" or state.split or state.to_global or state.owner is not None or \
+                threading.get_ident() != self.owner:
+            return forward(mod, *args, **kwargs)
+        entry = state.modules.get(id(mod))
+        # called through its hooks (not ``mod.forward(x)`` from a parent, whose ops go to the parent)
+        if entry is None or not stack or stack[-1][0] is not entry:
+            return forward(mod, *args)
+        x = args[0]
+        keyed = block_paths.key(mod, x, state.bias_ids, self._shortcut)
+        if keyed is None:
+            return forward(mod, *args)
+        k, mods = keyed
+        entries = [state.modules.get(id(m)) for m in mods]
+        if None in entries:  # a module outside the tree (added by the forward?): its calls are not counted
+            return forward(mod, *args)
+        hit = block_paths.TRACES.get(k)
+        if hit is None:
+            return self._capture(k, forward, x, entries)
+        if hit is False:
+            return forward(mod, *args)
+        events, (shape, stride, dtype) = hit
+        with _NO_PYTHON_DISPATCH():  # the profiler's own tensor, unseen by the observer
+            out = torch.empty_strided(shape, stride, dtype=dtype, device=_META)
+        add = state.add
+        if state.trace is not None:  # inside a composite being kept: its trace has this call's events too
+            state.trace.extend((ev[0], entries[ev[1]]) + ev[2:] for ev in events)
+        for ev in events:
+            kind = ev[0]
+            if kind is _CHARGE:
+                add(ev[2], ev[3], ev[4], ev[5], entries[ev[1]], "forward")
+            elif kind is _PRE:  # as _State.pre
+                layer = entries[ev[1]][1]
+                layer.calls += 1
+                if layer.calls == 1:
+                    layer.input_shapes = [list(s) for s in ev[2]]
+                    layer.first_call = state.order
+                    state.order += 1
+            else:  # as _State.post
+                layer = entries[ev[1]][1]
+                if layer.calls == 1 and not layer.output_shapes:
+                    if ev[2] is not None:
+                        layer.input_shapes = [list(s) for s in ev[2]]
+                    layer.output_shapes = [list(s) for s in ev[3]]
+        state.failure = None
+        return out
+
+    def _shortcut(self, f) -> bool:
+        return type(f) in (_MetaLeaf, _MetaBlock) and f.state is self.state
+
+    def _capture(self, k, forward, x, entries):
+        """The key's first call: run it observed, and keep its trace if it depends on nothing outside the key."""
+        mod, state = self.module, self.state
+        outer = state.trace  # a composite around this one being kept: one list, this call's events its tail
+        trace = state.trace = [] if outer is None else outer
+        start = len(trace)
+        try:
+            out = forward(mod, x)
+        finally:
+            state.trace = outer
+        at = {id(e): i for i, e in enumerate(entries)}
+        events = []
+        ok = type(out) is _Tensor and out is not x and out.device.type == "meta" and out._base is None and \
+            out.layout is torch.strided and not out.requires_grad and out.storage_offset() == 0 and \
+            not out.is_conj() and not out.is_neg() and (x.shape, x.stride()) == (k[1][0], k[1][1])
+        for ev in trace[start:] if ok else ():
+            i = at.get(id(ev[1]))
+            if ev is _UNREPLAYABLE or i is None:  # a record outside the module: its parent's context
+                ok = False
+                break
+            events.append((ev[0], i) + ev[2:])
+        block_paths.store(k, (tuple(events), (out.shape, out.stride(), out.dtype)) if ok else False)
+        return out
+
+
 def _install_shortcuts(modules, state: _State, kernels: dict) -> list:
-    """Put a :class:`_MetaLeaf` forward on every stock leaf module that has a meta shortcut and no forward of
-    its own on the instance; the modules changed (for :func:`_remove_shortcuts`)."""
+    """Put a :class:`_MetaLeaf` forward on every stock leaf module that has a meta shortcut, and a
+    :class:`_MetaBlock` forward on every known composite, that have no forward of their own on the instance; the
+    modules changed (for :func:`_remove_shortcuts`)."""
     installed = []
     for mod in modules:
-        if mod._modules or "forward" in mod.__dict__ or isinstance(mod, torch.jit.ScriptModule):
+        if "forward" in mod.__dict__ or isinstance(mod, torch.jit.ScriptModule):
+            continue
+        if mod._modules:
+            if block_paths.is_known(mod):
+                installed.append(mod)
+                mod.__dict__["forward"] = _MetaBlock(state, mod)
             continue
         out = leaf_paths.meta_out(mod)
         if out is not None:
@@ -1203,7 +1323,7 @@ def _install_shortcuts(modules, state: _State, kernels: dict) -> list:
 
 def _remove_shortcuts(installed: list) -> None:
     for mod in installed:
-        if type(mod.__dict__.get("forward")) is _MetaLeaf:
+        if type(mod.__dict__.get("forward")) in (_MetaLeaf, _MetaBlock):
             del mod.__dict__["forward"]
 
 

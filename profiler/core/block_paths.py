@@ -1,0 +1,174 @@
+"""Meta-pass replay of timm composites whose forward is known (``BatchNormAct2d``, ``MixedConv2d``, ``SqueezeExcite``
+and the ``InvertedResidual`` / ``DepthwiseSeparableConv`` blocks made of them): the leaf-path principle one level up.
+
+On a shapes-only pass such a module's call costs its Python forward, its children's module calls (each through
+the process-wide hooks) and one observed dispatch per op, while everything it records follows from its
+configuration and its input's signature. The first call of a :func:`key` in the process runs observed, and what
+the observer did is kept as a trace (the descendants' module calls with their shapes, every record with the module
+it was charged to, the output's sizes and strides); a later call of the same key writes that trace again, in
+order, through the same bookkeeping (``_State.add``), instead of running the forward. A trace is kept only when
+the call recorded nothing that depends on anything outside the key (no uncovered op, no collective, every record
+charged inside the module, a fresh output). A composite called while an enclosing one is being kept is kept (or
+replayed) too, its events part of the enclosing trace.
+
+The key is complete for the classes listed: their forwards (pinned by a hash of their source, so another
+version of a class is observed instead) read only the module's plain attributes, its children, the shapes
+dtypes and devices of its parameters and buffers, and the input's signature; the children are known composites
+or torch's stateless stock leaves (convolutions, linear layers, activations, dropout, identity), whose forwards
+read the same. Any hook on the module or a descendant, any process-wide module hook besides the profiler's, a
+torch-function mode, autocast or grad mode make the call run observed.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+import torch
+import torch.nn as nn
+from torch.nn.modules import module as _module_mod
+
+# (class module, class name) -> sha256 prefix of its forward's source: the forwards read for the key's
+# completeness (timm 1.0.x). A class whose source differs is not replayed.
+_KNOWN = {
+    ("timm.layers.norm_act", "BatchNormAct2d"): "0d3810e96688422c",
+    ("timm.layers.mixed_conv2d", "MixedConv2d"): "e0954dafd776bfc2",
+    ("timm.models._efficientnet_blocks", "SqueezeExcite"): "d7fc3f9e90106daa",
+    # the blocks around them: a sequence of their children, and ``drop_path(x) + shortcut`` when has_skip
+    ("timm.models._efficientnet_blocks", "InvertedResidual"): "79b9321db3aa7ecf",
+    ("timm.models._efficientnet_blocks", "DepthwiseSeparableConv"): "9933da8dd03375d4",
+}
+
+# torch's stock leaves allowed as children: their forward is one functional call on the input, configured by plain
+# attributes and the parameters' shapes (no buffer values read, no attribute written).
+_CHILDREN = frozenset({
+    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Identity,
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+    nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.Hardsigmoid, nn.Hardswish, nn.Mish,
+    nn.LeakyReLU, nn.ELU, nn.Softplus, nn.PReLU,
+})
+
+# nn.Module's own bookkeeping in __dict__: not configuration (hooks are checked apart, ``forward`` by the caller).
+_INTERNAL = frozenset({
+    "training", "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "_is_full_backward_hook",
+    "_backward_pre_hooks", "_backward_hooks", "_forward_hooks", "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called", "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_state_dict_hooks",
+    "_state_dict_pre_hooks", "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks", "forward",
+})
+
+_PLAIN = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device, torch.memory_format})
+_NO = object()  # an attribute value the key cannot hold: the module is not replayed
+
+# type -> whether it is a known composite (its forward's source checked once)
+_CLASS_OK: dict[type, bool] = {}
+# key -> (events, (output sizes, strides, dtype)) or False (observed and found not replayable)
+TRACES: dict[tuple, object] = {}
+_MAX_TRACES = 20_000  # knowledge per configuration: bounded, as a process may build many models
+#: Replay on (tests turn it off to compare the documents).
+ENABLED = True
+
+
+def clear_cache() -> None:
+    TRACES.clear()
+    _CLASS_OK.clear()
+
+
+def is_known(mod: nn.Module) -> bool:
+    """Whether ``mod``'s class is one whose forward was read (its source as pinned)."""
+    cls = type(mod)
+    ok = _CLASS_OK.get(cls)
+    if ok is None:
+        want = _KNOWN.get((cls.__module__, cls.__qualname__))
+        try:
+            ok = want is not None and \
+                hashlib.sha256(inspect.getsource(cls.forward).encode()).hexdigest()[:16] == want
+        except (OSError, TypeError):
+            ok = False
+        _CLASS_OK[cls] = ok
+    return ok
+
+
+def _canon(v):
+    t = type(v)
+    if t in _PLAIN:
+        return (t, v)  # the type too: True == 1 and 1 == 1.0, but they need not configure alike
+    if t is tuple or t is list:
+        types = tuple(map(type, v))
+        if _PLAIN.issuperset(types):  # kernel sizes, strides, paddings, split sizes: flat, compared in C
+            return (t, tuple(v), types)
+        items = tuple(map(_canon, v))
+        return _NO if _NO in items else (t, items)
+    return _NO
+
+
+def _signature(m: nn.Module, bias_ids, leaf_forward) -> tuple | None:
+    """Everything of one module its forward reads, or None when it has something the key cannot hold."""
+    if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks:
+        return None
+    d = m.__dict__
+    f = d.get("forward")
+    if f is not None and not leaf_forward(f):
+        return None
+    names = tuple([k for k in d if k not in _INTERNAL])
+    values = tuple([(type(v), v) if type(v) in _PLAIN else _canon(v) for v in map(d.__getitem__, names)])
+    if _NO in values:
+        return None
+    tensors = tuple([(k, None) if t is None else
+                     (k, type(t), t.shape, t.stride(), t.storage_offset(), t.dtype, t.device, t.requires_grad,
+                      id(t) in bias_ids)
+                     for group in (d["_parameters"], d["_buffers"]) for k, t in group.items()])
+    cls = type(m)
+    return cls, cls.forward, d["training"], names, values, tensors
+
+
+def _subtree(mod: nn.Module, bias_ids, forward_ok, mods: list) -> tuple | None:
+    """The key of a known composite and its children (stock leaves or known composites, recursively), appending
+    them to ``mods`` in pre-order; None if any of them cannot be keyed."""
+    if mod.training and getattr(mod, "track_running_stats", False) and getattr(mod, "momentum", 0.0) is None:
+        return None  # BatchNormAct2d's cumulative average reads num_batches_tracked's value
+    own = _signature(mod, bias_ids, forward_ok)
+    if own is None:
+        return None
+    mods.append(mod)
+    kids = []
+    for name, c in mod._modules.items():
+        if c is None:
+            return None
+        if type(c) in _CHILDREN and not c._modules:
+            s = _signature(c, bias_ids, forward_ok)
+            mods.append(c)
+        elif is_known(c):
+            s = _subtree(c, bias_ids, forward_ok, mods)
+        else:
+            return None
+        if s is None:
+            return None
+        kids.append((name, s))
+    return own, tuple(kids)
+
+
+def key(mod: nn.Module, x, bias_ids, forward_ok) -> tuple | None:
+    """(the replay key of a call ``mod(x)`` of a known composite, the modules of its subtree in pre-order), or
+    None (the call runs observed).
+
+    ``forward_ok(f)`` tells whether an instance ``forward`` is the pass's own shortcut (leaf or composite).
+    """
+    if type(x) is not torch.Tensor or x.is_nested or x.layout is not torch.strided:
+        return None
+    if torch.is_grad_enabled() or torch._C._is_any_autocast_enabled() or torch._C._len_torch_function_stack() or \
+            torch._C._len_torch_dispatch_stack() != 1:
+        return None
+    # the profiler's pre and post hooks only: anyone else's would see the children's calls
+    if len(_module_mod._global_forward_hooks) != 1 or len(_module_mod._global_forward_pre_hooks) != 1 or \
+            _module_mod._global_backward_hooks or _module_mod._global_backward_pre_hooks:
+        return None
+    mods: list = []
+    tree = _subtree(mod, bias_ids, forward_ok, mods)
+    if tree is None:
+        return None
+    return (tree, (x.shape, x.stride(), x.storage_offset(), x.dtype, x.device, x.requires_grad, id(x) in bias_ids,
+                   torch.is_inference_mode_enabled())), mods
+
+
+def store(k: tuple, value) -> None:
+    if len(TRACES) < _MAX_TRACES:
+        TRACES[k] = value

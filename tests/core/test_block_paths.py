@@ -1,0 +1,147 @@
+"""The meta pass's composite replay (``profiler.core.block_paths``, ``engine._MetaBlock``): a known timm composite
+whose key was observed once in the process writes that observation's trace again instead of running its forward.
+The document must be the one the fully observed pass gives, in train and eval mode, on the first pass (keys met
+twice within it) and on later ones (every key replayed)."""
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+
+import profiler
+from profiler.core import block_paths, engine
+
+timm = pytest.importorskip("timm")
+from timm.layers.mixed_conv2d import MixedConv2d  # noqa: E402
+from timm.layers.norm_act import BatchNormAct2d  # noqa: E402
+from timm.models._efficientnet_blocks import SqueezeExcite  # noqa: E402
+
+
+class _Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = MixedConv2d(c, c, kernel_size=[3, 5], dilation=1, depthwise=True)
+        self.bn = BatchNormAct2d(c, act_layer=nn.SiLU)
+        self.se = SqueezeExcite(c, rd_ratio=0.25)
+
+    def forward(self, x):
+        return x + self.se(self.bn(self.conv(x)))
+
+
+def _toy():
+    # repeated blocks: the same keys met several times in one pass
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), BatchNormAct2d(8, act_layer=nn.ReLU),
+                         _Block(8), _Block(8), _Block(8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+
+
+def _doc(p) -> str:
+    d = p.to_dict()
+    d.pop("elapsed_s", None)
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def _layers(p) -> list:
+    return [(la.path, la.calls, la.first_call, la.input_shapes, la.output_shapes,
+             {n: (s.calls, s.bytes_read, s.bytes_written, dict(s.counts)) for n, s in la.ops.items()})
+            for la in p.layers]
+
+
+def _off_on(model, x):
+    """(document with replay off, documents with it on: the first pass of the process and a later one)."""
+    try:
+        block_paths.ENABLED = False
+        engine.clear_caches()
+        off = profiler.profile(model, x)
+        block_paths.ENABLED = True
+        engine.clear_caches()
+        first = profiler.profile(model, x)
+        later = profiler.profile(model, x)
+    finally:
+        block_paths.ENABLED = True
+    return off, first, later
+
+
+def _captures(monkeypatch) -> list:
+    seen = []
+    real = engine._MetaBlock._capture
+    monkeypatch.setattr(engine._MetaBlock, "_capture",
+                        lambda self, *a: seen.append(type(self.module)) or real(self, *a))
+    return seen
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_replay_gives_the_observed_document(train, monkeypatch):
+    model = _toy().train(train)
+    x = torch.randn(2, 3, 12, 12)
+    captured = _captures(monkeypatch)
+    off, first, later = _off_on(model, x)
+    assert _doc(first) == _doc(off) == _doc(later)
+    assert _layers(first) == _layers(off) == _layers(later)
+    # replay did happen: 7 BatchNormAct2d, 3 MixedConv2d, 3 SqueezeExcite calls, 3 keys (the stem's, the blocks'
+    # BatchNormAct2d, MixedConv2d, SqueezeExcite) captured on the first pass, none on the later one
+    assert len(captured) == 4
+    assert sum(1 for v in block_paths.TRACES.values() if v) == 4
+    assert all("forward" not in m.__dict__ for m in model.modules())
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("name", ["mixnet_s", "mobilenetv3_small_050"])
+def test_timm_models(name, train, monkeypatch):
+    model = timm.create_model(name).train(train)
+    x = torch.randn(1, 3, 64, 64)
+    off, first, later = _off_on(model, x)
+    assert _doc(first) == _doc(off) == _doc(later)
+    assert _layers(first) == _layers(off) == _layers(later)
+    # the blocks (InvertedResidual ...) and the composites inside them were kept
+    kept = {type(m).__name__ for m in model.modules() if block_paths.is_known(m)}
+    assert {"InvertedResidual", "BatchNormAct2d", "SqueezeExcite"} <= kept
+    assert sum(1 for v in block_paths.TRACES.values() if v) >= 10
+    captured = _captures(monkeypatch)
+    assert _doc(profiler.profile(model, x)) == _doc(off)
+    assert captured == []  # every composite call of a later pass is replayed
+
+
+def test_a_changed_trace_changes_the_document():
+    """The comparison above can fail: a trace whose record is altered gives another document."""
+    model = _toy().eval()
+    x = torch.randn(2, 3, 12, 12)
+    off, _, _ = _off_on(model, x)
+    for k, v in block_paths.TRACES.items():
+        if v and any(ev[0] == engine._CHARGE for ev in v[0]):
+            events = [ev[:3] + ({c: n + 1 for c, n in ev[3].items()},) + ev[4:] if ev[0] == engine._CHARGE else ev
+                      for ev in v[0]]
+            block_paths.TRACES[k] = (tuple(events), v[1])
+    try:
+        assert _doc(profiler.profile(model, x)) != _doc(off)
+    finally:
+        engine.clear_caches()
+
+
+def test_a_hook_on_a_child_or_another_module_hook_keeps_the_composite_observed(monkeypatch):
+    model = _toy().eval()
+    x = torch.randn(2, 3, 12, 12)
+    seen = []
+    model[2].bn.act.register_forward_hook(lambda m, a, out: seen.append(1))
+    engine.clear_caches()
+    captured = _captures(monkeypatch)
+    profiler.profile(model, x)
+    profiler.profile(model, x)
+    assert seen == [1, 1]  # the hooked child ran on both passes
+    assert BatchNormAct2d in captured  # the other BatchNormAct2d calls were still kept and replayed
+    h = nn.modules.module.register_module_forward_hook(lambda m, a, out: seen.append(2))
+    try:
+        n = len(seen)
+        profiler.profile(model, x)
+        # every module call, the composites' children included, reached the user's global hook
+        assert seen[n:].count(2) == sum(1 for _ in model.modules())
+    finally:
+        h.remove()
+
+
+def test_another_version_of_a_class_is_not_replayed():
+    class Patched(BatchNormAct2d):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    assert not block_paths.is_known(Patched(4))
+    assert block_paths.is_known(BatchNormAct2d(4))
