@@ -13,7 +13,8 @@ method once per round, the order rotated each round, so load from other processe
 any order effect hit every method alike) and the median of the rounds is reported, as wall-clock time
 (``time.perf_counter``) and CPU time of this process (``time.process_time``, less sensitive to other
 processes). Before every timed call, untimed: ``gc.collect()``, and for this package's *cold* methods
-:func:`_reset_caches` (no state carried from one call to the next). Ratio = median time of the method /
+:func:`profiler.core.engine.fresh_caches` around the call (no state carried into it from earlier calls, and the warm
+calls' state put back after it). Ratio = median time of the method /
 median time of the plain forward of the same model and input. Model construction is not timed. The issue's
 targets (``DEFAULT_TARGETS``, ``REAL_OVER_PEER``) are checked in the report's first table; the *floors* (observers
 that count nothing, for the real pass and for the shapes-only pass) show what is left of each target for counting.
@@ -22,6 +23,7 @@ Not a test: numbers depend on the machine. Figures are drawn by :mod:`profiler.r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import gc
 import io
@@ -80,7 +82,7 @@ class Method:
     fn: Callable[[], float | None]  # one profile (or forward); returns the count it reports, None on failure
     what: str  # the count's unit, for the probe column
     module: torch.nn.Module  # the module whose forward it runs (thop gets its own copy)
-    reset: bool = False  # ours: _reset_caches() before each timed call
+    reset: bool = False  # ours, cold: run inside engine.fresh_caches()
 
 
 @dataclass
@@ -108,11 +110,12 @@ def methods(model, x) -> dict[str, Method]:
             model(x)
         return None
     out[BASELINE] = Method(plain, "", model)
-    # Warm: what the engine learned about torch in earlier calls (module types classified, which stock module
-    # classes the real pass's leaf fast paths were checked for) is kept, as in any session that profiles more
-    # than once; nothing about this model is. Cold: that knowledge cleared before each call, as in a fresh
-    # process. The Profile itself is returned: the probe reads which pass ran (the default falls back to a real
-    # pass where meta cannot run the model, and the benchmark must show which it timed).
+    # Warm: what the engine learned in earlier calls (module types classified, which stock module classes the real
+    # pass's leaf fast paths were checked for, the traces of timm composites a meta pass replays) is kept, as in
+    # any session that profiles more than once. Cold: the caches emptied around each call, as in a fresh process,
+    # and the warm calls' knowledge put back after it. The Profile itself is returned: the probe reads which pass
+    # ran (the default falls back to a real pass where meta cannot run the model, and the benchmark must show
+    # which it timed).
     out[DEFAULT] = Method(lambda: profiler.profile(model, x), "MACs", model)
     out[OURS[1]] = Method(lambda: profiler.profile(model, x), "MACs", model, reset=True)
     out[REAL] = Method(lambda: profiler.profile(model, x, device="cpu"), "MACs", model)
@@ -336,9 +339,8 @@ def probe(fns: dict[str, Method]) -> tuple[dict, dict]:
         seen = []
         h = m.module.register_forward_pre_hook(lambda *_: seen.append(torch.is_grad_enabled()))
         try:
-            if m.reset:
-                _reset_caches()
-            count = m.fn()
+            with engine.fresh_caches() if m.reset else contextlib.nullcontext():
+                count = m.fn()
             if m.what and count is None:
                 raise RuntimeError("returned no count (its own error handling swallowed an exception)")
             kind = getattr(count, "pass_kind", None)  # ours: a Profile, and which pass it ran
@@ -364,12 +366,12 @@ def measure(fns: dict[str, Method], repeats: int, warmup: int = 3) -> dict[str, 
         for k in order:
             m = fns[k]
             gc.collect()
-            if m.reset:
-                _reset_caches()
-            c0, t0 = time.process_time(), time.perf_counter()
-            m.fn()
-            res[k].wall.append(time.perf_counter() - t0)
-            res[k].cpu.append(time.process_time() - c0)
+            # a cold call starts from empty caches, and the warm calls keep what they learned around it
+            with engine.fresh_caches() if m.reset else contextlib.nullcontext():
+                c0, t0 = time.process_time(), time.perf_counter()
+                m.fn()
+                res[k].wall.append(time.perf_counter() - t0)
+                res[k].cpu.append(time.process_time() - c0)
     return res
 
 
@@ -788,13 +790,14 @@ def main(argv=None) -> int:
           "",
           f"Each method runs once untimed (the probe, whose count is shown), {warmup} warm-up round(s), then "
           f"{repeats} timed rounds, interleaved: every method once per round, the order rotated by one each "
-          "round. Before every timed call, untimed: `gc.collect()` and, for the methods marked *cold*, "
-          "`_reset_caches()` in the script, which runs "
-          + (", ".join(f"`{c}`" for c in cleared) if cleared else "nothing (the engine has no cache to clear)")
-          + ": each such call costs what the first call in a fresh process would, less the imports. The other "
-          "calls of this package keep what earlier calls learned about torch (module types classified, which "
-          "stock module classes the real pass's leaf fast paths were checked against the observer for: "
-          "knowledge of torch's dispatch, no count of any model). Reported: the median per method "
+          "round. Before every timed call, untimed: `gc.collect()`; the methods marked *cold* run inside "
+          "`profiler.core.engine.fresh_caches()` (untimed: what earlier calls learned set aside, the caches "
+          "emptied as by " + (", ".join(f"`{c}`" for c in cleared) if cleared else "nothing") + ", and put back "
+          "after the call): each such call costs what the first call in a fresh process would, less the imports. "
+          "The other calls of this package keep what earlier calls learned (module types classified, which "
+          "stock module classes the real pass's leaf fast paths were checked against the observer for, and the "
+          "traces of timm composites a meta pass replays: knowledge of torch's dispatch and of module "
+          "configurations, no count of any model), as a session that profiles more than once does. Reported: the median per method "
           "of wall-clock time (`time.perf_counter`) and of CPU time of this process (`time.process_time`, all "
           "threads; less sensitive to other processes than wall time), the interquartile range of the wall "
           "times as a share of their median (noise), and ratio = median / median of the plain forward of the "

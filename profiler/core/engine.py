@@ -188,15 +188,31 @@ _LEAF_TRUST: dict[tuple, bool] = {}
 _PRE, _POST, _CHARGE, _UNREPLAYABLE = "pre", "post", "charge", ("unreplayable", None)
 
 
+def _caches() -> tuple:
+    """Everything the process learns across passes (each a dict or a list)."""
+    return (_LEAF_TRUST, _TYPE_INFO, leaf_paths._BY_CLASS, block_paths.TRACES, block_paths._CLASS_OK,
+            meta_shims._SDPA_CHOICES, _meta_kernels._ONE_IMAGE)
+
+
 def clear_caches() -> None:
-    """Forget what the process learned (fast paths checked, module types classified): the next pass costs
-    what the first pass of a fresh process does. For benchmarks; counts never depend on it."""
-    _LEAF_TRUST.clear()
-    _TYPE_INFO.clear()
-    leaf_paths.clear_cache()
-    block_paths.clear_cache()
-    meta_shims._SDPA_CHOICES.clear()
-    _meta_kernels._ONE_IMAGE.clear()
+    """Forget what the process learned (fast paths checked, module types classified, composites' traces): the
+    next pass costs what the first pass of a fresh process does. For benchmarks; counts never depend on it."""
+    for cache in _caches():
+        cache.clear()
+
+
+@contextlib.contextmanager
+def fresh_caches():
+    """:func:`clear_caches` for the block, and what was learned before put back after it: a fresh process's
+    pass timed inside a session that keeps its own knowledge (a benchmark interleaving cold and warm calls)."""
+    saved = [type(c)(c) for c in _caches()]
+    clear_caches()
+    try:
+        yield
+    finally:
+        for cache, old in zip(_caches(), saved):
+            cache.clear()
+            (cache.update if isinstance(cache, dict) else cache.extend)(old)
 
 
 def _as_optimizer(counts: dict) -> dict:
