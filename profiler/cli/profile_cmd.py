@@ -283,11 +283,15 @@ def _text_width(args) -> int | None:
 
 
 def _tp_options(args, mode) -> dict:
-    """``--tp N [--rank R]`` as profile_model's ``tp``/``rank``; the fix named for values that cannot go together."""
+    """``--tp N``, ``--dp-shard M``, ``--ep N``, ``--param-dtype D`` and ``--rank R`` as profile_model's arguments;
+    the fix named for values that cannot go together."""
     from profiler.errors import UsageError
 
     ep = getattr(args, "ep", None)
     dp = getattr(args, "dp_shard", None)
+    param_dtype = getattr(args, "param_dtype", None)
+    if param_dtype is not None and dp is None:
+        raise UsageError("--param-dtype is FSDP's mixed precision: add --dp-shard M (e.g. --dp-shard 8)")
     if ep is not None:
         if dp is not None:
             raise UsageError("--ep and --dp-shard together are not simulated (FSDP runs on fake tensors, which hold "
@@ -297,43 +301,26 @@ def _tp_options(args, mode) -> dict:
                              f"tensor-parallel group, so --tp must equal --ep (e.g. --tp {ep} --ep {ep})")
         if ep < 1:
             raise UsageError(f"--ep must be at least 1 (the expert-parallel ranks, e.g. --ep 8), got {ep}")
-        rank = args.rank or 0
-        if rank >= ep:
-            raise UsageError(f"--rank {rank} is not a rank of --ep {ep}: give --rank 0..{ep - 1}")
-        if mode is not None:
-            raise UsageError(f"--ep counts one forward pass or training step: leave out "
-                             f"{'--generate' if mode == 'generate' else 'the several --input lengths'}")
-        if args.device not in ("auto", "meta", "cpu"):
-            raise UsageError(f"--ep simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
-        return {"ep": ep, "rank": rank, **({"tp": args.tp} if args.tp is not None else {})}
-    param_dtype = getattr(args, "param_dtype", None)
-    if param_dtype is not None and dp is None:
-        raise UsageError("--param-dtype is FSDP's mixed precision: add --dp-shard M (e.g. --dp-shard 8)")
-    if args.tp is None and dp is None:
+        opt, world = "--ep", ep
+    elif args.tp is None and dp is None:
         if args.rank is not None:
             raise UsageError("--rank R picks a rank of a simulated layout: add --tp N, --dp-shard M or --ep N "
                              "(e.g. --tp 8 --rank 3)")
         return {}
+    else:
+        opt = "--tp" if dp is None else "--dp-shard" if args.tp is None else "--tp x --dp-shard"
+        world = (args.tp or 1) * (dp or 1)
     rank = args.rank or 0
-    world = (args.tp or 1) * (dp or 1)
-    opt = "--tp" if dp is None else "--dp-shard" if args.tp is None else "--tp x --dp-shard"
     if rank >= world:
-        which = f"{opt} ({world} ranks)" if args.tp is not None and dp is not None else \
-            f"{opt} {world}"
+        which = f"{opt} ({world} ranks)" if args.tp is not None and dp is not None else f"{opt} {world}"
         raise UsageError(f"--rank {rank} is not a rank of {which}: give --rank 0..{world - 1}")
     if mode is not None:
         raise UsageError(f"{opt} counts one forward pass or training step: leave out "
                          f"{'--generate' if mode == 'generate' else 'the several --input lengths'}")
     if args.device not in ("auto", "meta", "cpu"):
         raise UsageError(f"{opt} simulates the ranks in this process: --device auto, meta or cpu, not {args.device}")
-    out = {"rank": rank}
-    if args.tp is not None:
-        out["tp"] = args.tp
-    if dp is not None:
-        out["dp_shard"] = dp
-    if param_dtype is not None:
-        out["param_dtype"] = param_dtype
-    return out
+    given = {"rank": rank, "tp": args.tp, "ep": ep, "dp_shard": dp, "param_dtype": param_dtype}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _view_depth(args, fmt: str):
