@@ -994,18 +994,19 @@ def _profile(model, inputs, input_size, convention, device, strict, name, backwa
     target = (_META if home.type in ("cpu", "meta") else home) if auto else check_device(device, also=("auto",))
     tree = _ModuleTree(model)
     fallback = None
-    fake = target.type == "meta" and home.type == "cpu" and tree.dtensors and distributed.has_fsdp(tree)
-    if fake:
-        # FSDP2 drives real buffers through its device's streams, which meta has none of: shapes only on fake
-        # CPU tensors instead (the parameters' copies and the inputs stay real; every op's result is fake), where
-        # FSDP runs as on a real rank and nothing is computed.
-        target = home
-    with _exclusive(tree), (distributed.fake_simulation() if fake else contextlib.nullcontext()):
+    with _exclusive(tree), contextlib.ExitStack() as simulation:
         if _ENDED[0] != ended:  # another thread's pass ended meanwhile: what was read may have been its copies
             home = model_device(model)
             if auto:
                 target = _META if home.type in ("cpu", "meta") else home
             tree = _ModuleTree(model)
+        fake = target.type == "meta" and home.type == "cpu" and tree.dtensors and distributed.has_fsdp(tree)
+        if fake:
+            # FSDP2 drives real buffers through its device's streams, which meta has none of: shapes only on fake
+            # CPU tensors instead (the parameters' copies and the inputs stay real; every op's result is fake),
+            # where FSDP runs as on a real rank and nothing is computed.
+            target = home
+            simulation.enter_context(distributed.fake_simulation())
         try:
             try:
                 state, args, kwargs, shim_notes, elapsed = _observe(model, tree, inputs, input_size, home, target,

@@ -425,7 +425,8 @@ def profile_ep(model, *, ep: int, rank: int = 0, tp: int | None = None, device: 
     m = built.model
     dense = None
     if tp is not None:  # resolved first: resolving the EP plan alone (tp_plan={}) leaves the model's plan empty
-        _num_experts(m) is not None and _heads_check(m, tp, spec)
+        if _num_experts(m) is not None:  # a model without experts is told so by ep_plan, below
+            _heads_check(m, tp, spec)
         from transformers.distributed.configuration_utils import DistributedConfig
 
         try:
