@@ -1,12 +1,14 @@
-"""Meta-pass replay of timm composites whose forward is known (``BatchNormAct2d``, ``MixedConv2d``, ``SqueezeExcite``
-and the ``InvertedResidual`` / ``DepthwiseSeparableConv`` blocks made of them): the leaf-path principle one level up.
+"""Replay of composites whose forward is known (timm's ``BatchNormAct2d``, ``MixedConv2d``, ``SqueezeExcite``, the
+efficientnet blocks made of them, the vision transformer's ``Block`` / ``Attention`` / ``Mlp``; torchvision's
+ResNet blocks; ``nn.Sequential`` of such modules): the leaf-path principle one level up.
 
-On a shapes-only pass such a module's call costs its Python forward, its children's module calls (each through
-the process-wide hooks) and one observed dispatch per op, while everything it records follows from its
-configuration and its input's signature. The first call of a :func:`key` in the process runs observed, and what
-the observer did is kept as a trace (the descendants' module calls with their shapes, every record with the module
-it was charged to, the output's sizes and strides); a later call of the same key writes that trace again, in
-order, through the same bookkeeping (``_State.add``), instead of running the forward. A trace is kept only when
+Observing such a module's call costs its children's module calls (each through the process-wide hooks) and one
+observed dispatch per op, and on a shapes-only pass its Python forward too, while everything it records follows
+from its configuration and its input's signature. The first call of a :func:`key` in the process runs observed,
+and what the observer did is kept as a trace (the descendants' module calls with their shapes, every record with
+the module it was charged to, the output's sizes and strides); a later call of the same key writes that trace
+again, in order, through the same bookkeeping (``_State.add``): on a meta pass instead of running the forward, on
+a real pass around the forward run unobserved (its values are needed, its ops are known). A trace is kept only when
 the call recorded nothing that depends on anything outside the key (no uncovered op, no collective, every record
 charged inside the module, a fresh output). A composite called while an enclosing one is being kept is kept (or
 replayed) too, its events part of the enclosing trace.
@@ -36,12 +38,29 @@ _KNOWN = {
     # the blocks around them: a sequence of their children, and ``drop_path(x) + shortcut`` when has_skip
     ("timm.models._efficientnet_blocks", "InvertedResidual"): "79b9321db3aa7ecf",
     ("timm.models._efficientnet_blocks", "DepthwiseSeparableConv"): "9933da8dd03375d4",
+    # the vision transformer's: ``x + drop_path(ls(attn(norm(x))))`` and the same with the MLP; the attention's
+    # kernel choice (fused or not) is its plain attribute ``fused_attn``, the backend's is in the key's ``env``
+    ("timm.models.vision_transformer", "Block"): "2cb6f77c3039d89c",
+    ("timm.layers.attention", "Attention"): "37a80e0fdf45af9c",
+    ("timm.layers.mlp", "Mlp"): "6dade48223cfc248",
+    ("timm.layers.layer_scale", "LayerScale"): "0cafce9bc5334478",
+    ("timm.layers.drop", "DropPath"): "a772e32a8fe41579",  # random values, data-independent ops
+    ("timm.layers.norm", "LayerNorm"): "2968ef0143a6bdf1",  # fast or not: the plain attribute _fast_norm
+    ("timm.layers.norm", "LayerNorm2d"): "fb4fcc542296e1bb",
+    # torchvision's ResNet blocks (torchvision 0.2x): children in sequence, ``out += identity``
+    ("torchvision.models.resnet", "BasicBlock"): "5149f5a6ca0ed162",
+    ("torchvision.models.resnet", "Bottleneck"): "d92f494e60f1c0fa",
+    # ``for module in self: input = module(input)`` (torch 2.x): a known composite when all its children are
+    ("torch.nn.modules.container", "Sequential"): "cf2aadd8853835c2",
 }
 
 # torch's stock leaves allowed as children: their forward is one functional call on the input, configured by plain
-# attributes and the parameters' shapes (no buffer values read, no attribute written).
+# attributes and the parameters' and buffers' shapes (no attribute written; of buffer values only batch norm's
+# num_batches_tracked is read, with momentum=None in training, which the key refuses).
 _CHILDREN = frozenset({
-    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Identity,
+    nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Identity, nn.Flatten,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm,
+    nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
     nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
     nn.ReLU, nn.ReLU6, nn.SiLU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.Hardsigmoid, nn.Hardswish, nn.Mish,
     nn.LeakyReLU, nn.ELU, nn.Softplus, nn.PReLU,
@@ -134,6 +153,8 @@ def _subtree(mod: nn.Module, bias_ids, forward_ok, mods: list) -> tuple | None:
         if c is None:
             return None
         if type(c) in _CHILDREN and not c._modules:
+            if c.training and getattr(c, "track_running_stats", False) and getattr(c, "momentum", 0.0) is None:
+                return None
             s = _signature(c, bias_ids, forward_ok)
             mods.append(c)
         elif is_known(c):
@@ -146,11 +167,21 @@ def _subtree(mod: nn.Module, bias_ids, forward_ok, mods: list) -> tuple | None:
     return own, tuple(kids)
 
 
-def key(mod: nn.Module, x, bias_ids, forward_ok) -> tuple | None:
+def env(cpu_kernels: bool) -> tuple:
+    """What a pass's kernel choices read besides the modules and the input: the device whose kernels a meta pass
+    stands for (``cpu_kernels``), the attention backends enabled, the default dtype, deterministic algorithms.
+    Taken once per pass and made part of every key."""
+    b = torch._C
+    return (cpu_kernels, b._get_flash_sdp_enabled(), b._get_mem_efficient_sdp_enabled(), b._get_math_sdp_enabled(),
+            b._get_cudnn_sdp_enabled(), torch.get_default_dtype(), torch.are_deterministic_algorithms_enabled())
+
+
+def key(mod: nn.Module, x, bias_ids, forward_ok, env: tuple) -> tuple | None:
     """(the replay key of a call ``mod(x)`` of a known composite, the modules of its subtree in pre-order), or
     None (the call runs observed).
 
-    ``forward_ok(f)`` tells whether an instance ``forward`` is the pass's own shortcut (leaf or composite).
+    ``forward_ok(f)`` tells whether an instance ``forward`` is the pass's own shortcut (leaf or composite); ``env``
+    is the pass's :func:`env`.
     """
     if type(x) is not torch.Tensor or x.is_nested or x.layout is not torch.strided:
         return None
@@ -166,7 +197,7 @@ def key(mod: nn.Module, x, bias_ids, forward_ok) -> tuple | None:
     if tree is None:
         return None
     return (tree, (x.shape, x.stride(), x.storage_offset(), x.dtype, x.device, x.requires_grad, id(x) in bias_ids,
-                   torch.is_inference_mode_enabled())), mods
+                   torch.is_inference_mode_enabled()), env), mods
 
 
 def store(k: tuple, value) -> None:

@@ -183,7 +183,7 @@ _RUN, _CHECK = "run", "check"
 # leaf_paths.key(...) -> whether the fast path gave the very records the observer saw for that signature.
 # Knowledge of how this torch dispatches stock modules, not of any model: it is kept for the process.
 _LEAF_TRUST: dict[tuple, bool] = {}
-# Events of a composite's trace (_State.trace, _MetaBlock): a module call's start and return, a record, and
+# Events of a composite's trace (_State.trace, _Block): a module call's start and return, a record, and
 # something that makes the call not replayable (an uncovered op, a collective).
 _PRE, _POST, _CHARGE, _UNREPLAYABLE = "pre", "post", "charge", ("unreplayable", None)
 
@@ -250,7 +250,9 @@ class _State:
         self.meta = False  # a shapes-only pass (see _NOOPS_ON_THE_HOST)
         self.mode: TorchDispatchMode | None = None  # the observer, stepped aside while a fast leaf runs
         self.capture: list | None = None  # the records of a leaf call being checked against its fast path
-        self.trace: list | None = None  # what a composite's first call did, being kept for replay (_MetaBlock)
+        self.trace: list | None = None  # what a composite's first call did, being kept for replay (_Block)
+        self.quiet = False  # a replayed composite's forward runs on a real pass: its children's hooks do nothing
+        self.block_env: tuple | None = None  # block_paths.env() of this pass, part of every composite's key
         self.last_offs: tuple | None = None  # (layer, offsets) of the last grouped matmul whose tokens were kept
         # Distributed passes (profiler.core.distributed): the global counts kept apart from this rank's (split),
         # the record being charged to them (to_global), the DTensor ops being run (inner), the global stream's
@@ -269,6 +271,8 @@ class _State:
 
     # module hooks
     def pre(self, module, args):
+        if self.quiet:
+            return
         entry = self.modules.get(id(module))
         if entry is None:
             return
@@ -286,6 +290,8 @@ class _State:
     def post(self, module, args, *rest):
         """Forward hook, called with (kwargs, output) on return and, registered ``always_call``, with
         (output=None) only when the forward raises."""
+        if self.quiet:
+            return
         entry = self.modules.get(id(module))
         if entry is None:
             return
@@ -1146,7 +1152,8 @@ def _observe(model, tree: _ModuleTree, inputs, input_size, home, target, backwar
             else:
                 observer = _Observer(state, fast)
                 state.mode, state.fast = observer, not meta and not state.split
-                if fast is not None:
+                if fast is not None or state.fast:
+                    state.block_env = block_paths.env(home.type in ("cpu", "meta"))
                     undo.callback(_remove_shortcuts, _install_shortcuts(tree.order, state, fast))
                 with torch.no_grad(), observer:
                     try:
@@ -1227,11 +1234,12 @@ class _MetaLeaf:
 _NO_PYTHON_DISPATCH = torch._C._DisableTorchDispatch
 
 
-class _MetaBlock:
-    """The ``forward`` a meta pass puts on a known composite (:mod:`profiler.core.block_paths`) for its duration:
-    the first call of a key in the process runs the class's forward observed and keeps its trace; a later call
-    of that key writes the trace again (its children's module calls, its records) and returns a fresh meta
-    tensor of the output's sizes, the forward itself not run. Anything else runs the forward observed."""
+class _Block:
+    """The ``forward`` a forward-only pass puts on a known composite (:mod:`profiler.core.block_paths`) for its
+    duration: the first call of a key in the process runs the class's forward observed and keeps its trace; a later
+    call of that key writes the trace again (its children's module calls, its records). On a meta pass it then
+    returns a fresh meta tensor of the output's sizes, the forward itself not run; on a real pass the forward runs
+    with the observer and the module hooks stepped aside. Anything else runs the forward observed."""
 
     __slots__ = ("state", "module", "owner")
 
@@ -1252,7 +1260,7 @@ class _MetaBlock:
         if entry is None or not stack or stack[-1][0] is not entry:
             return forward(mod, *args)
         x = args[0]
-        keyed = block_paths.key(mod, x, state.bias_ids, self._shortcut)
+        keyed = block_paths.key(mod, x, state.bias_ids, self._shortcut, state.block_env)
         if keyed is None:
             return forward(mod, *args)
         k, mods = keyed
@@ -1265,8 +1273,34 @@ class _MetaBlock:
         if hit is False:
             return forward(mod, *args)
         events, (shape, stride, dtype) = hit
-        with _NO_PYTHON_DISPATCH():  # the profiler's own tensor, unseen by the observer
-            out = torch.empty_strided(shape, stride, dtype=dtype, device=_META)
+        if state.meta:
+            with _NO_PYTHON_DISPATCH():  # the profiler's own tensor, unseen by the observer
+                out = torch.empty_strided(shape, stride, dtype=dtype, device=_META)
+        elif torch._C._get_dispatch_stack_at(0) is not state.mode:
+            return forward(mod, x)  # (the key saw one mode on the stack) not the observer: nothing stepped aside
+        else:
+            out = self._unobserved(forward, x)
+            if type(out) is not _Tensor or (out.shape, out.stride(), out.dtype) != (shape, stride, dtype):
+                # not the call the trace was kept for (never seen): forget the trace, and count the call observed
+                block_paths.TRACES[k] = False
+                return forward(mod, x)
+        self._replay(events, entries)
+        return out
+
+    def _unobserved(self, forward, x):
+        """The class's forward on ``x`` with the observer off the dispatch stack and the module hooks quiet."""
+        state = self.state
+        torch._C._pop_torch_dispatch_stack(None)  # the key saw the observer alone on it
+        state.quiet = True
+        try:
+            return forward(self.module, x)
+        finally:
+            state.quiet = False
+            torch._C._push_on_torch_dispatch_stack(state.mode)
+
+    def _replay(self, events, entries) -> None:
+        """Write a trace's events for this call, as the hooks and the observer would have."""
+        state = self.state
         add = state.add
         if state.trace is not None:  # inside a composite being kept: its trace has this call's events too
             state.trace.extend((ev[0], entries[ev[1]]) + ev[2:] for ev in events)
@@ -1288,10 +1322,9 @@ class _MetaBlock:
                         layer.input_shapes = [list(s) for s in ev[2]]
                     layer.output_shapes = [list(s) for s in ev[3]]
         state.failure = None
-        return out
 
     def _shortcut(self, f) -> bool:
-        return type(f) in (_MetaLeaf, _MetaBlock) and f.state is self.state
+        return type(f) in (_MetaLeaf, _Block) and f.state is self.state
 
     def _capture(self, k, forward, x, entries):
         """The key's first call: run it observed, and keep its trace if it depends on nothing outside the key."""
@@ -1305,9 +1338,11 @@ class _MetaBlock:
             state.trace = outer
         at = {id(e): i for i, e in enumerate(entries)}
         events = []
-        ok = type(out) is _Tensor and out is not x and out.device.type == "meta" and out._base is None and \
-            out.layout is torch.strided and not out.requires_grad and out.storage_offset() == 0 and \
-            not out.is_conj() and not out.is_neg() and (x.shape, x.stride()) == (k[1][0], k[1][1])
+        # A meta replay makes the output afresh, so it must be a fresh tensor; a real replay returns the forward's
+        ok = type(out) is _Tensor and out is not x and out.device == x.device and out.layout is torch.strided and \
+            not out.requires_grad and (x.shape, x.stride()) == (k[1][0], k[1][1]) and \
+            (not state.meta or out._base is None and out.storage_offset() == 0 and not out.is_conj() and
+             not out.is_neg())
         for ev in trace[start:] if ok else ():
             i = at.get(id(ev[1]))
             if ev is _UNREPLAYABLE or i is None:  # a record outside the module: its parent's context
@@ -1318,10 +1353,10 @@ class _MetaBlock:
         return out
 
 
-def _install_shortcuts(modules, state: _State, kernels: dict) -> list:
-    """Put a :class:`_MetaLeaf` forward on every stock leaf module that has a meta shortcut, and a
-    :class:`_MetaBlock` forward on every known composite, that have no forward of their own on the instance; the
-    modules changed (for :func:`_remove_shortcuts`)."""
+def _install_shortcuts(modules, state: _State, kernels: dict | None) -> list:
+    """Put a :class:`_Block` forward on every known composite and, on a meta pass (``kernels``, the fast meta
+    kernels), a :class:`_MetaLeaf` forward on every stock leaf module that has a meta shortcut, that have no forward
+    of their own on the instance; the modules changed (for :func:`_remove_shortcuts`)."""
     installed = []
     for mod in modules:
         if "forward" in mod.__dict__ or isinstance(mod, torch.jit.ScriptModule):
@@ -1329,7 +1364,9 @@ def _install_shortcuts(modules, state: _State, kernels: dict) -> list:
         if mod._modules:
             if block_paths.is_known(mod):
                 installed.append(mod)
-                mod.__dict__["forward"] = _MetaBlock(state, mod)
+                mod.__dict__["forward"] = _Block(state, mod)
+            continue
+        if kernels is None:  # a real pass: its leaves' fast paths are taken in the hooks (_State._leaf_pre)
             continue
         out = leaf_paths.meta_out(mod)
         if out is not None:
@@ -1340,7 +1377,7 @@ def _install_shortcuts(modules, state: _State, kernels: dict) -> list:
 
 def _remove_shortcuts(installed: list) -> None:
     for mod in installed:
-        if type(mod.__dict__.get("forward")) in (_MetaLeaf, _MetaBlock):
+        if type(mod.__dict__.get("forward")) in (_MetaLeaf, _Block):
             del mod.__dict__["forward"]
 
 
