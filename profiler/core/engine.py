@@ -1358,11 +1358,13 @@ def _install_shortcuts(modules, state: _State, kernels: dict | None) -> list:
     kernels), a :class:`_MetaLeaf` forward on every stock leaf module that has a meta shortcut, that have no forward
     of their own on the instance; the modules changed (for :func:`_remove_shortcuts`)."""
     installed = []
+    # Checking the fast kernels wants every op run: a replayed composite runs none (its trace may predate the check)
+    blocks = kernels is None or not _meta_kernels.checking()
     for mod in modules:
         if "forward" in mod.__dict__ or isinstance(mod, torch.jit.ScriptModule):
             continue
         if mod._modules:
-            if block_paths.is_known(mod):
+            if blocks and block_paths.is_known(mod):
                 installed.append(mod)
                 mod.__dict__["forward"] = _Block(state, mod)
             continue

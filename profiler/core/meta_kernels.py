@@ -1024,9 +1024,14 @@ def _checked(func, fn):
 KERNELS: dict = _table()
 
 
+def checking() -> bool:
+    """Whether ``PROFILER_CHECK_META=1``: every fast kernel is run beside torch's and compared."""
+    return os.environ.get("PROFILER_CHECK_META") == "1"
+
+
 def kernels() -> dict:
     """The table the engine uses on a meta pass (wrapped in checks under ``PROFILER_CHECK_META=1``)."""
-    if os.environ.get("PROFILER_CHECK_META") == "1":
+    if checking():
         return {f: _checked(f, fn) for f, fn in KERNELS.items()}
     return KERNELS
 
