@@ -373,28 +373,30 @@ def _lstm_mkldnn(input, hx, params, has_biases, num_layers, dropout_p, train, bi
 
 @contextlib.contextmanager
 def lstm_as_on_cpu():
-    """For the duration of a meta pass: ``nn.LSTM`` (``torch._VF.lstm`` of a padded input) takes the path it takes
-    on the CPU. There ``at::lstm`` hands a float input (bfloat16 / half where oneDNN supports them) of a layer
-    without projections to oneDNN: one ``mkldnn_rnn_layer`` per layer and direction; on meta ATen's
+    """For the duration of a meta pass: ``nn.LSTM`` (``torch._VF.lstm``) takes the path it takes on the CPU.
+    There ``at::lstm`` hands a float input (bfloat16 / half where oneDNN supports them) of a layer without
+    projections to oneDNN: one ``mkldnn_rnn_layer`` per layer and direction; on meta ATen's
     ``use_mkldnn`` refuses a non-CPU tensor and the generic decomposition runs (addmm, sigmoid, tanh per step,
     the steps' outputs stacked): the same MACs, other element ops and bytes. In a pass that records gradients
-    the generic path stays: oneDNN's training workspace has a size meta cannot tell."""
+    the generic path stays: oneDNN's training workspace has a size meta cannot tell. Where the CPU too takes
+    the generic path (projections, a dtype oneDNN refuses, oneDNN off, a packed sequence) it runs as on the CPU
+    (:func:`_lstm_generic`: the input projected once per layer and direction, not per step)."""
     from torch import _VF
     owner = threading.get_ident()
     had = "lstm" in vars(_VF)
     lstm = _VF.lstm
 
     def shim(input, *args):
-        # the padded overload: (input, (hx, cx), params, has_biases, layers, dropout, train, bidirectional,
-        # batch_first); a packed one passes batch_sizes second, which oneDNN's path does not take
-        if threading.get_ident() == owner and len(args) == 8 and isinstance(args[0], (list, tuple)) and \
-                isinstance(input, torch.Tensor) and input.device.type == "meta" and input.numel() != 0 and \
-                not torch.is_grad_enabled() and torch.backends.mkldnn.is_available() and \
-                torch._C._get_mkldnn_enabled() and _mkldnn_dtype_ok(input):
-            hx, params = args[0], args[1]
-            tensors = [input, *hx, *params]
-            if len(hx) == 2 and hx[0].size(2) == hx[1].size(2) and \
-                    all(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in tensors):
+        call = _rnn_call_on_meta(owner, input, args, lstm=True)
+        if call == "packed":  # oneDNN never takes a packed sequence
+            return _lstm_generic(input, *args[1:], sizes=_steps(args[0]))
+        if call == "padded":
+            hx = args[0]
+            onednn = torch.backends.mkldnn.is_available() and torch._C._get_mkldnn_enabled() and \
+                _mkldnn_dtype_ok(input) and hx[0].size(2) == hx[1].size(2)
+            if not onednn:  # projections, or a dtype oneDNN refuses: the CPU's generic path
+                return _lstm_generic(input, *args)
+            if not torch.is_grad_enabled():
                 return _lstm_mkldnn(input, *args)
         return lstm(input, *args)
 
@@ -406,6 +408,230 @@ def lstm_as_on_cpu():
             _VF.lstm = lstm
         else:
             del _VF.lstm
+
+
+def _gather(params, has_biases: bool, projections: bool) -> list:
+    """ATen's ``gather_params``: per layer and direction ``(w_ih, w_hh, b_ih, b_hh, w_hr)``, None where absent."""
+    stride = (4 if has_biases else 2) + (1 if projections else 0)
+    out = []
+    for i in range(0, len(params), stride):
+        w = list(params[i:i + stride])
+        w_hr = w.pop() if projections else None
+        b_ih, b_hh = (w[2], w[3]) if has_biases else (None, None)
+        out.append((w[0], w[1], b_ih, b_hh, w_hr))
+    return out
+
+
+def _gru_cell(x_w, h, p):
+    """ATen's ``GRUCell`` with its input already projected (``pre_compute_input``), op for op."""
+    ig = x_w.unsafe_chunk(3, 1)
+    hg = torch.nn.functional.linear(h, p[1], p[3]).unsafe_chunk(3, 1)
+    reset = hg[0].add_(ig[0]).sigmoid_()
+    update = hg[1].add_(ig[1]).sigmoid_()
+    new = ig[2].add(hg[2].mul_(reset)).tanh_()
+    return (h - new).mul_(update).add_(new)
+
+
+def _simple_cell(nonlinearity):
+    """ATen's ``SimpleCell`` (``rnn_tanh``, ``rnn_relu``) with its input already projected."""
+    def cell(x_w, h, p):
+        return nonlinearity(torch.nn.functional.linear(h, p[1], p[3]).add_(x_w))
+    return cell
+
+
+def _lstm_cell(x_w, state, p):
+    """ATen's CPU ``LSTMCell`` with its input already projected, the projection ``w_hr`` applied if any."""
+    hx, cx = state
+    gates = torch.nn.functional.linear(hx, p[1], p[3]).add_(x_w).unsafe_chunk(4, 1)
+    i, f, g, o = gates[0].sigmoid_(), gates[1].sigmoid_(), gates[2].tanh_(), gates[3].sigmoid_()
+    cy = (f * cx).add_(i * g)
+    hy = o * cy.tanh()
+    return (hy if p[4] is None else torch.matmul(hy, p[4].t())), cy
+
+
+def _full_layer(cell, x, hidden, p, reverse: bool = False):
+    """One direction of ATen's ``FullLayer`` as the CPU runs it: the whole sequence's input projected in one
+    linear, then the cell per step. Returns (the steps' outputs stacked, the final hidden state)."""
+    steps = torch.nn.functional.linear(x, p[0], p[2]).unbind(0)
+    outs = []
+    for step in (reversed(steps) if reverse else steps):
+        hidden = cell(step, hidden, p)
+        outs.append(_output(hidden))
+    if reverse:
+        outs.reverse()
+    return torch.stack(outs, 0), hidden
+
+
+def _output(hidden):
+    """ATen's ``hidden_as_output``: an LSTM's h, the others' state itself."""
+    return hidden[0] if isinstance(hidden, tuple) else hidden
+
+
+def _hidden_slice(hidden, start: int, stop: int):
+    """ATen's ``hidden_slice``: rows ``start:stop`` of a state (of both of an LSTM's)."""
+    if isinstance(hidden, tuple):  # C++ evaluates make_tuple's arguments last first
+        c = hidden[1].narrow(0, start, stop - start)
+        return hidden[0].narrow(0, start, stop - start), c
+    return hidden.narrow(0, start, stop - start)
+
+
+def _hidden_concat(hiddens: list):
+    """ATen's ``hidden_concat``: the states' rows concatenated (an LSTM's h and c apart)."""
+    if isinstance(hiddens[0], tuple):  # c first, as C++ evaluates make_tuple's arguments
+        c = torch.cat([c for _, c in hiddens], 0)
+        return torch.cat([h for h, _ in hiddens], 0), c
+    return torch.cat(hiddens, 0)
+
+
+def _packed_layer(cell, data, sizes: list, hidden, p):
+    """ATen's ``PackedLayer`` as the CPU runs it: the packed rows projected in one linear, then per step the
+    rows of the ``sizes[t]`` sequences still running, the states of those that ended set aside. Returns (the
+    steps' outputs concatenated, the final states in batch order)."""
+    x_w = torch.nn.functional.linear(data, p[0], p[2])
+    outs, ended, offset, last = [], [], 0, sizes[0]
+    for size in sizes:
+        step = x_w.narrow(0, offset, size)
+        offset += size
+        if size < last:
+            ended.append(_hidden_slice(hidden, size, last))
+            hidden = _hidden_slice(hidden, 0, size)
+        last = size
+        hidden = cell(step, hidden, p)
+        outs.append(_output(hidden))
+    ended.append(hidden)
+    ended.reverse()
+    return torch.cat(outs, 0), _hidden_concat(ended)
+
+
+def _reversed_packed_layer(cell, data, sizes: list, hidden, p):
+    """ATen's ``ReversedPackedLayer`` as the CPU runs it: the packed rows projected in one linear, the steps
+    from the last, each sequence's initial state joining when its last step comes."""
+    x_w = torch.nn.functional.linear(data, p[0], p[2])
+    outs, offset, last = [], data.size(0), sizes[-1]
+    state = _hidden_slice(hidden, 0, last)
+    for size in reversed(sizes):
+        if size > last:
+            state = _hidden_concat([state, _hidden_slice(hidden, last, size)])
+        step = x_w.narrow(0, offset - size, size)
+        offset -= size
+        last = size
+        state = cell(step, state, p)
+        outs.append(_output(state))
+    outs.reverse()
+    return torch.cat(outs, 0), state
+
+
+def _layer(cell, x, sizes, hidden, p, reverse: bool):
+    """One direction of one layer: a padded (``sizes`` None) or a packed sequence."""
+    if sizes is None:
+        return _full_layer(cell, x, hidden, p, reverse)
+    return (_reversed_packed_layer if reverse else _packed_layer)(cell, x, sizes, hidden, p)
+
+
+def _generic_rnn(cell, x, hiddens, params, num_layers, dropout_p, train, bidirectional, sizes=None):
+    """ATen's ``_rnn_impl`` for a CPU input: over ``FullLayer`` of a time-major ``x``, or, given the batch
+    ``sizes`` of each step, over ``PackedLayer`` of a packed sequence's rows ``x``. Returns (the last layer's
+    output, every layer's and direction's final hidden state)."""
+    directions = 2 if bidirectional else 1
+    finals = []
+    for layer in range(num_layers):
+        outs = []
+        for d in range(directions):
+            i = layer * directions + d
+            out, final = _layer(cell, x, sizes, hiddens[i], params[i], reverse=d > 0)
+            outs.append(out)
+            finals.append(final)
+        x = outs[0] if directions == 1 else torch.cat(outs, -1 if sizes else outs[0].dim() - 1)
+        if dropout_p != 0 and train and layer < num_layers - 1:
+            x = torch.dropout(x, dropout_p, True)
+    return x, finals
+
+
+def _one_hidden_rnn(cell, input, hx, params, has_biases, num_layers, dropout_p, train, bidirectional,
+                    batch_first=False, sizes=None):
+    """ATen's ``gru`` / ``rnn_tanh`` / ``rnn_relu`` of a CPU input, op for op: (output, h_n); given ``sizes``
+    (the batch size of each step), of a packed sequence's rows ``input``."""
+    x = input.transpose(0, 1) if batch_first else input
+    out, finals = _generic_rnn(cell, x, hx.unbind(0), _gather(params, has_biases, False), num_layers, dropout_p,
+                               train, bidirectional, sizes)
+    hy = torch.stack(finals, 0)
+    if batch_first:
+        out.transpose_(0, 1)
+    return out, hy
+
+
+def _lstm_generic(input, hx, params, has_biases, num_layers, dropout_p, train, bidirectional, batch_first=False,
+                  sizes=None):
+    """ATen's ``lstm`` of a CPU input where oneDNN does not take it (projections, a dtype oneDNN refuses,
+    oneDNN off, a packed sequence: ``sizes`` given): the generic path, op for op: (output, h_n, c_n)."""
+    x = input.transpose(0, 1) if batch_first else input
+    params = _gather(params, has_biases, hx[0].size(2) != hx[1].size(2))
+    states = list(zip(hx[0].unbind(0), hx[1].unbind(0)))
+    out, finals = _generic_rnn(_lstm_cell, x, states, params, num_layers, dropout_p, train, bidirectional, sizes)
+    cy = torch.stack([c for _, c in finals], 0)  # c first, as C++ evaluates make_tuple's arguments
+    hy = torch.stack([h for h, _ in finals], 0)
+    return (out.transpose(0, 1) if batch_first else out), hy, cy
+
+
+def _rnn_call_on_meta(owner: int, input, args, lstm: bool) -> str | None:
+    """Which overload of ``_VF.gru`` & co. this call is, where its ops can be run as on the CPU: ``"padded"``
+    ``(input, hx, params, has_biases, layers, dropout, train, bidirectional, batch_first)`` or ``"packed"``
+    ``(data, batch_sizes, hx, params, has_biases, layers, dropout, train, bidirectional)``, ``hx`` a pair
+    ``(h, c)`` for an LSTM; called from the pass's thread, every tensor on meta but ``batch_sizes`` (on the
+    CPU: its values are the steps). None for any other call."""
+    if threading.get_ident() != owner or len(args) != 8 or not isinstance(input, torch.Tensor) or \
+            input.device.type != "meta" or input.numel() == 0:
+        return None
+    packed = isinstance(args[0], torch.Tensor) and args[0].device.type == "cpu" and args[0].dim() == 1
+    hx, params = (args[1], args[2]) if packed else (args[0], args[1])
+    if not isinstance(params, (list, tuple)) or lstm != isinstance(hx, (list, tuple)) or lstm and len(hx) != 2:
+        return None
+    tensors = [*(hx if lstm else [hx]), *params]
+    if not all(isinstance(t, torch.Tensor) and t.device.type == "meta" for t in tensors):
+        return None
+    return "packed" if packed else "padded"
+
+
+def _steps(batch_sizes: torch.Tensor) -> list:
+    """A packed sequence's batch size per step, read unseen (ATen reads them from memory, dispatching nothing)."""
+    with _disable_current_modes():
+        return [int(n) for n in batch_sizes.tolist()]
+
+
+@contextlib.contextmanager
+def generic_rnns_as_on_cpu():
+    """For the duration of a meta pass: ``nn.GRU`` and ``nn.RNN`` (``torch._VF.gru``, ``rnn_tanh``,
+    ``rnn_relu``) take the path they take on the CPU. Both devices run ATen's generic decomposition, but its
+    layers (``FullLayer``, ``PackedLayer``) project the whole sequence's input in one linear per layer and
+    direction where the input is on the CPU, and step by step elsewhere (meta): the same MACs, other calls
+    and bytes. On meta the CPU's ops are run here instead (padded and packed sequences alike)."""
+    from torch import _VF
+    owner = threading.get_ident()
+    cells = {"gru": _gru_cell, "rnn_tanh": _simple_cell(torch.tanh), "rnn_relu": _simple_cell(torch.relu)}
+    originals = {name: (name in vars(_VF), getattr(_VF, name)) for name in cells}
+
+    def shim(name):
+        cell, original = cells[name], originals[name][1]
+
+        def run(input, *args):
+            call = _rnn_call_on_meta(owner, input, args, lstm=False)
+            if call == "padded":
+                return _one_hidden_rnn(cell, input, *args)
+            if call == "packed":
+                return _one_hidden_rnn(cell, input, *args[1:], sizes=_steps(args[0]))
+            return original(input, *args)
+        return run
+
+    for name in cells:
+        setattr(_VF, name, shim(name))
+    try:
+        yield
+    finally:
+        for name, (had, original) in originals.items():
+            if had:
+                setattr(_VF, name, original)
+            else:
+                delattr(_VF, name)
 
 
 @contextlib.contextmanager
@@ -442,8 +668,8 @@ def shapes_only(modules, cpu_attention: bool = True):
     mask checks answered, experts loops run grouped and, with ``cpu_attention`` (the model would run on the
     CPU), attention on the CPU's kernel. Yields a list that holds, once the block is left, the notes the pass
     must carry (what was assumed or run instead). With ``cpu_attention``, torch's own attention modules also
-    take their CPU fast paths, and nn.LSTM and F.one_hot run the CPU's ops (:func:`lstm_as_on_cpu`,
-    :func:`one_hot_as_on_cpu`)."""
+    take their CPU fast paths, and nn.LSTM, nn.GRU, nn.RNN and F.one_hot run the CPU's ops (:func:`lstm_as_on_cpu`,
+    :func:`generic_rnns_as_on_cpu`, :func:`one_hot_as_on_cpu`)."""
     notes: list[str] = []
     # The shims patch module globals and configs of the process: passes of several threads take turns (each
     # puts back what it found, so overlapping ones would leave a shim installed), and a shim answers only the
@@ -452,6 +678,7 @@ def shapes_only(modules, cpu_attention: bool = True):
             (sdpa_as_on_cpu() if cpu_attention else contextlib.nullcontext()), \
             (torch_attention_fast_paths() if cpu_attention else contextlib.nullcontext()), \
             (lstm_as_on_cpu() if cpu_attention else contextlib.nullcontext()), \
+            (generic_rnns_as_on_cpu() if cpu_attention else contextlib.nullcontext()), \
             (one_hot_as_on_cpu() if cpu_attention else contextlib.nullcontext()):
         try:
             yield notes
