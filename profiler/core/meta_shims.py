@@ -207,8 +207,9 @@ def _cpu_sdpa_choice_unseen(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=Fa
     (neither the observer nor a user's mode around the pass should see them). Remembered per signature: the
     answer depends only on what the stand-ins are built from, and a transformer asks the same question in
     every layer."""
+    # the backends enabled too (torch.backends.cuda.enable_flash_sdp ...): the CPU's choice reads them
     key = (_operand_key(q), _operand_key(k), _operand_key(v), None if attn_mask is None else _operand_key(attn_mask),
-           dropout_p, is_causal, scale, enable_gqa)
+           dropout_p, is_causal, scale, enable_gqa, torch._C._get_flash_sdp_enabled(), torch._C._get_math_sdp_enabled())
     hit = _SDPA_CHOICES.get(key)
     if hit is None:
         with _disable_current_modes():
@@ -222,7 +223,7 @@ def _operand_key(t: torch.Tensor) -> tuple:
     return (tuple(t.shape), t.dtype, t.requires_grad, bool(t.dim() and t.stride(-1) != 1 and t.shape[-1] > 1))
 
 
-#: (q, k, v, mask, dropout, causal, scale, gqa) signature -> torch's CPU backend choice, kept for the process.
+#: (q, k, v, mask, dropout, causal, scale, gqa, flash and math enabled) -> torch's CPU backend choice, for the process.
 _SDPA_CHOICES: dict[tuple, int] = {}
 
 

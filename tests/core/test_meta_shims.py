@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import profiler
-from profiler.core import meta_shims
+from profiler.core import engine, meta_shims
 from profiler.zoo.build import profile_model
 
 T = 16
@@ -214,3 +214,19 @@ def test_the_cpu_backend_choice_from_meta_shapes_is_torchs(b, hq, group, lq, lk,
     meta = [torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta").requires_grad_(t.requires_grad)
             if t is not None else None for t in (q, k, v, m)]  # (.to would make a strided tensor contiguous)
     assert meta_shims.cpu_sdpa_choice(*meta, **kw) == expected
+
+
+def test_the_cpu_backend_choice_follows_the_backends_enabled():
+    """With flash attention disabled the CPU runs SDPA's math path, and so does a meta pass, also after a pass
+    that asked the same question with it enabled (the answer is remembered per signature and setting)."""
+    q = torch.empty(1, 2, 4, 8, device="meta")
+    engine.clear_caches()
+    fused = meta_shims._cpu_sdpa_choice_unseen(q, q, q)
+    was = torch.backends.cuda.flash_sdp_enabled()
+    torch.backends.cuda.enable_flash_sdp(False)
+    try:
+        math = meta_shims._cpu_sdpa_choice_unseen(q, q, q)
+        want = int(torch._fused_sdp_choice(*(torch.empty(1, 2, 4, 8),) * 3))
+    finally:
+        torch.backends.cuda.enable_flash_sdp(was)
+    assert fused == 1 and math == want == 0
