@@ -111,7 +111,7 @@ def methods(model, x) -> dict[str, Method]:
         return None
     out[BASELINE] = Method(plain, "", model)
     # Warm: what the engine learned in earlier calls (module types classified, which stock module classes the real
-    # pass's leaf fast paths were checked for, the traces of timm composites a meta pass replays) is kept, as in
+    # pass's leaf fast paths were checked for, the traces of known composites a pass replays) is kept, as in
     # any session that profiles more than once. Cold: the caches emptied around each call, as in a fresh process,
     # and the warm calls' knowledge put back after it. The Profile itself is returned: the probe reads which pass
     # ran (the default falls back to a real pass where meta cannot run the model, and the benchmark must show
@@ -796,7 +796,7 @@ def main(argv=None) -> int:
           "after the call): each such call costs what the first call in a fresh process would, less the imports. "
           "The other calls of this package keep what earlier calls learned (module types classified, which "
           "stock module classes the real pass's leaf fast paths were checked against the observer for, and the "
-          "traces of timm composites a meta pass replays: knowledge of torch's dispatch and of module "
+          "traces of known composites (timm's and torchvision's blocks, nn.Sequential) a pass replays: knowledge of torch's dispatch and of module "
           "configurations, no count of any model), as a session that profiles more than once does. Reported: the median per method "
           "of wall-clock time (`time.perf_counter`) and of CPU time of this process (`time.process_time`, all "
           "threads; less sensitive to other processes than wall time), the interquartile range of the wall "
@@ -844,7 +844,10 @@ def main(argv=None) -> int:
         L.append(f"Each floor's wall ratio minus 1 is what observing alone adds; the margin is the real pass's "
                  f"target ({REAL_OVER_PEER:g}x the cheapest peer's ratio on that model) minus the floor: what is "
                  "left for all of the counting (rules, the layer tree, the buffer snapshot) if the real pass were "
-                 "built on that observer.\n")
+                 "built on that observer. A floor observes every module and op; the real pass does not: the later "
+                 "calls of a known composite (`profiler/core/block_paths.py`) run with the observer stepped aside "
+                 "and their children's hooks quiet, their records written from the first call's trace, so the real "
+                 "pass can cost less than the floors.\n")
         rows_f = []
         for k in floor_rows:
             rows_f.append([k] + [f"{wall_ratios[s][k]:.2f}x (margin {real_targets[s] - wall_ratios[s][k]:+.2f}x)"
@@ -857,7 +860,9 @@ def main(argv=None) -> int:
         L.append("A meta copy of the model run under the fast meta kernels' dispatch mode, counting nothing (then "
                  "with do-nothing module hooks too, as the default pass observes it); the copies are made "
                  "untimed. What is left is the model's own Python and one Python dispatch per op: no shapes-only "
-                 "pass that runs the model's forward on meta tensors under a dispatch mode gets below it. Margin: "
+                 "pass that runs all of the model's forward on meta tensors under a dispatch mode gets below it "
+                 "(the default does not: a known composite's later calls write their first call's trace instead of "
+                 "running their forward). Margin: "
                  f"the default's target minus the floor; *default - floor*: what the pass adds to it (the layer "
                  "tree, the meta copies swapped in and out, recording every op and module).\n")
         rows_m = []
