@@ -139,9 +139,21 @@ def _signature(m: nn.Module, bias_ids, leaf_forward) -> tuple | None:
     return cls, cls.forward, d["training"], names, values, tensors
 
 
-def _subtree(mod: nn.Module, bias_ids, forward_ok, mods: list) -> tuple | None:
+def _subtree(mod: nn.Module, bias_ids, forward_ok, mods: list, memo: dict) -> tuple | None:
     """The key of a known composite and its children (stock leaves or known composites, recursively), appending
-    them to ``mods`` in pre-order; None if any of them cannot be keyed."""
+    them to ``mods`` in pre-order; None if any of them cannot be keyed. ``memo``: id(module) -> (its key, the
+    modules of its subtree), the keys of the enclosing call's subtree (see :func:`key`)."""
+    hit = memo.get(id(mod))
+    if hit is not None:
+        mods.extend(hit[1])
+        return hit[0]
+    start = len(mods)
+    tree = _walk(mod, bias_ids, forward_ok, mods, memo)
+    memo[id(mod)] = (tree, mods[start:] if tree is not None else ())
+    return tree
+
+
+def _walk(mod: nn.Module, bias_ids, forward_ok, mods: list, memo: dict) -> tuple | None:
     if mod.training and getattr(mod, "track_running_stats", False) and getattr(mod, "momentum", 0.0) is None:
         return None  # BatchNormAct2d's cumulative average reads num_batches_tracked's value
     own = _signature(mod, bias_ids, forward_ok)
@@ -158,7 +170,7 @@ def _subtree(mod: nn.Module, bias_ids, forward_ok, mods: list) -> tuple | None:
             s = _signature(c, bias_ids, forward_ok)
             mods.append(c)
         elif is_known(c):
-            s = _subtree(c, bias_ids, forward_ok, mods)
+            s = _subtree(c, bias_ids, forward_ok, mods, memo)
         else:
             return None
         if s is None:
@@ -176,12 +188,13 @@ def env(cpu_kernels: bool) -> tuple:
             b._get_cudnn_sdp_enabled(), torch.get_default_dtype(), torch.are_deterministic_algorithms_enabled())
 
 
-def key(mod: nn.Module, x, bias_ids, forward_ok, env: tuple) -> tuple | None:
+def key(mod: nn.Module, x, bias_ids, forward_ok, env: tuple, memo: dict) -> tuple | None:
     """(the replay key of a call ``mod(x)`` of a known composite, the modules of its subtree in pre-order), or
     None (the call runs observed).
 
     ``forward_ok(f)`` tells whether an instance ``forward`` is the pass's own shortcut (leaf or composite); ``env``
-    is the pass's :func:`env`.
+    is the pass's :func:`env`. ``memo`` keeps the subtrees' keys for the calls made inside an outermost keyed
+    call: within it only known forwards run, which change no module's key, so each module is read once.
     """
     if type(x) is not torch.Tensor or x.is_nested or x.layout is not torch.strided:
         return None
@@ -193,7 +206,7 @@ def key(mod: nn.Module, x, bias_ids, forward_ok, env: tuple) -> tuple | None:
             _module_mod._global_backward_hooks or _module_mod._global_backward_pre_hooks:
         return None
     mods: list = []
-    tree = _subtree(mod, bias_ids, forward_ok, mods)
+    tree = _subtree(mod, bias_ids, forward_ok, mods, memo)
     if tree is None:
         return None
     return (tree, (x.shape, x.stride(), x.storage_offset(), x.dtype, x.device, x.requires_grad, id(x) in bias_ids,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import operator
 import threading
 import time
 from operator import is_ as _is
@@ -253,6 +254,7 @@ class _State:
         self.trace: list | None = None  # what a composite's first call did, being kept for replay (_Block)
         self.quiet = False  # a replayed composite's forward runs on a real pass: its children's hooks do nothing
         self.block_env: tuple | None = None  # block_paths.env() of this pass, part of every composite's key
+        self.key_memo: dict | None = None  # the subtrees' keys, during an outermost composite's call (_Block)
         self.last_offs: tuple | None = None  # (layer, offsets) of the last grouped matmul whose tokens were kept
         # Distributed passes (profiler.core.distributed): the global counts kept apart from this rank's (split),
         # the record being charged to them (to_global), the DTensor ops being run (inner), the global stream's
@@ -1232,6 +1234,7 @@ class _MetaLeaf:
 
 
 _NO_PYTHON_DISPATCH = torch._C._DisableTorchDispatch
+_SECOND = operator.itemgetter(1)
 
 
 class _Block:
@@ -1259,19 +1262,29 @@ class _Block:
         # called through its hooks (not ``mod.forward(x)`` from a parent, whose ops go to the parent)
         if entry is None or not stack or stack[-1][0] is not entry:
             return forward(mod, *args)
-        x = args[0]
-        keyed = block_paths.key(mod, x, state.bias_ids, self._shortcut, state.block_env)
-        if keyed is None:
-            return forward(mod, *args)
+        if state.key_memo is not None:  # inside a keyed call: its subtree's keys hold
+            return self._keyed(mod, forward, args[0])
+        state.key_memo = {}
+        try:
+            return self._keyed(mod, forward, args[0])
+        finally:
+            state.key_memo = None
+
+    def _keyed(self, mod, forward, x):
+        state = self.state
+        keyed = block_paths.key(mod, x, state.bias_ids, self._shortcut, state.block_env, state.key_memo)
+        if keyed is None:  # something in the subtree is not known: its forward may change what the memo holds
+            state.key_memo = None
+            return forward(mod, x)
         k, mods = keyed
         entries = [state.modules.get(id(m)) for m in mods]
         if None in entries:  # a module outside the tree (added by the forward?): its calls are not counted
-            return forward(mod, *args)
+            return forward(mod, x)
         hit = block_paths.TRACES.get(k)
         if hit is None:
             return self._capture(k, forward, x, entries)
         if hit is False:
-            return forward(mod, *args)
+            return forward(mod, x)
         events, (shape, stride, dtype) = hit
         if state.meta:
             with _NO_PYTHON_DISPATCH():  # the profiler's own tensor, unseen by the observer
@@ -1343,12 +1356,12 @@ class _Block:
             not out.requires_grad and (x.shape, x.stride()) == (k[1][0], k[1][1]) and \
             (not state.meta or out._base is None and out.storage_offset() == 0 and not out.is_conj() and
              not out.is_neg())
-        for ev in trace[start:] if ok else ():
-            i = at.get(id(ev[1]))
-            if ev is _UNREPLAYABLE or i is None:  # a record outside the module: its parent's context
-                ok = False
-                break
-            events.append((ev[0], i) + ev[2:])
+        if ok:
+            seg = trace[start:]  # (in C but the last step: a composite's events are read once per enclosing one)
+            where = list(map(at.get, map(id, map(_SECOND, seg))))
+            # a record outside the module (its parent's context), or one that cannot be replayed
+            ok = _UNREPLAYABLE not in seg and None not in where
+            events = [(ev[0], i) + ev[2:] for ev, i in zip(seg, where)] if ok else events
         block_paths.store(k, (tuple(events), (out.shape, out.stride(), out.dtype)) if ok else False)
         return out
 

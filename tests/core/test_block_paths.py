@@ -255,3 +255,31 @@ def test_the_attention_backends_enabled_are_part_of_the_key():
     assert "aten._scaled_dot_product_flash_attention_for_cpu" in ops(fused)
     assert "aten._scaled_dot_product_flash_attention_for_cpu" not in ops(observed)
     assert _doc(replayed) == _doc(observed)
+
+
+class _Unfuse(nn.Module):
+    """Not a known module: its forward switches a known attention to its unfused path."""
+
+    def __init__(self, attn):
+        super().__init__()
+        self.__dict__["target"] = attn  # not a child: the Sequential's walk meets this module, then stops
+
+    def forward(self, x):
+        self.target.fused_attn = not self.target.fused_attn
+        return x
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_a_module_changed_by_unknown_code_between_its_calls_is_keyed_again(device):
+    """Keys are read once per outermost known call; where unknown code runs in between (a Sequential with an
+    unknown child), a block called again after that code changed it is keyed afresh."""
+    torch.manual_seed(0)
+    from timm.models.vision_transformer import Block
+    block = Block(16, 2).eval()
+    block.attn.fused_attn = True
+    model = nn.Sequential(block, _Unfuse(block.attn), block)
+    x = torch.randn(1, 5, 16)
+    off, first, later = _off_on(model, x, device)
+    ops = {op for la in off.layers for op in la.ops}
+    assert "aten._scaled_dot_product_flash_attention_for_cpu" in ops and "aten._softmax" in ops  # both paths ran
+    assert _doc(first) == _doc(off) == _doc(later)
