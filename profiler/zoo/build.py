@@ -213,6 +213,8 @@ def build_model(model, *, device: str = "auto", task: str | None = None, **kwarg
     if isinstance(model, nn.Module):
         if task is not None or kwargs:
             raise UsageError("task= and constructor arguments describe a model built by name, not an nn.Module")
+        if names.is_hf_model(model):  # token ids (or the image, audio ...) its config describes, as hf: names get
+            return Built(model, names.hf_info(model, "module", type(model).__name__), "cpu", [])
         return Built(model, ModelInfo("module", type(model).__name__,
                                       tuple(getattr(model, "input_size", None) or ())), "cpu", [])
     device = str(device)

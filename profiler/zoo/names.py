@@ -401,6 +401,23 @@ def create(spec: str, *, task: str | None = None, **kwargs) -> tuple[nn.Module, 
     return model, info
 
 
+def hf_info(model: nn.Module, zoo: str, name: str, task: str | None = None) -> ModelInfo:
+    """The :class:`ModelInfo` of a built Hugging Face model: its inputs' kind and default size."""
+    from profiler.zoo import hf
+    kind, size = hf.input_of(model, model.config)
+    # tokens (alone, with an image, or a decoder's after audio features), an image (pixel_values, "tensor" as
+    # every other zoo's), or another main input (input_values ...) that profile_model cannot make
+    # (a tensor kind with no shape is an argument of that name not made: Mimi's decoder takes ``latents`` too)
+    made = kind in hf.TENSOR_KINDS and bool(size)
+    return ModelInfo(zoo, name, size, "tensor" if made else kind, task)
+
+
+def is_hf_model(model) -> bool:
+    """A transformers ``PreTrainedModel`` (without importing transformers where the model is none)."""
+    tf = sys.modules.get("transformers")
+    return tf is not None and isinstance(model, tf.PreTrainedModel)
+
+
 def _create_resolved(spec: str, zoo: str, name: str, task: str | None, kwargs: dict) -> tuple[nn.Module, ModelInfo]:
     if task is not None and zoo != "hf":
         raise UsageError(f"a task ({task!r}) picks the head of a Hugging Face model (hf:NAME); {zoo}:{name} "
@@ -413,12 +430,7 @@ def _create_resolved(spec: str, zoo: str, name: str, task: str | None, kwargs: d
             warnings.simplefilter("ignore")
             model, task = hf.build(name, task, kwargs)
         model.eval()
-        kind, size = hf.input_of(model, model.config)
-        # tokens (alone, with an image, or a decoder's after audio features), an image (pixel_values, "tensor" as
-        # every other zoo's), or another main input (input_values ...) that profile_model cannot make
-        # (a tensor kind with no shape is an argument of that name not made: Mimi's decoder takes ``latents`` too)
-        made = kind in hf.TENSOR_KINDS and bool(size)
-        return model, ModelInfo("hf", name, size, "tensor" if made else kind, task)
+        return model, hf_info(model, "hf", name, task)
     if zoo == "user":
         model = _build_user(name, kwargs)
         model.eval()

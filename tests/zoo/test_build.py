@@ -373,3 +373,23 @@ def test_cli_refusal_is_one_line_exit_1(tmp_path, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert code == 1 and out == "" and err.count("\n") == 1 and "Traceback" not in err
     assert "the pass failed on meta" in err and "would need 2.5 GiB" in err and "but 1.0 GiB are available" in err
+
+
+def test_a_hugging_face_module_takes_token_ids_as_an_hf_name_does():
+    """A transformers model given as an nn.Module is fed token ids (``input=(T,)`` is T tokens, the default its
+    config's), as ``hf:`` names are; counts against the closed form of a Llama decoder."""
+    transformers = pytest.importorskip("transformers")
+    h, i, layers, heads, kv, vocab, t = 64, 128, 2, 4, 2, 1000, 16
+    cfg = transformers.LlamaConfig(hidden_size=h, intermediate_size=i, num_hidden_layers=layers,
+                                   num_attention_heads=heads, num_key_value_heads=kv, vocab_size=vocab)
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(cfg)
+    d = h // heads
+    linear = layers * t * (2 * h * h + 2 * h * kv * d + 3 * h * i) + t * h * vocab  # q, o; k, v; MLP; head
+    attention = layers * 2 * heads * t * t * d  # QK^T and AV over every key (the mask applied, not skipped)
+    for device in ("meta", "cpu"):
+        prof = profile_model(model, input=(t,), device=device)
+        assert prof.source.input_size == (t,) and prof.device == device
+        assert prof.by_category["linear"] == linear and prof.by_category["attention"] == attention
+    with pytest.raises(UsageError):
+        profile_model(model, input=(3, 224, 224))  # not a token count
