@@ -1,6 +1,7 @@
 """Replay of composites whose forward is known (timm's ``BatchNormAct2d``, ``MixedConv2d``, ``SqueezeExcite``, the
 efficientnet blocks made of them, the vision transformer's ``Block`` / ``Attention`` / ``Mlp``; torchvision's
-ResNet blocks; ``nn.Sequential`` of such modules): the leaf-path principle one level up.
+ResNet, MobileNet, EfficientNet, RegNet and ConvNeXt blocks; ``nn.Sequential`` of such modules): the leaf-path
+principle one level up.
 
 Observing such a module's call costs its children's module calls (each through the process-wide hooks) and one
 observed dispatch per op, and on a shapes-only pass its Python forward too, while everything it records follows
@@ -50,9 +51,27 @@ _KNOWN = {
     # torchvision's ResNet blocks (torchvision 0.2x): children in sequence, ``out += identity``
     ("torchvision.models.resnet", "BasicBlock"): "5149f5a6ca0ed162",
     ("torchvision.models.resnet", "Bottleneck"): "d92f494e60f1c0fa",
-    # ``for module in self: input = module(input)`` (torch 2.x): a known composite when all its children are
+    # ``for module in self: input = module(input)`` (torch 2.x): a known composite when all its children are;
+    # torchvision's Sequential subclasses run that forward too
     ("torch.nn.modules.container", "Sequential"): "cf2aadd8853835c2",
+    ("torchvision.ops.misc", "Conv2dNormActivation"): "cf2aadd8853835c2",
+    ("torchvision.models.regnet", "BottleneckTransform"): "cf2aadd8853835c2",
+    ("torchvision.models.regnet", "SimpleStemIN"): "cf2aadd8853835c2",
+    # torchvision's other blocks (0.2x): children in sequence, a residual add (stochastic depth: random values,
+    # data-independent ops), squeeze-excitation's scale (its _scale: pool, fc, activation, fc, gate)
+    ("torchvision.ops.misc", "SqueezeExcitation"): "5227de65a8ab2b33",
+    ("torchvision.ops.misc", "Permute"): "0a2b7e4993e37c1a",
+    ("torchvision.ops.stochastic_depth", "StochasticDepth"): "6248deebc394a832",
+    ("torchvision.models.mobilenetv2", "InvertedResidual"): "416d9d7a6ec8b8df",
+    ("torchvision.models.mobilenetv3", "InvertedResidual"): "2620458680a405eb",
+    ("torchvision.models.efficientnet", "MBConv"): "549ec04b7e2a368e",
+    ("torchvision.models.efficientnet", "FusedMBConv"): "549ec04b7e2a368e",
+    ("torchvision.models.convnext", "CNBlock"): "fb13ebe306bd333f",
+    ("torchvision.models.convnext", "LayerNorm2d"): "96f5d7fdef454be8",
+    ("torchvision.models.regnet", "ResBottleneckBlock"): "11c3c237de2287ee",
 }
+# methods besides ``forward`` that a class's call runs, pinned with it
+_METHODS = {("torchvision.ops.misc", "SqueezeExcitation"): ("_scale",)}
 
 # torch's stock leaves allowed as children: their forward is one functional call on the input, configured by plain
 # attributes and the parameters' and buffers' shapes (no attribute written; of buffer values only batch norm's
@@ -91,15 +110,21 @@ def clear_cache() -> None:
     _CLASS_OK.clear()
 
 
+def _source_hash(cls: type, name: tuple) -> str:
+    """The pinned hash of what a class's call runs: its forward's source, and the other methods it calls."""
+    src = "".join(inspect.getsource(getattr(cls, m)) for m in ("forward", *_METHODS.get(name, ())))
+    return hashlib.sha256(src.encode()).hexdigest()[:16]
+
+
 def is_known(mod: nn.Module) -> bool:
     """Whether ``mod``'s class is one whose forward was read (its source as pinned)."""
     cls = type(mod)
     ok = _CLASS_OK.get(cls)
     if ok is None:
-        want = _KNOWN.get((cls.__module__, cls.__qualname__))
+        name = (cls.__module__, cls.__qualname__)
+        want = _KNOWN.get(name)
         try:
-            ok = want is not None and \
-                hashlib.sha256(inspect.getsource(cls.forward).encode()).hexdigest()[:16] == want
+            ok = want is not None and _source_hash(cls, name) == want
         except (OSError, TypeError):
             ok = False
         _CLASS_OK[cls] = ok

@@ -164,6 +164,11 @@ _MODELS = {
     "deit_tiny": lambda: timm.create_model("deit_tiny_patch16_224", img_size=32, drop_path_rate=0.1),
     "vit_small": lambda: timm.create_model("vit_small_patch16_224", img_size=32, init_values=1e-5),
     "mixnet_s": lambda: timm.create_model("mixnet_s"),
+    # torchvision's MobileNet, EfficientNet (stochastic depth on), RegNet (squeeze-excitation) and ConvNeXt blocks
+    "mobilenet_v3_small": lambda: __import__("torchvision").models.mobilenet_v3_small(),
+    "efficientnet_b0": lambda: __import__("torchvision").models.efficientnet_b0(stochastic_depth_prob=0.2),
+    "regnet_y_400mf": lambda: __import__("torchvision").models.regnet_y_400mf(),
+    "convnext_tiny": lambda: __import__("torchvision").models.convnext_tiny(),
 }
 
 
