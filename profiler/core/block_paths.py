@@ -11,15 +11,18 @@ the module it was charged to, the output's sizes and strides); a later call of t
 again, in order, through the same bookkeeping (``_State.add``): on a meta pass instead of running the forward, on
 a real pass around the forward run unobserved (its values are needed, its ops are known). A trace is kept only when
 the call recorded nothing that depends on anything outside the key (no uncovered op, no collective, every record
-charged inside the module, a fresh output). A composite called while an enclosing one is being kept is kept (or
-replayed) too, its events part of the enclosing trace.
+charged inside the module; on meta a fresh output). A composite called while an enclosing one is being kept is kept
+(or replayed) too, its events part of the enclosing trace.
 
-The key is complete for the classes listed: their forwards (pinned by a hash of their source, so another
-version of a class is observed instead) read only the module's plain attributes, its children, the shapes
-dtypes and devices of its parameters and buffers, and the input's signature; the children are known composites
-or torch's stateless stock leaves (convolutions, linear layers, activations, dropout, identity), whose forwards
-read the same. Any hook on the module or a descendant, any process-wide module hook besides the profiler's, a
-torch-function mode, autocast or grad mode make the call run observed.
+The key is complete for the classes listed: their forwards (pinned by a hash of their source and of the methods
+they call, so another version of a class is observed instead) read only the module's plain attributes, its
+children, the shapes dtypes and devices of its parameters and buffers, and the input's signature; the children
+are known composites or torch's stock leaves (convolutions, linear layers, norms, pools, activations, dropout,
+identity), whose forwards read the same; what the kernels' choice reads of the process (attention backends,
+default dtype, the device a meta pass stands for) is the pass's :func:`env`. Any hook on the module or a
+descendant, any process-wide module hook besides the profiler's, a torch-function mode, another dispatch mode,
+autocast or grad mode make the call run observed. Values are never part of a key: no known forward branches on
+them (dropout and stochastic depth draw random values, whose ops do not depend on what they draw).
 """
 from __future__ import annotations
 
