@@ -126,12 +126,16 @@ def test_a_module_given_is_left_as_it_was():
     with torch.device("meta"):
         model = LlamaForCausalLM(LlamaConfig(**CFG))
     before = {n: (type(p), tuple(p.shape)) for n, p in model.named_parameters()}
-    # the copy is sharded, then the pass is refused (a module given takes a full sample shape, which a token
-    # model has none of): the user's module must be as it was either way
+    # the copy is sharded and counted (a transformers module is fed token ids as its hf: name is), then refused
+    # (a float shape for a token model): the user's module must be as it was either way
     from profiler.errors import UsageError
 
+    prof = profile_model(model, dp_shard=2, input=(T,), backward=True)
+    named = _profile(dp_shard=2, backward=True)
+    assert prof.device == named.device == "fake" and prof.params == named.params
+    assert prof.by_category == named.by_category
     with pytest.raises(UsageError):
-        profile_model(model, dp_shard=2, input=(T,), backward=True)
+        profile_model(model, dp_shard=2, input=(3, 224, 224), backward=True)
     assert not dist.is_initialized()
     assert type(model) is LlamaForCausalLM and type(model.model.layers[0]).__name__ == "LlamaDecoderLayer"
     assert {n: (type(p), tuple(p.shape)) for n, p in model.named_parameters()} == before
