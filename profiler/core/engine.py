@@ -1349,8 +1349,6 @@ class _Block:
             out = forward(mod, x)
         finally:
             state.trace = outer
-        at = {id(e): i for i, e in enumerate(entries)}
-        events = []
         # A meta replay makes the output afresh, so it must be a fresh tensor; a real replay returns the forward's
         ok = type(out) is _Tensor and out is not x and out.device == x.device and out.layout is torch.strided and \
             not out.requires_grad and (x.shape, x.stride()) == (k[1][0], k[1][1]) and \
@@ -1358,11 +1356,13 @@ class _Block:
              not out.is_neg())
         if ok:
             seg = trace[start:]  # (in C but the last step: a composite's events are read once per enclosing one)
+            at = {id(e): i for i, e in enumerate(entries)}
             where = list(map(at.get, map(id, map(_SECOND, seg))))
             # a record outside the module (its parent's context), or one that cannot be replayed
             ok = _UNREPLAYABLE not in seg and None not in where
-            events = [(ev[0], i) + ev[2:] for ev, i in zip(seg, where)] if ok else events
-        block_paths.store(k, (tuple(events), (out.shape, out.stride(), out.dtype)) if ok else False)
+        if ok:
+            events = tuple([(ev[0], i) + ev[2:] for ev, i in zip(seg, where)])
+        block_paths.store(k, (events, (out.shape, out.stride(), out.dtype)) if ok else False)
         return out
 
 
