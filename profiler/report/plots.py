@@ -584,7 +584,9 @@ def _ratio_panel(ax, ratios: dict, targets: dict, target_method: str | None, met
             continue
         ax.hlines(t, i - 0.45, i + 0.45, colors="red", linestyles="--", linewidth=1.4,
                   label=who if first else None)
-        ax.text(i - 0.45, t * 0.98, f"target {t:g}x", color="red", fontsize=7, ha="left", va="top",
+        # at the right end, above the mark: the group's first bars (the methods with targets) end near it and
+        # carry their value below their end, where a label on the left would cover it
+        ax.text(i + 0.45, t * 1.02, f"target {t:g}x", color="red", fontsize=7, ha="right", va="bottom",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.5})
         first = False
         hi = max(hi, t)
